@@ -1,0 +1,245 @@
+"""Public data types: frozen dataclasses that mean the same thing for every server.
+
+Inputs accept the typed object or a plain dict (``{"role": "user", "content": "hi"}``);
+outputs are always these types. Fields a server does not report are ``None``, never
+a made-up zero.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "Capabilities",
+    "ChatChunk",
+    "ChatResponse",
+    "EmbedResponse",
+    "ImageInput",
+    "Message",
+    "ModelInfo",
+    "ProviderKind",
+    "PullProgress",
+    "Role",
+    "Service",
+    "ServiceStatus",
+    "Timings",
+    "ToolCall",
+    "Usage",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+"""The role of a chat message."""
+
+ProviderKind = Literal["ollama", "lmstudio", "llamacpp", "openai"]
+"""The kinds of server modelport knows."""
+
+ImageInput = str | bytes | os.PathLike[str]
+"""An image: raw bytes, a file path, a ``data:`` URL, or a base64 string."""
+
+
+
+class ServiceStatus(str, enum.Enum):
+    """The health of a service as modelport last saw it."""
+
+    AVAILABLE = "available"
+    DEGRADED = "degraded"
+    UNAVAILABLE = "unavailable"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model asks the caller to make.
+
+    ``arguments`` is always a parsed dict, whatever the server sent. When a server sent
+    arguments that are not valid JSON, ``arguments`` is empty and ``raw_arguments``
+    keeps the text so nothing is lost.
+    """
+
+    name: str
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    raw_arguments: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message. ``images`` accepts bytes, paths, data URLs or base64 strings."""
+
+    role: Role
+    content: str = ""
+    images: Sequence[ImageInput] = ()
+    tool_calls: Sequence[ToolCall] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    thinking: str | None = None
+
+    def __post_init__(self) -> None:
+        # Keep the frozen promise for sequences a caller passes as lists.
+        if type(self.images) is not tuple:
+            object.__setattr__(self, "images", tuple(self.images))
+        if type(self.tool_calls) is not tuple:
+            object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts for one request, as the server reported them."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Speed of one request, from the server's own measurements where it reports them."""
+
+    time_to_first_token_ms: float | None = None
+    tokens_per_second: float | None = None
+    prompt_ms: float | None = None
+    generation_ms: float | None = None
+    load_ms: float | None = None
+    prompt_tokens_per_second: float | None = None
+    total_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    """One complete assistant reply.
+
+    ``message`` is the assistant :class:`Message` to append to the history for the
+    next turn (it carries the tool calls and thinking the server needs back).
+    """
+
+    text: str
+    model: str
+    service: str | None = None
+    thinking: str | None = None
+    tool_calls: Sequence[ToolCall] = ()
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    timings: Timings | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def message(self) -> Message:
+        """The assistant message to append to the conversation history."""
+        return Message(
+            role="assistant",
+            content=self.text,
+            tool_calls=tuple(self.tool_calls),
+            thinking=self.thinking,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChunk:
+    """One piece of a streamed reply. ``text`` and ``thinking`` are deltas.
+
+    Exactly one chunk, the last, has ``done=True``; it carries ``finish_reason``,
+    ``usage`` and ``timings`` when the server reports them.
+    """
+
+    text: str = ""
+    thinking: str = ""
+    tool_calls: Sequence[ToolCall] = ()
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    done: bool = False
+    timings: Timings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedResponse:
+    """Embedding vectors, one per input, in input order."""
+
+    vectors: list[list[float]]
+    model: str
+    service: str | None = None
+    usage: Usage | None = None
+
+    @property
+    def dimensions(self) -> int | None:
+        """The length of each vector, or ``None`` when there are none."""
+        return len(self.vectors[0]) if self.vectors else None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a model can do. ``None`` means the server does not say."""
+
+    chat: bool | None = None
+    tools: bool | None = None
+    vision: bool | None = None
+    embedding: bool | None = None
+    thinking: bool | None = None
+
+    def names(self) -> list[str]:
+        """The names of the capabilities known to be present, e.g. ``["chat", "tools"]``."""
+        return [name for name in _CAPABILITY_NAMES if getattr(self, name) is True]
+
+
+_CAPABILITY_NAMES = ("chat", "tools", "vision", "embedding", "thinking")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model a service offers, with what the server says about it.
+
+    ``context_length`` is the most the model supports (its trained maximum);
+    ``loaded_context_length`` is the window the server allocated, the one to budget
+    prompts against. ``details`` keeps further server-specific facts.
+    """
+
+    id: str
+    name: str
+    service: str
+    kind: ProviderKind
+    context_length: int | None = None
+    loaded_context_length: int | None = None
+    loaded: bool | None = None
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    format: str | None = None
+    size_bytes: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A model server modelport knows about, with its health."""
+
+    name: str
+    kind: ProviderKind
+    base_url: str
+    status: ServiceStatus = ServiceStatus.AVAILABLE
+    version: str | None = None
+    latency_ms: float | None = None
+    model_count: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PullProgress:
+    """One step of a model download. ``completed``/``total`` are bytes for ``digest``."""
+
+    status: str
+    completed: int | None = None
+    total: int | None = None
+    digest: str | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        """Progress of this layer from 0.0 to 1.0, when the server gave sizes."""
+        if not self.total:
+            return None
+        return min(1.0, (self.completed or 0) / self.total)
