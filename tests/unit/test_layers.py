@@ -1,0 +1,59 @@
+"""Imports point down the layers only (ARCHITECTURE.md section 1)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "modelport"
+
+# Each layer and what it may import from inside modelport.
+LAYERS = {
+    "types": set(),
+    "errors": set(),
+    "_version": set(),
+    "_naming": set(),
+    "_capabilities": {"types"},
+    "_http": {"errors", "types", "_http"},
+    "_wire": {"errors", "types", "_http", "_wire"},
+    "_streams": {"errors", "types"},
+    "providers": {"errors", "types", "_http", "_wire", "_streams", "_naming", "_capabilities",
+                  "_version", "providers"},
+    "discovery": {"errors", "types", "_http"},
+    "_router": {"errors", "types", "_http", "_naming", "providers"},
+    "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "discovery",
+               "providers", "_naming"},
+}
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _internal_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    package_parts = path.relative_to(SRC).parts[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = list(package_parts)[: len(package_parts) - (node.level - 1)]
+            target = [*base, *(node.module.split(".") if node.module else [])]
+            if target:
+                found.add(target[0].removesuffix(".py"))
+            else:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("modelport."):
+            found.add(node.module.split(".")[1])
+    return found
+
+
+def test_imports_only_point_down_the_layers() -> None:
+    problems = []
+    for path in SRC.rglob("*.py"):
+        layer = _layer(path)
+        if layer not in LAYERS:
+            continue
+        for target in _internal_imports(path) - LAYERS[layer] - {layer}:
+            problems.append(f"{path.relative_to(SRC)} imports {target}")
+    assert problems == []
