@@ -109,19 +109,22 @@ def _rebuild(cls: type[ModelportError], message: str, state: dict[str, object]) 
 
 class ConfigurationError(ModelportError):
     """Raised when modelport is configured wrongly: a bad URL, an unknown provider kind,
-    or an invalid option value (including one read from the environment)."""
+    or an invalid option value (including one read from the environment).
+    """
 
 
 class InvalidRequestError(ModelportError):
     """Raised when a request is wrong: caught before anything is sent (empty model name,
     no messages, unknown role), or refused by the server with a 400 not covered by a
-    more specific class."""
+    more specific class.
+    """
 
 
 class CapabilityError(InvalidRequestError):
     """Raised when the model or the server cannot do what was asked: tools, vision,
     embeddings, thinking, structured output, load/unload or pull, or an endpoint the
-    server does not have."""
+    server does not have.
+    """
 
 
 class ContextLengthExceededError(InvalidRequestError):
@@ -188,12 +191,14 @@ class ModelNotFoundError(ModelportError):
 
 class ModelNotLoadedError(ModelportError):
     """Raised when the model exists but is not loaded, and the server will not load it
-    on demand (for example LM Studio with just-in-time loading turned off)."""
+    on demand (for example LM Studio with just-in-time loading turned off).
+    """
 
 
 class ServiceUnavailableError(ModelportError):
     """Raised when the server cannot be reached (connection refused or reset, DNS
-    failure) or says it is busy or still starting (503)."""
+    failure) or says it is busy or still starting (503).
+    """
 
     retriable = True
 
@@ -210,7 +215,8 @@ class AuthenticationError(ModelportError):
 
 class RateLimitError(ModelportError):
     """Raised when the server answers 429. ``retry_after`` holds the seconds it asked
-    to wait, when it said."""
+    to wait, when it said.
+    """
 
     retriable = True
 
@@ -244,7 +250,8 @@ class ServerError(ModelportError):
 
 class ProtocolError(ModelportError):
     """Raised when a response cannot be understood: invalid JSON, a body of the wrong
-    shape, an HTML page where JSON was expected, or a line longer than the limit."""
+    shape, an HTML page where JSON was expected, or a line longer than the limit.
+    """
 
 
 class StreamError(ModelportError):
@@ -281,7 +288,8 @@ class StreamError(ModelportError):
 
 class AllServicesFailedError(ModelportError):
     """Raised when every candidate service failed. ``errors`` lists each cause in the
-    order the services were tried."""
+    order the services were tried.
+    """
 
     def __init__(
         self,

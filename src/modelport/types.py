@@ -41,7 +41,6 @@ ImageInput = str | bytes | os.PathLike[str]
 """An image: raw bytes, a file path, a ``data:`` URL, or a base64 string."""
 
 
-
 class ServiceStatus(str, enum.Enum):
     """The health of a service as modelport last saw it."""
 

@@ -1,0 +1,210 @@
+"""Incremental, pure stream decoders: bytes in, lines / JSON objects / SSE events out.
+
+Each decoder has ``feed(data) -> list`` (call it with each chunk as it arrives, cut
+anywhere, even inside a UTF-8 character) and ``finish() -> list`` (at end of
+stream). They do no I/O, so the sync and async clients share them. A line longer
+than ``max_line_bytes`` raises :class:`LineTooLongError` instead of buffering without
+bound.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
+    "LineDecoder",
+    "LineTooLongError",
+    "MalformedLineError",
+    "NDJSONDecoder",
+    "SSEDecoder",
+    "SSEEvent",
+]
+
+DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+"""16 MiB: Ollama's own client allows 8 MB lines (images echoed back, context arrays)."""
+
+_loads = json.loads
+
+
+class LineTooLongError(ValueError):
+    """A stream line exceeded the decoder's bound."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a stream line exceeded {limit} bytes without a newline")
+        self.limit = limit
+
+
+class MalformedLineError(ValueError):
+    """A stream line was not the JSON it should be."""
+
+    def __init__(self, line: bytes, reason: str) -> None:
+        shown = line[:200].decode("utf-8", "replace")
+        super().__init__(f"malformed stream line ({reason}): {shown!r}")
+        self.line = line
+
+
+class LineDecoder:
+    """Split a byte stream into lines (without their ``\\n`` or ``\\r\\n``).
+
+    >>> d = LineDecoder()
+    >>> d.feed(b"a\\r\\nb"), d.feed(b"c\\n\\n"), d.finish()
+    ([b'a'], [b'bc', b''], [])
+    >>> d = LineDecoder(); d.feed(b"tail"), d.finish()
+    ([], [b'tail'])
+    """
+
+    __slots__ = ("_buffer", "_max")
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._buffer = b""
+        self._max = max_line_bytes
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add bytes; return every line completed by them."""
+        if self._buffer:
+            data = self._buffer + data
+        if b"\n" not in data:
+            self._buffer = data
+            if len(data) > self._max:
+                self._buffer = b""
+                raise LineTooLongError(self._max)
+            return []
+        lines = data.split(b"\n")
+        self._buffer = tail = lines.pop()
+        if len(tail) > self._max:
+            self._buffer = b""
+            raise LineTooLongError(self._max)
+        for i, line in enumerate(lines):
+            if line.endswith(b"\r"):
+                lines[i] = line[:-1]
+            if len(line) > self._max:
+                raise LineTooLongError(self._max)
+        return lines
+
+    def finish(self) -> list[bytes]:
+        """Return the last, unterminated line, if any."""
+        tail, self._buffer = self._buffer, b""
+        if tail.endswith(b"\r"):
+            tail = tail[:-1]
+        return [tail] if tail else []
+
+
+class NDJSONDecoder:
+    """Decode newline-delimited JSON; blank lines are skipped.
+
+    >>> d = NDJSONDecoder()
+    >>> d.feed(b'{"a": 1}\\n{"b"'), d.feed(b': "\\xc3'), d.feed(b'\\xa9"}\\n'), d.finish()
+    ([{'a': 1}], [], [{'b': 'é'}], [])
+    """
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._lines = LineDecoder(max_line_bytes)
+
+    def feed(self, data: bytes) -> list[Any]:
+        """Add bytes; return the JSON values of every completed line."""
+        return [_parse_json_line(line) for line in self._lines.feed(data) if line.strip()]
+
+    def finish(self) -> list[Any]:
+        """Decode a final line that had no newline."""
+        return [_parse_json_line(line) for line in self._lines.finish() if line.strip()]
+
+
+def _parse_json_line(line: bytes) -> Any:
+    try:
+        return _loads(line)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise MalformedLineError(line, "invalid JSON") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One server-sent event."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+
+    def json(self) -> Any:
+        """The ``data`` parsed as JSON; raises :class:`MalformedLineError` if it is not."""
+        try:
+            return _loads(self.data)
+        except ValueError as exc:
+            raise MalformedLineError(self.data.encode(), "invalid JSON in SSE data") from exc
+
+
+class SSEDecoder:
+    """Decode ``text/event-stream`` into :class:`SSEEvent` objects (WHATWG rules).
+
+    Events are dispatched on a blank line; ``data`` lines are joined with ``\\n``;
+    comments (``:``) are ignored; a final event without its blank line is still
+    delivered by :meth:`finish`.
+
+    >>> d = SSEDecoder()
+    >>> d.feed(b"data: {\\"x\\": 1}\\n\\nda")
+    [SSEEvent(data='{"x": 1}', event=None, id=None)]
+    >>> d.feed(b"ta: [DONE]\\n\\n")
+    [SSEEvent(data='[DONE]', event=None, id=None)]
+    >>> d = SSEDecoder()
+    >>> d.feed(b": ping\\nevent: error\\ndata: a\\ndata: b\\n"), d.finish()
+    ([], [SSEEvent(data='a\\nb', event='error', id=None)])
+    """
+
+    __slots__ = ("_data", "_event", "_id", "_lines")
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._lines = LineDecoder(max_line_bytes)
+        self._data: list[str] = []
+        self._event: str | None = None
+        self._id: str | None = None
+
+    def feed(self, data: bytes) -> list[SSEEvent]:
+        """Add bytes; return every event completed by them."""
+        return self._decode(self._lines.feed(data))
+
+    def finish(self) -> list[SSEEvent]:
+        """Deliver a last event that was not followed by a blank line."""
+        events = self._decode(self._lines.finish())
+        if self._data:
+            events.append(SSEEvent("\n".join(self._data), self._event, self._id))
+            self._data = []
+            self._event = None
+        return events
+
+    def _decode(self, lines: list[bytes]) -> list[SSEEvent]:
+        events: list[SSEEvent] = []
+        for raw in lines:
+            if not raw:
+                if self._data:
+                    events.append(SSEEvent("\n".join(self._data), self._event, self._id))
+                    self._data = []
+                self._event = None
+                continue
+            # The hot path: a "data: {...}" line.
+            if raw.startswith(b"data: "):
+                self._data.append(_text(raw[6:]))
+                continue
+            if raw.startswith(b":"):
+                continue
+            name, _, value = raw.partition(b":")
+            if value.startswith(b" "):
+                value = value[1:]
+            if name == b"data":
+                self._data.append(_text(value))
+            elif name == b"event":
+                self._event = _text(value)
+            elif name == b"id" and b"\0" not in value:
+                self._id = _text(value)
+            # "retry" and unknown fields are ignored, as the spec says.
+        return events
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedLineError(raw, "invalid UTF-8") from exc

@@ -1,0 +1,412 @@
+"""The I/O twins: the only code that differs between sync and async.
+
+Provider logic is written once, as *operations*: generators that yield
+:class:`Request` objects (or a list of them, to be sent concurrently) and receive
+:class:`Response` objects back, then return a result. Failures arrive in the
+generator as a :class:`~modelport.errors.ModelportError` thrown at the ``yield``,
+so an operation can fall back (for example to an older endpoint).
+:class:`SyncTransport` and :class:`AsyncTransport` drive operations and streams
+with httpx; each is a few lines of sending, iterating and closing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import httpx
+
+from ..errors import ModelportError, ProtocolError
+from ..types import ChatChunk, ChatResponse
+from .mapping import ErrorContext, error_from_response, map_transport_error
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+__all__ = [
+    "AsyncTransport",
+    "Op",
+    "Request",
+    "Response",
+    "ChatDecoder",
+    "StreamDecoder",
+    "SyncTransport",
+    "error_for",
+    "in_band_error",
+]
+
+T = TypeVar("T")
+
+
+_MAX_ERROR_BODY = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request, described without doing it."""
+
+    method: str
+    path: str
+    json: Any = None
+    timeout: float | None = None
+    """Read timeout override in seconds; ``None`` uses the transport's default."""
+    model: str | None = None
+    """The model the request is about, for error messages."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete HTTP response with its body read."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    request: Request
+
+    def json(self, ctx: ErrorContext) -> Any:
+        """The body as JSON, or a :class:`ProtocolError` that names the server."""
+        try:
+            return json.loads(self.content)
+        except ValueError as exc:
+            shown = self.content[:200].decode("utf-8", "replace")
+            raise ProtocolError(
+                f"{ctx.where()} sent a body that is not JSON for "
+                f"{self.request.describe()}: {shown!r}.",
+                hint="Is this URL really a model server of that kind?",
+                **ctx.kwargs(self.status),
+            ) from exc
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+Outcome = Response | ModelportError
+Op: TypeAlias = Generator[Request | list[Request], Any, T]
+"""An operation: yields requests (or lists of them), receives responses, returns T.
+
+A yielded list receives a list of :data:`Outcome` (a response or the error for
+each), so one failed lookup does not sink a batch.
+"""
+
+
+class StreamDecoder(Protocol[T]):
+    """Turns the bytes of a streamed body into items; knows what was received so far.
+
+    A failure found while decoding (an in-band error line, a stream that ends early)
+    is recorded in ``error`` after the items before it are returned, so the caller
+    receives every item the server sent before it raises.
+    """
+
+    error: ModelportError | None
+
+    def feed(self, data: bytes) -> list[T]: ...
+
+    def finish(self) -> list[T]: ...
+
+    def interrupted(self, error: ModelportError) -> ModelportError:
+        """The error to raise when the transport broke with ``error`` part-way."""
+        ...
+
+
+class ChatDecoder(StreamDecoder[ChatChunk], Protocol):
+    """A chat stream decoder, which can also build the final response."""
+
+    def response(self) -> ChatResponse: ...
+
+
+Classifier = Callable[[Response], ModelportError | None]
+"""A provider's own error rows, consulted before the generic mapping."""
+
+
+def error_for(response: Response, ctx: ErrorContext, classify: Classifier | None) -> ModelportError:
+    """The error for an error response: the provider's rows first, then the generic ones."""
+    if classify is not None:
+        error = classify(response)
+        if error is not None:
+            return error
+    return error_from_response(
+        response.status,
+        response.content,
+        response.headers,
+        ctx,
+        path=response.request.path,
+        model=response.request.model,
+    )
+
+
+def in_band_error(
+    response: Response, data: Any, ctx: ErrorContext, classify: Classifier | None
+) -> ModelportError | None:
+    """The error carried by a successful-looking body with a top-level ``error`` key.
+
+    Some servers (LM Studio) answer errors with HTTP 200. The body is classified as a
+    400 would be; the error keeps the real status.
+    """
+    if response.status >= 400 or not isinstance(data, dict) or data.get("error") is None:
+        return None
+    error = error_for(
+        Response(400, response.headers, response.content, response.request), ctx, classify
+    )
+    error.status_code = response.status
+    return error
+
+
+class _TransportBase:
+    """What both twins share: building httpx requests and mapping statuses."""
+
+    def __init__(
+        self,
+        base_url: str,
+        ctx: ErrorContext,
+        *,
+        headers: Mapping[str, str],
+        timeout: float,
+        connect_timeout: float,
+        classify: Classifier | None,
+    ) -> None:
+        self.base_url = base_url
+        self.ctx = ctx
+        self.headers = dict(headers)
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.classify = classify
+
+    def _timeout(self, request: Request) -> httpx.Timeout:
+        read = self.timeout if request.timeout is None else request.timeout
+        return httpx.Timeout(read, connect=min(self.connect_timeout, read))
+
+    def _url(self, request: Request) -> str:
+        return self.base_url + request.path
+
+    def _body(self, request: Request) -> bytes | None:
+        if request.json is None:
+            return None
+        return json.dumps(request.json, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def _headers(self, request: Request) -> dict[str, str]:
+        headers = self.headers
+        if request.json is not None:
+            headers = {**headers, "content-type": "application/json"}
+        if request.headers:
+            headers = {**headers, **request.headers}
+        return headers
+
+    def check(self, response: Response) -> None:
+        """Raise the mapped error if the response is an error."""
+        if response.status < 400:
+            return
+        raise self.error_for(response)
+
+    def error_for(self, response: Response) -> ModelportError:
+        return error_for(response, self.ctx, self.classify)
+
+    def transport_error(self, exc: Exception, request: Request) -> ModelportError:
+        return map_transport_error(exc, self.ctx, what=request.describe())
+
+
+class SyncTransport(_TransportBase):
+    """Drives operations and streams with an :class:`httpx.Client`."""
+
+    def __init__(self, client: httpx.Client, base_url: str, ctx: ErrorContext, **kwargs: Any):
+        super().__init__(base_url, ctx, **kwargs)
+        self.client = client
+
+    def send(self, request: Request) -> Response:
+        try:
+            response = self.client.request(
+                request.method,
+                self._url(request),
+                content=self._body(request),
+                headers=self._headers(request),
+                timeout=self._timeout(request),
+            )
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc, request) from exc
+        result = Response(response.status_code, response.headers, response.content, request)
+        self.check(result)
+        return result
+
+    def _outcome(self, request: Request) -> Outcome:
+        try:
+            return self.send(request)
+        except ModelportError as exc:
+            return exc
+
+    def run(self, op: Op[T]) -> T:
+        """Run an operation to its result."""
+        try:
+            step = next(op)
+            while True:
+                if isinstance(step, list):
+                    step = op.send(self._send_all(step))
+                    continue
+                try:
+                    response = self.send(step)
+                except ModelportError as exc:
+                    step = op.throw(exc)
+                else:
+                    step = op.send(response)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            op.close()
+
+    def _send_all(self, requests: list[Request]) -> list[Outcome]:
+        if len(requests) <= 1:
+            return [self._outcome(r) for r in requests]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, len(requests))) as pool:
+            return list(pool.map(self._outcome, requests))
+
+    def stream(self, request: Request, decoder: StreamDecoder[T]) -> Generator[T, None, None]:
+        """Send a streaming request and yield decoded items; closes the response on exit."""
+        try:
+            response = self.client.send(
+                self.client.build_request(
+                    request.method,
+                    self._url(request),
+                    content=self._body(request),
+                    headers=self._headers(request),
+                    timeout=self._timeout(request),
+                ),
+                stream=True,
+            )
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc, request) from exc
+        try:
+            if response.status_code >= 400:
+                body = _read_capped(response.iter_bytes())
+                raise self.error_for(
+                    Response(response.status_code, response.headers, body, request)
+                )
+            try:
+                for data in response.iter_bytes():
+                    items = decoder.feed(data)
+                    if items:
+                        yield from items
+                    if decoder.error is not None:
+                        raise decoder.error
+            except httpx.HTTPError as exc:
+                error = self.transport_error(exc, request)
+                raise decoder.interrupted(error) from exc
+            yield from decoder.finish()
+            if decoder.error is not None:
+                raise decoder.error
+        finally:
+            response.close()
+
+
+class AsyncTransport(_TransportBase):
+    """Drives operations and streams with an :class:`httpx.AsyncClient`."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, ctx: ErrorContext, **kwargs: Any):
+        super().__init__(base_url, ctx, **kwargs)
+        self.client = client
+
+    async def send(self, request: Request) -> Response:
+        try:
+            response = await self.client.request(
+                request.method,
+                self._url(request),
+                content=self._body(request),
+                headers=self._headers(request),
+                timeout=self._timeout(request),
+            )
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc, request) from exc
+        result = Response(response.status_code, response.headers, response.content, request)
+        self.check(result)
+        return result
+
+    async def _outcome(self, request: Request) -> Outcome:
+        try:
+            return await self.send(request)
+        except ModelportError as exc:
+            return exc
+
+    async def run(self, op: Op[T]) -> T:
+        """Run an operation to its result."""
+        try:
+            step = next(op)
+            while True:
+                if isinstance(step, list):
+                    step = op.send(await self._send_all(step))
+                    continue
+                try:
+                    response = await self.send(step)
+                except ModelportError as exc:
+                    step = op.throw(exc)
+                else:
+                    step = op.send(response)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            op.close()
+
+    async def _send_all(self, requests: list[Request]) -> list[Outcome]:
+        import asyncio
+
+        return list(await asyncio.gather(*(self._outcome(r) for r in requests)))
+
+    async def stream(self, request: Request, decoder: StreamDecoder[T]) -> AsyncGenerator[T, None]:
+        """Send a streaming request and yield decoded items; closes the response on exit."""
+        try:
+            response = await self.client.send(
+                self.client.build_request(
+                    request.method,
+                    self._url(request),
+                    content=self._body(request),
+                    headers=self._headers(request),
+                    timeout=self._timeout(request),
+                ),
+                stream=True,
+            )
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc, request) from exc
+        try:
+            if response.status_code >= 400:
+                body = await _aread_capped(response.aiter_bytes())
+                raise self.error_for(
+                    Response(response.status_code, response.headers, body, request)
+                )
+            try:
+                async for data in response.aiter_bytes():
+                    for item in decoder.feed(data):
+                        yield item
+                    if decoder.error is not None:
+                        raise decoder.error
+            except httpx.HTTPError as exc:
+                error = self.transport_error(exc, request)
+                raise decoder.interrupted(error) from exc
+            for item in decoder.finish():
+                yield item
+            if decoder.error is not None:
+                raise decoder.error
+        finally:
+            await response.aclose()
+
+
+def _read_capped(chunks: Iterator[bytes]) -> bytes:
+    body = b""
+    for chunk in chunks:
+        body += chunk
+        if len(body) >= _MAX_ERROR_BODY:
+            break
+    return body[:_MAX_ERROR_BODY]
+
+
+async def _aread_capped(chunks: AsyncIterator[bytes]) -> bytes:
+    body = b""
+    async for chunk in chunks:
+        body += chunk
+        if len(body) >= _MAX_ERROR_BODY:
+            break
+    return body[:_MAX_ERROR_BODY]

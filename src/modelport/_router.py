@@ -1,0 +1,316 @@
+"""Routing, health and failover decisions, free of I/O.
+
+The :class:`Router` keeps each service's health and cached model list, orders the
+services that can answer a model, and plans failover as a generator
+(:meth:`Router.failover`) that the sync and async clients drive: it yields an
+:class:`Attempt` or a :class:`Sleep`, and receives the attempt's error (or ``None``
+on success).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field, replace
+
+from ._http.retry import RetryPolicy
+from ._naming import close_names, names_match, split_service_prefix
+from .errors import (
+    AllServicesFailedError,
+    CapabilityError,
+    ModelNotFoundError,
+    ModelportError,
+    ServiceUnavailableError,
+)
+from .providers.base import Provider
+from .types import ModelInfo, Service, ServiceStatus
+
+__all__ = ["Attempt", "Router", "ServiceState", "Sleep", "Target"]
+
+
+@dataclass(eq=False)
+class ServiceState:
+    """What the router knows about one service (mutated under the router's lock)."""
+
+    provider: Provider
+    status: ServiceStatus = ServiceStatus.AVAILABLE
+    failures: int = 0
+    unavailable_since: float | None = None
+    last_error: str | None = None
+    models: list[ModelInfo] | None = None
+    models_at: float = float("-inf")
+    service: Service | None = None
+    """The last health report (version, latency, model count)."""
+    fingerprint_pending: bool = False
+    """Configured by URL alone and not yet identified (the provider is a generic one)."""
+    refresh_lock: threading.Lock = field(default_factory=threading.Lock)
+    async_refresh_lock: object | None = None
+
+    @property
+    def name(self) -> str:
+        return self.provider.name
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A service that can answer, and the model's name on that service."""
+
+    state: ServiceState
+    model: str
+    info: ModelInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    target: Target
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+FailoverPlan = Generator["Attempt | Sleep", "ModelportError | None", None]
+
+
+class Router:
+    """Health, model-list cache and candidate ordering for a set of services."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        failure_threshold: int = 3,
+        cooldown: float = 30.0,
+        models_ttl: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.policy = policy
+        self.failure_threshold = failure_threshold
+        self.cooldown = cooldown
+        self.models_ttl = models_ttl
+        self.clock = clock
+        self.states: list[ServiceState] = []
+        self.lock = threading.Lock()
+
+    # ------------------------------------------------------------------ health
+
+    def record_success(self, state: ServiceState) -> None:
+        with self.lock:
+            state.status = ServiceStatus.AVAILABLE
+            state.failures = 0
+            state.unavailable_since = None
+            state.last_error = None
+
+    def record_failure(self, state: ServiceState, error: ModelportError) -> None:
+        """Count a failure of the service itself (unreachable, timeout, 5xx)."""
+        if not error.retriable:
+            return
+        with self.lock:
+            state.failures += 1
+            state.last_error = str(error)
+            if state.failures >= self.failure_threshold:
+                state.status = ServiceStatus.UNAVAILABLE
+                state.unavailable_since = self.clock()
+            else:
+                state.status = ServiceStatus.DEGRADED
+
+    def usable(self, state: ServiceState) -> bool:
+        """Unavailable services are skipped until their cool-down has passed."""
+        if state.status is not ServiceStatus.UNAVAILABLE:
+            return True
+        since = state.unavailable_since
+        return since is None or self.clock() - since >= self.cooldown
+
+    # ------------------------------------------------------------------ model lists
+
+    def cached_models(self, state: ServiceState) -> list[ModelInfo] | None:
+        if state.models is not None and self.clock() - state.models_at < self.models_ttl:
+            return state.models
+        return None
+
+    def store_models(self, state: ServiceState, models: list[ModelInfo]) -> None:
+        with self.lock:
+            state.models = models
+            state.models_at = self.clock()
+
+    # ------------------------------------------------------------------ resolution
+
+    def by_prefix(self, model: str) -> tuple[list[ServiceState] | None, str]:
+        """Split ``service/model``: the services the prefix names (or ``None``), and the name."""
+        names = [s.name for s in self.states]
+        kinds = [s.provider.kind for s in self.states]
+        prefix, rest = split_service_prefix(model, [*names, *kinds])
+        if prefix is None:
+            return None, model
+        named = [s for s in self.states if s.name == prefix]
+        if not named:
+            named = [s for s in self.states if s.provider.kind == prefix]
+        return named, rest
+
+    def needs_listing(self, model: str) -> bool:
+        """Whether choosing a service for this name requires model lists."""
+        named, _ = self.by_prefix(model)
+        pool = named if named is not None else self.states
+        return len(pool) > 1
+
+    def targets(self, model: str, *, require_listed: bool = False) -> list[Target]:
+        """The services that can answer ``model``, best first.
+
+        With one possible service, it is used without consulting lists (its server
+        reports a missing model itself). Otherwise the cached lists decide: loaded
+        before not loaded, healthy before degraded, then configured order.
+        """
+        named, name = self.by_prefix(model)
+        pool = named if named is not None else self.states
+        if not pool:
+            raise ServiceUnavailableError(
+                "No model servers are configured or running.", hint=NO_SERVER_HINT
+            )
+        if len(pool) == 1 and not require_listed:
+            state = pool[0]
+            info = self._find(state, name)
+            return [Target(state, info.name if info else name, info)]
+        found: list[Target] = []
+        for state in pool:
+            info = self._find(state, name)
+            if info is not None:
+                found.append(Target(state, info.name, info))
+        if not found:
+            raise self.not_found(name, pool)
+        rank = {ServiceStatus.AVAILABLE: 0, ServiceStatus.DEGRADED: 1, ServiceStatus.UNAVAILABLE: 2}
+        order = {id(s): i for i, s in enumerate(self.states)}
+        found.sort(
+            key=lambda t: (
+                0 if (t.info and t.info.loaded) else 1,
+                rank[t.state.status],
+                order[id(t.state)],
+            )
+        )
+        return found
+
+    def _find(self, state: ServiceState, name: str) -> ModelInfo | None:
+        models = state.models
+        if not models:
+            return None
+        ollama = state.provider.kind == "ollama"
+        for info in models:
+            if names_match(name, info.name, ollama=ollama):
+                return info
+        for info in models:  # llama.cpp serves a file path; accept its file name
+            aliases = info.details.get("aliases") if info.details else None
+            stem = info.name.rsplit("/", 1)[-1]
+            if stem.lower() in (name.lower(), f"{name.lower()}.gguf") or (
+                isinstance(aliases, list) and name in aliases
+            ):
+                return info
+        return None
+
+    def not_found(self, name: str, pool: Sequence[ServiceState]) -> ModelNotFoundError:
+        known = [m.name for s in pool for m in (s.models or ())]
+        listed = [s.name for s in pool if s.models is not None]
+        where = ", ".join(listed) if listed else "any reachable service"
+        return ModelNotFoundError(
+            f"No service has a model named {name!r} (looked in {where}).",
+            model=name,
+            suggestions=close_names(name, known),
+            hint="See every model with `modelport models`.",
+        )
+
+    # ------------------------------------------------------------------ failover
+
+    def failover(self, targets: Sequence[Target]) -> FailoverPlan:
+        """Plan attempts: retries with backoff per service, then the next service.
+
+        Non-retriable errors are raised at once and never failed over. When every
+        target failed: the error itself for a single target, else
+        :class:`AllServicesFailedError` with each cause.
+        """
+        errors: list[ModelportError] = []
+        tried = 0
+        for target in targets:
+            state = target.state
+            if not self.usable(state) and tried + 1 < len(targets):
+                errors.append(self._skipped(state))
+                continue
+            tried += 1
+            attempt = 0
+            while True:
+                error = yield Attempt(target)
+                if error is None:
+                    self.record_success(state)
+                    return
+                self.record_failure(state, error)
+                if isinstance(error, ModelNotFoundError) and len(targets) > 1:
+                    errors.append(error)  # a stale list: the next service may have it
+                    break
+                if not error.retriable:
+                    raise error
+                delay = self.policy.delay(attempt, error)
+                if delay is None:
+                    errors.append(error)
+                    break
+                attempt += 1
+                yield Sleep(delay)
+        if len(errors) == 1:
+            raise errors[0]
+        raise AllServicesFailedError(
+            f"Every service that has this model failed ({len(errors)} tried)", errors=errors
+        )
+
+    def _skipped(self, state: ServiceState) -> ServiceUnavailableError:
+        return ServiceUnavailableError(
+            f"Skipped {state.name}: marked unavailable after {state.failures} failures "
+            f"(last: {state.last_error}).",
+            service=state.name,
+            base_url=state.provider.base_url,
+        )
+
+    # ------------------------------------------------------------------ reporting
+
+    def report(self, state: ServiceState) -> Service:
+        """The service as the client reports it: its last health and the router's status."""
+        base = state.service or Service(
+            name=state.name, kind=state.provider.kind, base_url=state.provider.base_url
+        )
+        status = state.status
+        if base.status is ServiceStatus.UNAVAILABLE and status is ServiceStatus.AVAILABLE:
+            status = ServiceStatus.UNAVAILABLE
+        return replace(
+            base,
+            name=state.name,
+            kind=state.provider.kind,
+            status=status,
+            error=base.error or state.last_error,
+        )
+
+
+def check_capabilities(
+    target: Target, *, tools: bool, images: bool, think: bool, chat: bool
+) -> None:
+    """Refuse before sending what the model is known not to do."""
+    info = target.info
+    if info is None:
+        return
+    caps = info.capabilities
+    wanted = [
+        ("chat", chat, caps.chat),
+        ("tools", tools, caps.tools),
+        ("vision (images)", images, caps.vision),
+        ("thinking", think, caps.thinking),
+    ]
+    for what, asked, has in wanted:
+        if asked and has is False:
+            raise CapabilityError(
+                f"Model {info.name!r} on {target.state.name} does not support {what}.",
+                service=target.state.name,
+                base_url=target.state.provider.base_url,
+                hint=f"Pick a model that does: `modelport models --capability {what.split()[0]}`.",
+            )
+
+
+NO_SERVER_HINT = (
+    "Start one: `ollama serve`, LM Studio's server (`lms server start`), or "
+    "`llama-server -m MODEL.gguf --jinja`; or pass services=[...] / set MODELPORT_SERVICES."
+)

@@ -1,0 +1,470 @@
+"""The ``openai_chat`` wire dialect: modelport types <-> OpenAI Chat Completions JSON.
+
+Pure translation, shared by the OpenAI-compatible, llama.cpp and LM Studio providers.
+Differences between those servers are switches on :class:`OpenAIDialect`, not forks
+of this code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._http.decoders import MalformedLineError, SSEDecoder
+from .._http.mapping import ErrorContext, extract_error, is_context_overflow
+from ..errors import ContextLengthExceededError, ModelportError
+from ..types import ChatChunk, ChatResponse, EmbedResponse, Message, Timings, ToolCall, Usage
+from .common import ChatRequest, image_to_base64, parse_arguments, split_think_tags
+from .stream import ChatAccumulator, DecoderBase, ThinkTagSplitter, guard_shape
+
+__all__ = [
+    "OpenAIChatStream",
+    "OpenAIDialect",
+    "build_chat_body",
+    "build_embed_body",
+    "parse_chat_completion",
+    "parse_embeddings",
+    "parse_llamacpp_timings",
+    "parse_model_list",
+    "parse_usage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIDialect:
+    """How one server family bends the OpenAI format."""
+
+    json_mode_as_schema: bool = False
+    """Send "JSON mode" as a permissive json_schema (LM Studio rejects ``json_object``)."""
+    split_think: bool = False
+    """Split ``<think>...</think>`` out of content into thinking."""
+    think_as_template_kwarg: bool = False
+    """Send ``think`` as ``chat_template_kwargs.enable_thinking`` (llama.cpp)."""
+    keep_alive_as_ttl: bool = False
+    """Send numeric ``keep_alive`` as ``ttl`` seconds (LM Studio JIT loading)."""
+
+
+DEFAULT_DIALECT = OpenAIDialect()
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def build_chat_body(
+    req: ChatRequest, *, stream: bool, dialect: OpenAIDialect = DEFAULT_DIALECT
+) -> dict[str, Any]:
+    """The JSON body for ``POST /v1/chat/completions``."""
+    body: dict[str, Any] = {
+        "model": req.model,
+        "messages": [_message(m) for m in req.messages],
+    }
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    if req.tools:
+        body["tools"] = [dict(t) for t in req.tools]
+    if req.tool_choice is not None:
+        body["tool_choice"] = _tool_choice(req.tool_choice)
+    if req.schema is not None:
+        body["response_format"] = _json_schema_format(req.schema)
+    elif req.json_mode:
+        body["response_format"] = (
+            _json_schema_format({"type": "object"})
+            if dialect.json_mode_as_schema
+            else {"type": "json_object"}
+        )
+    if req.temperature is not None:
+        body["temperature"] = req.temperature
+    if req.top_p is not None:
+        body["top_p"] = req.top_p
+    if req.max_tokens is not None:
+        body["max_tokens"] = req.max_tokens
+    if req.stop:
+        body["stop"] = list(req.stop)
+    if req.seed is not None:
+        body["seed"] = req.seed
+    if req.think is not None:
+        if isinstance(req.think, str):
+            body["reasoning_effort"] = req.think
+        elif dialect.think_as_template_kwarg:
+            body["chat_template_kwargs"] = {"enable_thinking": req.think}
+    if (
+        dialect.keep_alive_as_ttl
+        and isinstance(req.keep_alive, (int, float))
+        and req.keep_alive > 0
+    ):
+        body["ttl"] = int(req.keep_alive)
+    if req.options:
+        body.update(req.options)
+    return body
+
+
+def _message(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role}
+    if message.images:
+        parts: list[dict[str, Any]] = []
+        if message.content:
+            parts.append({"type": "text", "text": message.content})
+        for image in message.images:
+            data, mime = image_to_base64(image)
+            parts.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}})
+        out["content"] = parts
+    else:
+        out["content"] = message.content
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id or f"call_{i}",
+                "type": "function",
+                "function": {
+                    "name": call.name,
+                    "arguments": call.raw_arguments
+                    if call.raw_arguments is not None
+                    else json.dumps(dict(call.arguments), ensure_ascii=False),
+                },
+            }
+            for i, call in enumerate(message.tool_calls)
+        ]
+        if not message.content:
+            out["content"] = None
+    if message.role == "tool":
+        if message.tool_call_id is not None:
+            out["tool_call_id"] = message.tool_call_id
+        if message.name:
+            out["name"] = message.name
+    elif message.name:
+        out["name"] = message.name
+    return out
+
+
+def _tool_choice(choice: str | Mapping[str, Any]) -> str | Mapping[str, Any]:
+    if isinstance(choice, str) and choice not in ("auto", "none", "required"):
+        return {"type": "function", "function": {"name": choice}}
+    return choice
+
+
+def _json_schema_format(schema: Mapping[str, Any]) -> dict[str, Any]:
+    name = schema.get("title") if isinstance(schema.get("title"), str) else "response"
+    safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in str(name))[:64] or "response"
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": safe, "strict": True, "schema": dict(schema)},
+    }
+
+
+def build_embed_body(model: str, inputs: list[str]) -> dict[str, Any]:
+    """The JSON body for ``POST /v1/embeddings``."""
+    return {"model": model, "input": inputs}
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def parse_usage(data: Any) -> Usage | None:
+    """Usage from an OpenAI ``usage`` object; ``None`` when absent or all zeros.
+
+    >>> parse_usage({"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5})
+    Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5)
+    >>> parse_usage({"prompt_tokens": 0, "total_tokens": 0}) is None
+    True
+    """
+    if not isinstance(data, Mapping):
+        return None
+    prompt = _int_or_none(data.get("prompt_tokens"))
+    completion = _int_or_none(data.get("completion_tokens"))
+    total = _int_or_none(data.get("total_tokens"))
+    if not (prompt or completion or total):
+        return None
+    if total is None and prompt is not None and completion is not None:
+        total = prompt + completion
+    return Usage(prompt, completion, total)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float_or_none(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def parse_llamacpp_timings(data: Any) -> Timings | None:
+    """Timings from llama.cpp's ``timings`` block (milliseconds and tokens/s)."""
+    if not isinstance(data, Mapping):
+        return None
+    return Timings(
+        tokens_per_second=_float_or_none(data.get("predicted_per_second")),
+        prompt_ms=_float_or_none(data.get("prompt_ms")),
+        generation_ms=_float_or_none(data.get("predicted_ms")),
+        prompt_tokens_per_second=_float_or_none(data.get("prompt_per_second")),
+    )
+
+
+def in_band_error(data: Mapping[str, Any]) -> str | None:
+    """The message of a top-level ``error`` in a body that may carry one on HTTP 200."""
+    error = data.get("error")
+    if error is None:
+        return None
+    message, _, _ = extract_error(json.dumps({"error": error}).encode())
+    return message or "unknown error"
+
+
+def parse_chat_completion(
+    data: Any,
+    ctx: ErrorContext,
+    *,
+    dialect: OpenAIDialect = DEFAULT_DIALECT,
+    model: str = "",
+) -> ChatResponse:
+    """A :class:`ChatResponse` from a ``chat.completion`` body."""
+
+    def parse() -> ChatResponse:
+        if not isinstance(data, Mapping):
+            raise TypeError("the body is not a JSON object")
+        choice = data["choices"][0]
+        message = choice.get("message") or {}
+        text = _content_text(message.get("content"))
+        thinking = message.get("reasoning") or message.get("reasoning_content") or None
+        if dialect.split_think and not thinking and text:
+            text, thinking = split_think_tags(text)
+        calls = tuple(_tool_call(c) for c in message.get("tool_calls") or ())
+        return ChatResponse(
+            text=text,
+            model=str(data.get("model") or model),
+            service=ctx.service,
+            thinking=thinking if isinstance(thinking, str) else None,
+            tool_calls=calls,
+            finish_reason=choice.get("finish_reason"),
+            usage=parse_usage(data.get("usage")),
+            timings=parse_llamacpp_timings(data.get("timings")),
+            raw=data,
+        )
+
+    return guard_shape(ctx, "a chat reply", parse)
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+    raise TypeError(f"message content is {type(content).__name__}")
+
+
+def _tool_call(data: Mapping[str, Any]) -> ToolCall:
+    function = data["function"]
+    arguments, raw = parse_arguments(function.get("arguments"))
+    call_id = data.get("id")
+    return ToolCall(
+        name=function["name"],
+        arguments=arguments,
+        id=str(call_id) if call_id is not None else None,
+        raw_arguments=raw,
+    )
+
+
+def parse_embeddings(data: Any, ctx: ErrorContext, *, model: str) -> EmbedResponse:
+    """An :class:`EmbedResponse` from a ``/v1/embeddings`` body (floats or base64)."""
+
+    def parse() -> EmbedResponse:
+        items = sorted(data["data"], key=lambda item: item.get("index", 0))
+        vectors = [_vector(item["embedding"]) for item in items]
+        return EmbedResponse(
+            vectors=vectors,
+            model=str(data.get("model") or model),
+            service=ctx.service,
+            usage=parse_usage(data.get("usage")),
+        )
+
+    return guard_shape(ctx, "embeddings", parse)
+
+
+def _vector(value: Any) -> list[float]:
+    if isinstance(value, str):
+        raw = base64.b64decode(value)
+        return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        value = value[0]  # llama.cpp with pooling none nests one level deeper
+    if not isinstance(value, list):
+        raise TypeError("an embedding is not a list of numbers")
+    return [float(x) for x in value]
+
+
+def parse_model_list(data: Any, ctx: ErrorContext) -> list[Mapping[str, Any]]:
+    """The entries of a ``/v1/models`` body (each has at least an ``id``)."""
+
+    def parse() -> list[Mapping[str, Any]]:
+        entries = data["data"]
+        if not isinstance(entries, list):
+            raise TypeError("'data' is not a list")
+        for entry in entries:
+            if not isinstance(entry.get("id"), str):
+                raise TypeError("a model entry has no id")
+        return entries
+
+    return guard_shape(ctx, "the model list", parse)
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+class _ToolCallBuilder:
+    __slots__ = ("arguments", "id", "name")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.name = ""
+        self.arguments: list[str] = []
+
+    def build(self) -> ToolCall:
+        arguments, raw = parse_arguments("".join(self.arguments))
+        return ToolCall(name=self.name, arguments=arguments, id=self.id, raw_arguments=raw)
+
+
+class OpenAIChatStream(DecoderBase[ChatChunk]):
+    """Decodes an SSE chat stream into :class:`ChatChunk` objects.
+
+    Tool-call fragments are assembled by ``index`` and delivered whole in the last
+    chunk. A ``data: {"error": ...}`` event fails the stream with a
+    :class:`StreamError` that keeps the text so far; so does a stream that ends with
+    neither ``[DONE]`` nor a finish reason.
+    """
+
+    __slots__ = ("_builders", "_decoder", "_done", "_split", "acc", "dialect", "error")
+
+    def __init__(self, ctx: ErrorContext, model: str, dialect: OpenAIDialect = DEFAULT_DIALECT):
+        self.acc = ChatAccumulator(ctx, model)
+        self.dialect = dialect
+        self.error: ModelportError | None = None
+        self._decoder = SSEDecoder()
+        self._builders: dict[int, _ToolCallBuilder] = {}
+        self._split = ThinkTagSplitter() if dialect.split_think else None
+        self._done = False
+
+    def response(self) -> ChatResponse:
+        return self.acc.response()
+
+    def interrupted(self, error: ModelportError) -> ModelportError:
+        return self.acc.interrupted(error)
+
+    def _decode_error(self, exc: Exception) -> ModelportError:
+        return self.acc.decode_error(exc)
+
+    def _feed(self, data: bytes, out: list[ChatChunk]) -> None:
+        self._events(self._decoder.feed(data), out)
+
+    def _finish(self, out: list[ChatChunk]) -> None:
+        self._events(self._decoder.finish(), out)
+        if not self._done:
+            if self.acc.finish_reason is None:
+                raise self.acc.ended_early()
+            out.append(self._final())
+
+    def _events(self, events: list[Any], out: list[ChatChunk]) -> None:
+        acc = self.acc
+        for event in events:
+            if self._done:
+                break
+            payload = event.data
+            if payload == "[DONE]":
+                out.append(self._final())
+                continue
+            try:
+                data = json.loads(payload)
+            except ValueError as exc:
+                raise acc.decode_error(
+                    MalformedLineError(payload.encode(), "invalid JSON")
+                ) from exc
+            if not isinstance(data, dict):
+                raise acc.decode_error(MalformedLineError(payload.encode(), "not a JSON object"))
+            if "error" in data or event.event == "error":
+                raise self._in_band_error(data)
+            chunk = self._chunk(data)
+            if chunk is not None:
+                out.append(acc.add(chunk))
+
+    def _chunk(self, data: dict[str, Any]) -> ChatChunk | None:
+        acc = self.acc
+        usage = data.get("usage")
+        if usage:
+            acc.usage = parse_usage(usage) or acc.usage
+        if "timings" in data:
+            acc.timings = parse_llamacpp_timings(data["timings"])
+        if data.get("model"):
+            acc.model = data["model"]
+        choices = data.get("choices")
+        if not choices:
+            return None
+        try:
+            choice = choices[0]
+            delta = choice.get("delta") or {}
+            text = delta.get("content") or ""
+            thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
+            if delta.get("tool_calls"):
+                self._add_tool_fragments(delta["tool_calls"])
+            reason = choice.get("finish_reason")
+        except (AttributeError, TypeError, KeyError) as exc:
+            raise self.acc.decode_error(exc) from exc
+        if reason:
+            acc.finish_reason = reason
+        if self._split is not None and text:
+            text, split = self._split.feed(text)
+            thinking = thinking + split
+        if not text and not thinking:
+            return None
+        if not isinstance(text, str) or not isinstance(thinking, str):
+            raise self.acc.decode_error(TypeError("delta content is not text"))
+        return ChatChunk(text=text, thinking=thinking)
+
+    def _add_tool_fragments(self, fragments: list[Mapping[str, Any]]) -> None:
+        for position, fragment in enumerate(fragments):
+            index = fragment.get("index", position)
+            builder = self._builders.get(index)
+            if builder is None:
+                builder = self._builders[index] = _ToolCallBuilder()
+            if fragment.get("id"):
+                builder.id = str(fragment["id"])
+            function = fragment.get("function") or {}
+            if function.get("name"):
+                builder.name = function["name"]
+            if function.get("arguments"):
+                builder.arguments.append(function["arguments"])
+
+    def _final(self) -> ChatChunk:
+        self._done = True
+        text = thinking = ""
+        if self._split is not None:
+            text, thinking = self._split.finish()
+        calls = tuple(b.build() for _, b in sorted(self._builders.items()))
+        acc = self.acc
+        if calls and acc.finish_reason in (None, "stop"):
+            acc.finish_reason = "tool_calls"
+        chunk = ChatChunk(
+            text=text,
+            thinking=thinking,
+            tool_calls=calls,
+            finish_reason=acc.finish_reason,
+            usage=acc.usage,
+            timings=acc.timings,
+            done=True,
+        )
+        acc.add(chunk)
+        return chunk
+
+    def _in_band_error(self, data: dict[str, Any]) -> ModelportError:
+        message = in_band_error(data) or json.dumps(data)[:300]
+        acc = self.acc
+        if not acc.started and is_context_overflow(message):
+            return ContextLengthExceededError(
+                f"The prompt does not fit the model's context on {acc.ctx.where()}: {message}.",
+                **acc.ctx.kwargs(),
+            )
+        return acc.stream_error(f"{acc.ctx.where()} reported an error mid-stream: {message}")
