@@ -78,8 +78,9 @@ class Harness:
     def chat_response(self, model: str, text: str) -> httpx.Response:
         raise NotImplementedError
 
-    def stream_response(self, model: str, pieces: list[str], *, finish: bool = True,
-                        error: str | None = None) -> httpx.Response:
+    def stream_response(
+        self, model: str, pieces: list[str], *, finish: bool = True, error: str | None = None
+    ) -> httpx.Response:
         """A streamed reply of ``pieces``; ``finish=False`` ends it early; ``error`` adds
         the server's in-band error after the pieces."""
         raise NotImplementedError

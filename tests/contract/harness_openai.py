@@ -10,7 +10,7 @@ import httpx
 from modelport.providers import LlamaCppProvider, OpenAICompatibleProvider
 from modelport.providers.base import Provider
 
-from .harness import MODELS, USAGE, EMBED_VECTOR, MIDSTREAM_ERROR, Harness, sse
+from .harness import EMBED_VECTOR, MIDSTREAM_ERROR, MODELS, USAGE, Harness, sse
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -184,8 +184,14 @@ class LlamaCppHarness(OpenAIHarness):
                         "id": m,
                         "object": "model",
                         "owned_by": "llamacpp",
-                        "meta": {"n_ctx": 2048, "n_ctx_train": 8192, "n_params": 134515008,
-                                 "size": 96576768, "ftype": "Q4_1", "n_embd": 576},
+                        "meta": {
+                            "n_ctx": 2048,
+                            "n_ctx_train": 8192,
+                            "n_params": 134515008,
+                            "size": 96576768,
+                            "ftype": "Q4_1",
+                            "n_embd": 576,
+                        },
                     }
                     for m in MODELS
                 ],
@@ -197,8 +203,13 @@ class LlamaCppHarness(OpenAIHarness):
             # llama-server in router mode; a single-model server answers any name.
             return httpx.Response(
                 404,
-                json={"error": {"code": 404, "message": f"model '{model}' not found",
-                                "type": "not_found_error"}},
+                json={
+                    "error": {
+                        "code": 404,
+                        "message": f"model '{model}' not found",
+                        "type": "not_found_error",
+                    }
+                },
             )
         if scenario == "overflow":
             return httpx.Response(
@@ -216,7 +227,10 @@ class LlamaCppHarness(OpenAIHarness):
             )
         if scenario == "busy":
             return httpx.Response(
-                503, json={"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+                503,
+                json={
+                    "error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}
+                },
             )
         return httpx.Response(
             500, json={"error": {"code": 500, "message": MIDSTREAM_ERROR, "type": "server_error"}}

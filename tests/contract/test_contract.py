@@ -25,7 +25,7 @@ from modelport import (
     StreamError,
 )
 
-from .harness import ECHO_PREFIX, EMBED_VECTOR, MODELS, STREAM_PIECES_BEFORE_FAILURE, USAGE, Harness
+from .harness import ECHO_PREFIX, EMBED_VECTOR, STREAM_PIECES_BEFORE_FAILURE, USAGE, Harness
 
 HARNESSES: dict[str, str] = {
     "openai": "tests.contract.harness_openai:OpenAIHarness",
@@ -92,7 +92,9 @@ def test_health_of_unreachable_server_reports_unavailable_without_raising(harnes
     assert service.error and provider.base_url in service.error
 
 
-def test_model_info_of_unknown_model_raises_model_not_found_with_suggestions(harness: Harness) -> None:
+def test_model_info_of_unknown_model_raises_model_not_found_with_suggestions(
+    harness: Harness,
+) -> None:
     provider = harness.provider()
     with pytest.raises(ModelNotFoundError) as caught:
         provider.model_info("alpah")
@@ -118,8 +120,11 @@ def test_chat_sends_the_conversation_in_order(harness: Harness) -> None:
     provider = harness.provider()
     provider.chat(
         "alpha",
-        [{"role": "user", "content": "first"}, {"role": "assistant", "content": "ok"},
-         {"role": "user", "content": "second"}],
+        [
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": "second"},
+        ],
         system="be brief",
     )
     sent = harness.calls[-1].json["messages"]
@@ -177,7 +182,9 @@ def test_error_mid_stream_raises_stream_error_keeping_the_partial_text(harness: 
     assert "".join(received) == caught.value.partial
 
 
-def test_stream_that_ends_early_raises_stream_error_keeping_the_partial_text(harness: Harness) -> None:
+def test_stream_that_ends_early_raises_stream_error_keeping_the_partial_text(
+    harness: Harness,
+) -> None:
     with pytest.raises(StreamError) as caught:
         with harness.provider().chat_stream("truncated", "hi") as stream:
             list(stream)
@@ -246,9 +253,8 @@ def test_dropped_connection_mid_stream_raises_stream_error_with_partial(harness:
         return httpx.Response(200, stream=Broken(), headers=full.headers)
 
     provider = harness.make_provider(httpx.MockTransport(handler))
-    with pytest.raises(StreamError) as caught:
-        with provider.chat_stream("alpha", "hi") as stream:
-            list(stream)
+    with pytest.raises(StreamError) as caught, provider.chat_stream("alpha", "hi") as stream:
+        list(stream)
     assert caught.value.partial.startswith("Hello")
     assert isinstance(caught.value.__cause__, httpx.ReadError)
 

@@ -107,7 +107,9 @@ def _llama_paths() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def llamacpp_chat_url(_llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def llamacpp_chat_url(
+    _llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A llama-server for chat: ``--jinja -c 2048``."""
     server = LlamaServer(*_llama_paths, ["--jinja", "-c", "2048"], tmp_path_factory.mktemp("llama"))
     yield server.url
@@ -115,10 +117,14 @@ def llamacpp_chat_url(_llama_paths: tuple[str, str], tmp_path_factory: pytest.Te
 
 
 @pytest.fixture(scope="session")
-def llamacpp_embed_url(_llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def llamacpp_embed_url(
+    _llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A llama-server for embeddings: ``--embeddings --pooling mean``."""
     server = LlamaServer(
-        *_llama_paths, ["--embeddings", "--pooling", "mean", "-c", "2048"], tmp_path_factory.mktemp("llama")
+        *_llama_paths,
+        ["--embeddings", "--pooling", "mean", "-c", "2048"],
+        tmp_path_factory.mktemp("llama"),
     )
     yield server.url
     server.stop()
@@ -128,5 +134,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/live" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.live)
-
-

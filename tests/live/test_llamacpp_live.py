@@ -36,8 +36,13 @@ def test_live_health_is_available(chat: LlamaCppProvider) -> None:
 
 
 def test_live_chat_answers_with_usage_and_timings(chat: LlamaCppProvider) -> None:
-    reply = chat.chat("smollm2", "What is the capital of France? Answer in one word.",
-                      max_tokens=16, temperature=0, seed=1)
+    reply = chat.chat(
+        "smollm2",
+        "What is the capital of France? Answer in one word.",
+        max_tokens=16,
+        temperature=0,
+        seed=1,
+    )
     assert reply.text.strip()
     assert reply.usage is not None
     assert reply.usage.prompt_tokens and reply.usage.prompt_tokens > 5
@@ -47,7 +52,9 @@ def test_live_chat_answers_with_usage_and_timings(chat: LlamaCppProvider) -> Non
 
 
 def test_live_stream_chunks_join_to_the_final_text(chat: LlamaCppProvider) -> None:
-    with chat.chat_stream("smollm2", "Count from one to five.", max_tokens=24, temperature=0) as stream:
+    with chat.chat_stream(
+        "smollm2", "Count from one to five.", max_tokens=24, temperature=0
+    ) as stream:
         chunks = list(stream)
     joined = "".join(c.text for c in chunks)
     assert joined.strip()
@@ -86,7 +93,9 @@ def test_live_embeddings_on_the_chat_server_raise_capability_error(chat: LlamaCp
     assert "--embeddings" in str(caught.value)
 
 
-def test_live_prompt_longer_than_the_context_raises_context_length_exceeded(chat: LlamaCppProvider) -> None:
+def test_live_prompt_longer_than_the_context_raises_context_length_exceeded(
+    chat: LlamaCppProvider,
+) -> None:
     with pytest.raises(ContextLengthExceededError) as caught:
         chat.chat("smollm2", "hello world " * 3000, max_tokens=4)
     assert caught.value.status_code == 400

@@ -17,12 +17,30 @@ LAYERS = {
     "_http": {"errors", "types", "_http"},
     "_wire": {"errors", "types", "_http", "_wire"},
     "_streams": {"errors", "types"},
-    "providers": {"errors", "types", "_http", "_wire", "_streams", "_naming", "_capabilities",
-                  "_version", "providers"},
+    "providers": {
+        "errors",
+        "types",
+        "_http",
+        "_wire",
+        "_streams",
+        "_naming",
+        "_capabilities",
+        "_version",
+        "providers",
+    },
     "discovery": {"errors", "types", "_http"},
     "_router": {"errors", "types", "_http", "_naming", "providers"},
-    "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "discovery",
-               "providers", "_naming"},
+    "client": {
+        "errors",
+        "types",
+        "_http",
+        "_wire",
+        "_streams",
+        "_router",
+        "discovery",
+        "providers",
+        "_naming",
+    },
 }
 
 
@@ -43,7 +61,11 @@ def _internal_imports(path: Path) -> set[str]:
                 found.add(target[0].removesuffix(".py"))
             else:
                 found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("modelport."):
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("modelport.")
+        ):
             found.add(node.module.split(".")[1])
     return found
 

@@ -27,8 +27,16 @@ V1_MODELS = {
             "aliases": [MODEL_ID],
             "object": "model",
             "owned_by": "llamacpp",
-            "meta": {"vocab_type": 2, "n_vocab": 49152, "n_ctx": 2048, "n_ctx_train": 8192,
-                     "n_embd": 576, "n_params": 134515008, "size": 96576768, "ftype": "Q4_1"},
+            "meta": {
+                "vocab_type": 2,
+                "n_vocab": 49152,
+                "n_ctx": 2048,
+                "n_ctx_train": 8192,
+                "n_embd": 576,
+                "n_params": 134515008,
+                "size": 96576768,
+                "ftype": "Q4_1",
+            },
         }
     ],
 }
@@ -40,20 +48,36 @@ PROPS = {
     "model_path": MODEL_ID,
     "modalities": {"vision": False, "video": False, "audio": False},
     "chat_template": "{% for message in messages %}<|im_start|>...",
-    "chat_template_caps": {"supports_tools": False, "supports_tool_calls": False,
-                           "supports_system_role": True},
+    "chat_template_caps": {
+        "supports_tools": False,
+        "supports_tool_calls": False,
+        "supports_system_role": True,
+    },
     "build_info": "b7000-abcdef0",
 }
 CHAT = {
-    "choices": [{"finish_reason": "length", "index": 0,
-                 "message": {"role": "assistant", "content": "Hello, I'm here to help with"}}],
+    "choices": [
+        {
+            "finish_reason": "length",
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello, I'm here to help with"},
+        }
+    ],
     "created": 1795609018,
     "model": MODEL_ID,
     "object": "chat.completion",
     "usage": {"completion_tokens": 8, "prompt_tokens": 32, "total_tokens": 40},
-    "timings": {"cache_n": 0, "prompt_n": 32, "prompt_ms": 112.416, "prompt_per_token_ms": 3.513,
-                "prompt_per_second": 284.66, "predicted_n": 8, "predicted_ms": 58.434,
-                "predicted_per_token_ms": 8.35, "predicted_per_second": 119.79},
+    "timings": {
+        "cache_n": 0,
+        "prompt_n": 32,
+        "prompt_ms": 112.416,
+        "prompt_per_token_ms": 3.513,
+        "prompt_per_second": 284.66,
+        "predicted_n": 8,
+        "predicted_ms": 58.434,
+        "predicted_per_token_ms": 8.35,
+        "predicted_per_second": 119.79,
+    },
 }
 
 
@@ -64,8 +88,12 @@ def server(routes: dict[str, Any]) -> tuple[LlamaCppProvider, list[httpx.Request
         seen.append(request)
         answer = routes.get(request.url.path)
         if answer is None:
-            return httpx.Response(404, json={"error": {"code": 404, "message": "File Not Found",
-                                                       "type": "not_found_error"}})
+            return httpx.Response(
+                404,
+                json={
+                    "error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}
+                },
+            )
         if isinstance(answer, httpx.Response):
             return answer
         return httpx.Response(200, json=answer)
@@ -117,8 +145,9 @@ def test_health_reports_build_and_model_count() -> None:
 
 
 def test_health_while_loading_reports_unavailable_with_the_reason() -> None:
-    loading = httpx.Response(503, json={"error": {"code": 503, "message": "Loading model",
-                                                   "type": "unavailable_error"}})
+    loading = httpx.Response(
+        503, json={"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+    )
     provider, _ = server({"/health": loading, "/props": PROPS, "/v1/models": V1_MODELS})
     service = provider.health()
     assert service.status is ServiceStatus.UNAVAILABLE
@@ -146,9 +175,16 @@ def test_think_false_is_sent_as_enable_thinking_template_kwarg() -> None:
 
 
 def test_embeddings_on_a_chat_only_server_raise_capability_error_with_the_fix() -> None:
-    not_supported = httpx.Response(501, json={"error": {
-        "code": 501, "message": "This server does not support embeddings. Start it with `--embeddings`",
-        "type": "not_supported_error"}})
+    not_supported = httpx.Response(
+        501,
+        json={
+            "error": {
+                "code": 501,
+                "message": "This server does not support embeddings. Start it with `--embeddings`",
+                "type": "not_supported_error",
+            }
+        },
+    )
     provider, _ = server({"/v1/embeddings": not_supported})
     with pytest.raises(CapabilityError) as caught:
         provider.embed("m", "hello")
@@ -157,10 +193,19 @@ def test_embeddings_on_a_chat_only_server_raise_capability_error_with_the_fix() 
 
 
 def test_prompt_over_the_context_raises_context_length_exceeded() -> None:
-    overflow = httpx.Response(400, json={"error": {
-        "code": 400, "message": "request (6031 tokens) exceeds the available context size "
-        "(2048 tokens), try increasing it", "type": "exceed_context_size_error",
-        "n_prompt_tokens": 6031, "n_ctx": 2048}})
+    overflow = httpx.Response(
+        400,
+        json={
+            "error": {
+                "code": 400,
+                "message": "request (6031 tokens) exceeds the available context size "
+                "(2048 tokens), try increasing it",
+                "type": "exceed_context_size_error",
+                "n_prompt_tokens": 6031,
+                "n_ctx": 2048,
+            }
+        },
+    )
     provider, _ = server({"/v1/chat/completions": overflow})
     with pytest.raises(ContextLengthExceededError) as caught:
         provider.chat("m", "long " * 6000)
@@ -168,8 +213,9 @@ def test_prompt_over_the_context_raises_context_length_exceeded() -> None:
 
 
 def test_loading_model_503_is_retriable_service_unavailable() -> None:
-    loading = httpx.Response(503, json={"error": {"code": 503, "message": "Loading model",
-                                                   "type": "unavailable_error"}})
+    loading = httpx.Response(
+        503, json={"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+    )
     provider, _ = server({"/v1/chat/completions": loading})
     with pytest.raises(ServiceUnavailableError) as caught:
         provider.chat("m", "hi")

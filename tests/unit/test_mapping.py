@@ -42,9 +42,18 @@ def _status(status: int, body: bytes | str = b"", headers: dict[str, str] | None
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
-        (httpx.ConnectError("[Errno 111] Connection refused", request=REQ), ServiceUnavailableError),
-        (httpx.ConnectError("[Errno -2] Name or service not known", request=REQ), ServiceUnavailableError),
-        (httpx.ReadError("[Errno 104] Connection reset by peer", request=REQ), ServiceUnavailableError),
+        (
+            httpx.ConnectError("[Errno 111] Connection refused", request=REQ),
+            ServiceUnavailableError,
+        ),
+        (
+            httpx.ConnectError("[Errno -2] Name or service not known", request=REQ),
+            ServiceUnavailableError,
+        ),
+        (
+            httpx.ReadError("[Errno 104] Connection reset by peer", request=REQ),
+            ServiceUnavailableError,
+        ),
         (httpx.RemoteProtocolError("Server disconnected", request=REQ), ServiceUnavailableError),
         (httpx.ConnectTimeout("timed out", request=REQ), RequestTimeoutError),
         (httpx.ReadTimeout("timed out", request=REQ), RequestTimeoutError),
@@ -119,8 +128,8 @@ def test_404_naming_a_model_maps_to_model_not_found() -> None:
 
 def test_400_model_not_found_code_maps_to_model_not_found() -> None:
     body = (
-        '{"error":{"message":"Invalid model identifier \\"o4-mini\\".","type":"invalid_request_error",'
-        '"param":"model","code":"model_not_found"}}'
+        '{"error":{"message":"Invalid model identifier \\"o4-mini\\".",'
+        '"type":"invalid_request_error","param":"model","code":"model_not_found"}}'
     )
     assert isinstance(_status(400, body, model="o4-mini"), ModelNotFoundError)
 
@@ -172,7 +181,9 @@ def test_501_not_supported_maps_to_capability_error() -> None:
 
 
 def test_400_does_not_support_maps_to_capability_error() -> None:
-    error = _status(400, '{"error":"registry.ollama.ai/library/gemma3:latest does not support tools"}')
+    error = _status(
+        400, '{"error":"registry.ollama.ai/library/gemma3:latest does not support tools"}'
+    )
     assert isinstance(error, CapabilityError)
 
 
@@ -187,7 +198,9 @@ def test_422_maps_to_invalid_request() -> None:
 
 
 def test_503_maps_to_retriable_service_unavailable() -> None:
-    error = _status(503, '{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}')
+    error = _status(
+        503, '{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}'
+    )
     assert isinstance(error, ServiceUnavailableError)
     assert error.retriable
     assert "Loading model" in str(error)

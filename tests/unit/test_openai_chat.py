@@ -21,7 +21,9 @@ from modelport._wire import openai_chat as wire
 from modelport._wire.common import build_chat_request
 from tests.conftest import fixture_bytes, load_fixture
 
-CTX = ErrorContext(service="srv", base_url="http://127.0.0.1:8000", server="OpenAI-compatible server")
+CTX = ErrorContext(
+    service="srv", base_url="http://127.0.0.1:8000", server="OpenAI-compatible server"
+)
 
 
 def body(model: str = "m", messages: Any = "hi", *, stream: bool = False, **options: Any) -> dict:
@@ -88,7 +90,10 @@ def test_streaming_body_always_asks_for_usage() -> None:
 
 
 def test_tools_and_tool_choice_are_sent_in_openai_form() -> None:
-    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    tool = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {"type": "object"}},
+    }
     short = {"name": "add", "description": "Add", "parameters": {"type": "object"}}
     sent = body(tools=[tool, short], tool_choice="get_weather")
     assert sent["tools"] == [
@@ -149,7 +154,12 @@ def test_assistant_tool_calls_are_sent_back_with_arguments_as_a_json_string() ->
             }
         ],
     }
-    assert sent[2] == {"role": "tool", "content": "sunny", "tool_call_id": "call_1", "name": "get_weather"}
+    assert sent[2] == {
+        "role": "tool",
+        "content": "sunny",
+        "tool_call_id": "call_1",
+        "name": "get_weather",
+    }
 
 
 def test_images_are_sent_as_data_url_content_parts() -> None:
@@ -243,8 +253,11 @@ def test_unparseable_tool_arguments_are_kept_raw_not_lost() -> None:
                     "role": "assistant",
                     "content": None,
                     "tool_calls": [
-                        {"id": "1", "type": "function",
-                         "function": {"name": "f", "arguments": '{"city": "Par'}}
+                        {
+                            "id": "1",
+                            "type": "function",
+                            "function": {"name": "f", "arguments": '{"city": "Par'},
+                        }
                     ],
                 },
                 "finish_reason": "tool_calls",
@@ -258,13 +271,19 @@ def test_unparseable_tool_arguments_are_kept_raw_not_lost() -> None:
 
 def test_reasoning_content_and_reasoning_fields_fill_thinking() -> None:
     for key in ("reasoning_content", "reasoning"):
-        data = {"choices": [{"message": {"content": "42", key: "let me think"}, "finish_reason": "stop"}]}
+        data = {
+            "choices": [
+                {"message": {"content": "42", key: "let me think"}, "finish_reason": "stop"}
+            ]
+        }
         reply = wire.parse_chat_completion(data, CTX)
         assert (reply.text, reply.thinking) == ("42", "let me think")
 
 
 def test_think_tags_are_split_out_when_the_dialect_asks() -> None:
-    data = {"choices": [{"message": {"content": "<think>hmm</think>\n\n42"}, "finish_reason": "stop"}]}
+    data = {
+        "choices": [{"message": {"content": "<think>hmm</think>\n\n42"}, "finish_reason": "stop"}]
+    }
     reply = wire.parse_chat_completion(data, CTX, dialect=wire.OpenAIDialect(split_think=True))
     assert (reply.text, reply.thinking) == ("42", "hmm")
 
@@ -272,12 +291,22 @@ def test_think_tags_are_split_out_when_the_dialect_asks() -> None:
 def test_llamacpp_timings_fill_timings() -> None:
     data = {
         "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
-        "timings": {"prompt_n": 32, "prompt_ms": 112.4, "prompt_per_second": 284.6,
-                    "predicted_n": 8, "predicted_ms": 58.4, "predicted_per_second": 119.8},
+        "timings": {
+            "prompt_n": 32,
+            "prompt_ms": 112.4,
+            "prompt_per_second": 284.6,
+            "predicted_n": 8,
+            "predicted_ms": 58.4,
+            "predicted_per_second": 119.8,
+        },
     }
     timings = wire.parse_chat_completion(data, CTX).timings
     assert timings is not None
-    assert (timings.prompt_ms, timings.generation_ms, timings.tokens_per_second) == (112.4, 58.4, 119.8)
+    assert (timings.prompt_ms, timings.generation_ms, timings.tokens_per_second) == (
+        112.4,
+        58.4,
+        119.8,
+    )
 
 
 def test_missing_usage_is_none_not_zeros() -> None:
@@ -287,7 +316,9 @@ def test_missing_usage_is_none_not_zeros() -> None:
     assert wire.parse_chat_completion(data, CTX).usage is None
 
 
-@pytest.mark.parametrize("data", [{"choices": []}, {"nope": 1}, [1, 2], {"choices": [{"message": {"content": 5}}]}])
+@pytest.mark.parametrize(
+    "data", [{"choices": []}, {"nope": 1}, [1, 2], {"choices": [{"message": {"content": 5}}]}]
+)
 def test_wrong_shaped_chat_body_raises_protocol_error(data: Any) -> None:
     with pytest.raises(ProtocolError):
         wire.parse_chat_completion(data, CTX)
@@ -376,12 +407,22 @@ def test_reasoning_content_stream_fills_thinking_deltas() -> None:
 
 def test_tool_call_fragments_are_assembled_by_index_into_whole_calls() -> None:
     events = [
-        delta(tool_calls=[{"index": 0, "id": "814890118", "type": "function",
-                           "function": {"name": "get_current_weather", "arguments": ""}}]),
+        delta(
+            tool_calls=[
+                {
+                    "index": 0,
+                    "id": "814890118",
+                    "type": "function",
+                    "function": {"name": "get_current_weather", "arguments": ""},
+                }
+            ]
+        ),
         delta(tool_calls=[{"index": 0, "function": {"arguments": '{"'}}]),
         delta(tool_calls=[{"index": 0, "function": {"arguments": "location"}}]),
         delta(tool_calls=[{"index": 0, "function": {"arguments": '":"'}}]),
-        delta(tool_calls=[{"index": 1, "id": "2", "function": {"name": "other", "arguments": "{}"}}]),
+        delta(
+            tool_calls=[{"index": 1, "id": "2", "function": {"name": "other", "arguments": "{}"}}]
+        ),
         delta(tool_calls=[{"index": 0, "function": {"arguments": 'San Francisco"}'}}]),
         delta(finish="tool_calls"),
     ]
@@ -390,7 +431,9 @@ def test_tool_call_fragments_are_assembled_by_index_into_whole_calls() -> None:
     final = chunks[-1]
     assert final.done and final.finish_reason == "tool_calls"
     assert final.tool_calls == (
-        ToolCall(name="get_current_weather", arguments={"location": "San Francisco"}, id="814890118"),
+        ToolCall(
+            name="get_current_weather", arguments={"location": "San Francisco"}, id="814890118"
+        ),
         ToolCall(name="other", arguments={}, id="2"),
     )
     assert decoder.response().tool_calls == final.tool_calls
@@ -443,7 +486,13 @@ def test_invalid_json_in_a_stream_raises_protocol_error_before_output() -> None:
 
 
 def test_think_tags_split_in_a_stream_across_chunk_boundaries() -> None:
-    events = [delta("<thi"), delta("nk>weigh"), delta("ing</th"), delta("ink>\n\nYes"), delta(finish="stop")]
+    events = [
+        delta("<thi"),
+        delta("nk>weigh"),
+        delta("ing</th"),
+        delta("ink>\n\nYes"),
+        delta(finish="stop"),
+    ]
     decoder = wire.OpenAIChatStream(CTX, "m", wire.OpenAIDialect(split_think=True))
     feed_all(decoder, sse(events))
     assert decoder.response().text == "Yes"
@@ -474,9 +523,13 @@ def test_provider_posts_the_exact_json_to_v1_chat_completions() -> None:
 
 def test_error_in_a_200_body_is_raised_not_returned() -> None:
     recorder = Recorder(
-        httpx.Response(200, json={"error": "Unexpected endpoint or method. (POST /v1/chat/completions)"})
+        httpx.Response(
+            200, json={"error": "Unexpected endpoint or method. (POST /v1/chat/completions)"}
+        )
     )
-    provider = OpenAICompatibleProvider("http://127.0.0.1:8000", transport=httpx.MockTransport(recorder))
+    provider = OpenAICompatibleProvider(
+        "http://127.0.0.1:8000", transport=httpx.MockTransport(recorder)
+    )
     from modelport import CapabilityError
 
     with pytest.raises(CapabilityError) as caught:

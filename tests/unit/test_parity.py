@@ -38,9 +38,21 @@ def test_async_client_methods_are_awaitable_or_async_iterators() -> None:
 
 def test_every_provider_method_has_an_a_prefixed_async_twin() -> None:
     methods = _public(Provider)
-    sync_names = {n for n in methods if not n.startswith("a") or n not in {"a" + m for m in methods}}
-    for name in ("health", "models", "model_info", "chat", "chat_stream", "embed", "load",
-                 "unload", "delete", "pull"):
+    sync_names = {
+        n for n in methods if not n.startswith("a") or n not in {"a" + m for m in methods}
+    }
+    for name in (
+        "health",
+        "models",
+        "model_info",
+        "chat",
+        "chat_stream",
+        "embed",
+        "load",
+        "unload",
+        "delete",
+        "pull",
+    ):
         assert name in sync_names
         twin = "a" + name
         assert twin in methods, twin

@@ -72,7 +72,9 @@ def test_invalid_message_object_role_is_refused() -> None:
 def test_image_urls_are_refused_with_a_hint_to_pass_bytes() -> None:
     provider, sent = _provider()
     with pytest.raises(InvalidRequestError) as caught:
-        provider.chat("m", [Message(role="user", content="x", images=["https://example.com/a.png"])])
+        provider.chat(
+            "m", [Message(role="user", content="x", images=["https://example.com/a.png"])]
+        )
     assert "bytes or a file path" in str(caught.value)
     assert sent == []
 
@@ -100,5 +102,9 @@ def test_client_refuses_an_empty_model_name_before_discovery() -> None:
 def test_developer_role_is_accepted_as_system() -> None:
     from modelport._wire.common import build_chat_request
 
-    req = build_chat_request("m", [{"role": "developer", "content": "rules"}, "x"[:0] or {"role": "user", "content": "q"}], {})
+    req = build_chat_request(
+        "m",
+        [{"role": "developer", "content": "rules"}, "x"[:0] or {"role": "user", "content": "q"}],
+        {},
+    )
     assert [m.role for m in req.messages] == ["system", "user"]
