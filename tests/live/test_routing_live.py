@@ -1,0 +1,74 @@
+"""Live: discovery and failover with real llama.cpp servers."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+import modelport
+from modelport import ServiceStatus
+
+from .conftest import LlamaServer
+
+
+def _dead_url() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
+
+
+def test_live_discovery_identifies_the_llamacpp_server(llamacpp_chat_url: str) -> None:
+    services = {s.base_url: s for s in modelport.discover(hosts=[llamacpp_chat_url], timeout=2.0)}
+    service = services[llamacpp_chat_url]
+    assert service.kind == "llamacpp"
+    assert service.status is ServiceStatus.AVAILABLE
+    assert service.model_count == 1
+
+
+def test_live_client_over_a_dead_url_and_the_real_server_answers(llamacpp_chat_url: str) -> None:
+    with modelport.Client(services=[_dead_url(), llamacpp_chat_url], max_retries=1) as client:
+        model = client.models()[0].name
+        reply = client.chat(model, "Say hi.", max_tokens=8)
+        assert reply.text
+        assert reply.service == "llamacpp"
+        statuses = {s.name: s.status for s in client.services()}
+    assert statuses["llamacpp"] is ServiceStatus.AVAILABLE
+    assert statuses["openai"] is ServiceStatus.UNAVAILABLE  # the dead URL, never identified
+
+
+def test_live_failover_when_a_server_dies_after_listing(
+    llamacpp_chat_url: str, _llama_paths: tuple[str, str], tmp_path: Path
+) -> None:
+    doomed = LlamaServer(*_llama_paths, ["-c", "512"], tmp_path)
+    first = modelport.LlamaCppProvider(doomed.url, name="first", timeout=5.0)
+    second = modelport.LlamaCppProvider(llamacpp_chat_url, name="second")
+    try:
+        with modelport.Client(services=[first, second], max_retries=1) as client:
+            names = {(m.service, m.name) for m in client.models()}
+            model = next(name for service, name in names if service == "first")
+            assert ("second", model) in names  # both serve it; "first" is tried first
+            doomed.stop()
+            reply = client.chat(model, "Say hi.", max_tokens=8)
+            assert reply.service == "second"
+            assert reply.text
+            state = {s.name: s.status for s in client.services()}
+            assert state["first"] is not ServiceStatus.AVAILABLE
+            with client.chat_stream(model, "Say hi.", max_tokens=8) as stream:
+                assert "".join(c.text for c in stream) == stream.response.text
+            assert stream.response.service == "second"
+    finally:
+        doomed.stop()
+
+
+@pytest.mark.anyio
+async def test_live_async_client_discovers_and_chats(llamacpp_chat_url: str) -> None:
+    async with modelport.AsyncClient(services=[llamacpp_chat_url]) as client:
+        (service,) = await client.services()
+        assert service.kind == "llamacpp"
+        model = (await client.models())[0].name
+        reply = await client.chat(model, "Say hi.", max_tokens=8)
+        assert reply.text
