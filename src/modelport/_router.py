@@ -102,6 +102,8 @@ class Router:
             state.failures = 0
             state.unavailable_since = None
             state.last_error = None
+            if state.service is not None and state.service.status is not ServiceStatus.AVAILABLE:
+                state.service = replace(state.service, status=ServiceStatus.AVAILABLE, error=None)
 
     def record_failure(self, state: ServiceState, error: ModelportError) -> None:
         """Count a failure of the service itself (unreachable, timeout, 5xx)."""
@@ -274,9 +276,12 @@ class Router:
         base = state.service or Service(
             name=state.name, kind=state.provider.kind, base_url=state.provider.base_url
         )
-        status = state.status
-        if base.status is ServiceStatus.UNAVAILABLE and status is ServiceStatus.AVAILABLE:
-            status = ServiceStatus.UNAVAILABLE
+        severity = {
+            ServiceStatus.AVAILABLE: 0,
+            ServiceStatus.DEGRADED: 1,
+            ServiceStatus.UNAVAILABLE: 2,
+        }
+        status = max(state.status, base.status, key=severity.__getitem__)
         return replace(
             base,
             name=state.name,
