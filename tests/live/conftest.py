@@ -97,7 +97,7 @@ class LlamaServer:
 
 
 @pytest.fixture(scope="session")
-def _llama_paths() -> tuple[str, str]:
+def llama_paths() -> tuple[str, str]:
     found = _find_server()
     if found is None:
         if os.environ.get("MODELPORT_REQUIRE_LIVE") == "1":
@@ -108,21 +108,21 @@ def _llama_paths() -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def llamacpp_chat_url(
-    _llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+    llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A llama-server for chat: ``--jinja -c 2048``."""
-    server = LlamaServer(*_llama_paths, ["--jinja", "-c", "2048"], tmp_path_factory.mktemp("llama"))
+    server = LlamaServer(*llama_paths, ["--jinja", "-c", "2048"], tmp_path_factory.mktemp("llama"))
     yield server.url
     server.stop()
 
 
 @pytest.fixture(scope="session")
 def llamacpp_embed_url(
-    _llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+    llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A llama-server for embeddings: ``--embeddings --pooling mean``."""
     server = LlamaServer(
-        *_llama_paths,
+        *llama_paths,
         ["--embeddings", "--pooling", "mean", "-c", "2048"],
         tmp_path_factory.mktemp("llama"),
     )

@@ -41,9 +41,9 @@ def test_live_client_over_a_dead_url_and_the_real_server_answers(llamacpp_chat_u
 
 
 def test_live_failover_when_a_server_dies_after_listing(
-    llamacpp_chat_url: str, _llama_paths: tuple[str, str], tmp_path: Path
+    llamacpp_chat_url: str, llama_paths: tuple[str, str], tmp_path: Path
 ) -> None:
-    doomed = LlamaServer(*_llama_paths, ["-c", "512"], tmp_path)
+    doomed = LlamaServer(*llama_paths, ["-c", "512"], tmp_path)
     first = modelport.LlamaCppProvider(doomed.url, name="first", timeout=5.0)
     second = modelport.LlamaCppProvider(llamacpp_chat_url, name="second")
     try:

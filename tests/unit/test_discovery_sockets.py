@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -56,9 +56,9 @@ WEBSITE: Routes = {
 
 
 class _Handler(BaseHTTPRequestHandler):
-    routes: Routes = {}
+    routes: ClassVar[Routes] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         route = self.routes.get(self.path.split("?")[0])
         status, kind, body = route() if route else (404, "text/html", b"<h1>Not Found</h1>")
         self.send_response(status)

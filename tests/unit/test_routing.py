@@ -20,7 +20,6 @@ from modelport import (
     InvalidRequestError,
     ModelNotFoundError,
     OpenAICompatibleProvider,
-    RateLimitError,
     ServiceStatus,
     ServiceUnavailableError,
     StreamError,
@@ -131,7 +130,7 @@ def test_service_prefix_picks_the_service_even_when_others_have_the_model() -> N
     a, b = FakeServer("a", ["llama"]), FakeServer("b", ["llama"])
     client, _ = make_client(a, b)
     assert client.chat("b/llama", "hi").text == "from b"
-    sent = [body for path, body in b.calls if path == "/v1/chat/completions"][0]
+    sent = next(body for path, body in b.calls if path == "/v1/chat/completions")
     assert sent["model"] == "llama"
 
 
@@ -206,7 +205,7 @@ def test_llamacpp_model_file_name_matches_its_path_id() -> None:
     llama = LlamaCppProvider("http://127.0.0.1:8080", transport=httpx.MockTransport(b.handler))
     client = modelport.Client(services=[a.provider(), llama])
     assert client.chat("SmolLM2-135M-Instruct.Q4_1", "hi").text == "from l"
-    sent = [body for p, body in b.calls if p == "/v1/chat/completions"][0]
+    sent = next(body for p, body in b.calls if p == "/v1/chat/completions")
     assert sent["model"] == path
 
 
