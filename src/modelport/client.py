@@ -26,7 +26,13 @@ from ._router import (
 )
 from ._streams import AsyncChatStream, ChatStream, StreamItem
 from ._wire.common import ChatRequest, MessagesInput, build_chat_request
-from .discovery import Candidate, parse_service_spec, parse_services_env, probe_op
+from .discovery import (
+    Candidate,
+    parse_service_spec,
+    parse_services_env,
+    probe_op,
+    probe_transport,
+)
 from .errors import (
     AllServicesFailedError,
     ConfigurationError,
@@ -293,21 +299,12 @@ class Client(_ClientCore):
     def _probe_all(self, pending: list[Candidate]) -> list[Service]:
         import httpx
 
-        from ._http.mapping import ErrorContext
         from ._http.transport import SyncTransport
 
         timeout = max(self.discovery_timeout, 2.0)
         with httpx.Client(trust_env=False) as http:
             return [
-                SyncTransport(
-                    http,
-                    c.url,
-                    ErrorContext(c.name or "server", c.url),
-                    headers={},
-                    timeout=timeout,
-                    connect_timeout=timeout,
-                    classify=None,
-                ).run(probe_op(c, timeout))
+                probe_transport(SyncTransport, http, c, timeout).run(probe_op(c, timeout))
                 for c in pending
             ]
 
@@ -555,27 +552,15 @@ class AsyncClient(_ClientCore):
 
         import httpx
 
-        from ._http.mapping import ErrorContext
         from ._http.transport import AsyncTransport
 
         timeout = max(self.discovery_timeout, 2.0)
         async with httpx.AsyncClient(trust_env=False) as http:
-            return list(
-                await asyncio.gather(
-                    *(
-                        AsyncTransport(
-                            http,
-                            c.url,
-                            ErrorContext(c.name or "server", c.url),
-                            headers={},
-                            timeout=timeout,
-                            connect_timeout=timeout,
-                            classify=None,
-                        ).run(probe_op(c, timeout))
-                        for c in pending
-                    )
-                )
+            probes = (
+                probe_transport(AsyncTransport, http, c, timeout).run(probe_op(c, timeout))
+                for c in pending
             )
+            return list(await asyncio.gather(*probes))
 
     # ------------------------------------------------------------------ model lists
 

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from ._http.mapping import ErrorContext
 from ._http.transport import Op, Request, Response
@@ -31,6 +31,8 @@ DEFAULT_CANDIDATES: tuple[tuple[str, str, ProviderKind | None], ...] = (
     ("jan", "http://127.0.0.1:1337", None),
 )
 """Where each server listens by default. The kind is only a hint; the fingerprint decides."""
+
+T = TypeVar("T")
 
 KINDS: tuple[ProviderKind, ...] = ("ollama", "lmstudio", "llamacpp", "openai")
 
@@ -279,8 +281,17 @@ def _not_a_model_server(models: Response | ModelportError) -> str:
 # --------------------------------------------------------------------------- drivers
 
 
-def _ctx(candidate: Candidate) -> ErrorContext:
-    return ErrorContext(service=candidate.name or "server", base_url=candidate.url)
+def probe_transport(io_class: type[T], client: Any, candidate: Candidate, timeout: float) -> T:
+    """A transport for probing one candidate: no auth, every wait bounded by ``timeout``."""
+    return io_class(  # type: ignore[call-arg]
+        client,
+        candidate.url,
+        ErrorContext(service=candidate.name or "server", base_url=candidate.url),
+        headers={},
+        timeout=timeout,
+        connect_timeout=timeout,
+        classify=None,
+    )
 
 
 def discover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[Service]:
@@ -300,15 +311,7 @@ def discover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[S
         from concurrent.futures import ThreadPoolExecutor, wait
 
         def probe(candidate: Candidate) -> Service:
-            io = SyncTransport(
-                client,
-                candidate.url,
-                _ctx(candidate),
-                headers={},
-                timeout=timeout,
-                connect_timeout=timeout,
-                classify=None,
-            )
+            io = probe_transport(SyncTransport, client, candidate, timeout)
             return io.run(probe_op(candidate, timeout))
 
         pool = ThreadPoolExecutor(max_workers=len(found))
@@ -336,15 +339,7 @@ async def adiscover(hosts: Sequence[str] | None = None, timeout: float = 0.5) ->
     async with httpx.AsyncClient(trust_env=False, limits=limits) as client:
 
         async def probe(candidate: Candidate) -> Service:
-            io = AsyncTransport(
-                client,
-                candidate.url,
-                _ctx(candidate),
-                headers={},
-                timeout=timeout,
-                connect_timeout=timeout,
-                classify=None,
-            )
+            io = probe_transport(AsyncTransport, client, candidate, timeout)
             try:
                 return await asyncio.wait_for(
                     io.run(probe_op(candidate, timeout)), timeout * 1.05 + 0.05

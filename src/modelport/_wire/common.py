@@ -35,6 +35,7 @@ __all__ = [
     "parse_arguments",
     "schema_of",
     "split_think_tags",
+    "tool_call_from_wire",
 ]
 
 JsonSchema = Mapping[str, Any]
@@ -317,13 +318,26 @@ def _tool_call_from_dict(data: Any, index: int) -> ToolCall:
         return data
     if not isinstance(data, Mapping):
         raise InvalidRequestError(f"Message {index}: tool_calls entries must be dicts or ToolCall.")
+    try:
+        return tool_call_from_wire(data)
+    except (KeyError, TypeError):
+        raise InvalidRequestError(f"Message {index}: a tool call has no function name.") from None
+
+
+def tool_call_from_wire(data: Mapping[str, Any]) -> ToolCall:
+    """A :class:`ToolCall` from ``{"id", "function": {"name", "arguments"}}`` (OpenAI
+    and Ollama shapes; ``arguments`` a JSON string or an object).
+
+    Raises ``KeyError``/``TypeError`` for a wrong shape, for the caller to translate.
+    """
     function = data.get("function", data)
-    if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
-        raise InvalidRequestError(f"Message {index}: a tool call has no function name.")
+    name = function["name"]
+    if not isinstance(name, str):
+        raise TypeError("a tool call's function name is not a string")
     arguments, raw = parse_arguments(function.get("arguments"))
     call_id = data.get("id")
     return ToolCall(
-        name=function["name"],
+        name=name,
         arguments=arguments,
         id=str(call_id) if call_id is not None else None,
         raw_arguments=raw,

@@ -18,7 +18,13 @@ from .._http.decoders import MalformedLineError, SSEDecoder
 from .._http.mapping import ErrorContext, extract_error, is_context_overflow
 from ..errors import ContextLengthExceededError, ModelportError
 from ..types import ChatChunk, ChatResponse, EmbedResponse, Message, Timings, ToolCall, Usage
-from .common import ChatRequest, image_to_base64, parse_arguments, split_think_tags
+from .common import (
+    ChatRequest,
+    image_to_base64,
+    parse_arguments,
+    split_think_tags,
+    tool_call_from_wire,
+)
 from .stream import ChatAccumulator, DecoderBase, ThinkTagSplitter, guard_shape
 
 __all__ = [
@@ -233,7 +239,7 @@ def parse_chat_completion(
         thinking = message.get("reasoning") or message.get("reasoning_content") or None
         if dialect.split_think and not thinking and text:
             text, thinking = split_think_tags(text)
-        calls = tuple(_tool_call(c) for c in message.get("tool_calls") or ())
+        calls = tuple(tool_call_from_wire(c) for c in message.get("tool_calls") or ())
         return ChatResponse(
             text=text,
             model=str(data.get("model") or model),
@@ -257,18 +263,6 @@ def _content_text(content: Any) -> str:
     if isinstance(content, list):  # content parts
         return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
     raise TypeError(f"message content is {type(content).__name__}")
-
-
-def _tool_call(data: Mapping[str, Any]) -> ToolCall:
-    function = data["function"]
-    arguments, raw = parse_arguments(function.get("arguments"))
-    call_id = data.get("id")
-    return ToolCall(
-        name=function["name"],
-        arguments=arguments,
-        id=str(call_id) if call_id is not None else None,
-        raw_arguments=raw,
-    )
 
 
 def parse_embeddings(data: Any, ctx: ErrorContext, *, model: str) -> EmbedResponse:
