@@ -29,6 +29,7 @@ LAYERS = {
         "providers",
     },
     "discovery": {"errors", "types", "_http"},
+    "testing": {"errors", "types", "_http", "_wire", "_streams", "providers"},
     "_router": {"errors", "types", "_http", "_naming", "providers"},
     "client": {
         "errors",
