@@ -72,3 +72,20 @@ async def test_live_async_client_discovers_and_chats(llamacpp_chat_url: str) -> 
         model = (await client.models())[0].name
         reply = await client.chat(model, "Say hi.", max_tokens=8)
         assert reply.text
+
+
+def test_live_client_with_no_arguments_finds_the_server_on_its_default_port(
+    llamacpp_chat_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import modelport.discovery as discovery
+
+    # Pretend llama.cpp's default port is where the test server listens.
+    defaults = tuple(
+        (name, llamacpp_chat_url if kind == "llamacpp" else url, kind)
+        for name, url, kind in discovery.DEFAULT_CANDIDATES
+    )
+    monkeypatch.setattr(discovery, "DEFAULT_CANDIDATES", defaults)
+    with modelport.Client() as client:
+        reply = client.chat("some-model", "hi", max_tokens=4)
+    assert reply.text
+    assert reply.service == "llamacpp"
