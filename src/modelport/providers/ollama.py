@@ -1,0 +1,534 @@
+"""Ollama, through its native ``/api/*`` API (default ``http://127.0.0.1:11434``).
+
+The native API says more than Ollama's OpenAI-compatible ``/v1`` surface: each
+model's capabilities and trained context (``/api/show``), what is loaded and with
+which context (``/api/ps``), per-request ``num_ctx``/``keep_alive``/``think``, the
+nanosecond timings of every reply, and model management (pull, load, unload,
+delete). The translation lives in :mod:`modelport._wire.ollama_native`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, ClassVar, cast
+
+from .._capabilities import guess_capabilities, merge_capabilities
+from .._http.transport import ChatDecoder, Op, Request, Response, StreamDecoder, in_band_error
+from .._http.urls import normalize_base_url, parse_ollama_host
+from .._naming import close_names, normalize_ollama_name
+from .._streams import StreamItem
+from .._wire import ollama_native as wire
+from .._wire.common import ChatRequest
+from ..errors import (
+    CapabilityError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    ModelportError,
+    ProtocolError,
+)
+from ..types import (
+    Capabilities,
+    ChatResponse,
+    EmbedResponse,
+    ModelInfo,
+    ProviderKind,
+    PullProgress,
+    Service,
+    ServiceStatus,
+)
+from .base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Provider
+
+__all__ = ["OllamaProvider"]
+
+_NDJSON = {"accept": "application/x-ndjson"}
+_LONG_READ = 300.0
+"""Read timeout floor for loads and pulls: a cold load or a digest check can be silent
+for minutes, and Ollama aborts a load when the client hangs up."""
+
+
+class OllamaProvider(Provider):
+    """A provider for Ollama's native API.
+
+    Args:
+        base_url: the server; defaults to ``OLLAMA_HOST`` parsed as Ollama parses it
+            (``0.0.0.0``/``::`` mean this machine), else ``http://127.0.0.1:11434``.
+            A bare host gets port 11434; a trailing ``/api`` or ``/v1`` is dropped.
+        api_key: sent as a bearer token (for ollama.com); defaults to ``OLLAMA_API_KEY``.
+        show_cache_ttl: how long the ``/api/show`` facts of a model (keyed by name and
+            digest) are reused by :meth:`models`; ``models(refresh=True)`` bypasses it.
+
+    >>> OllamaProvider("gpu-box")
+    OllamaProvider('http://gpu-box:11434', name='ollama')
+    """
+
+    kind: ClassVar[ProviderKind] = "ollama"
+    server_name: ClassVar[str] = "Ollama"
+    default_base_url: ClassVar[str] = "http://127.0.0.1:11434"
+    start_hint: ClassVar[str] = "Is `ollama serve` running?"
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        name: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
+        transport: Any = None,
+        show_cache_ttl: float = 300.0,
+    ) -> None:
+        super().__init__(
+            base_url,
+            api_key=api_key,
+            name=name,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            headers=headers,
+            transport=transport,
+        )
+        self.show_cache_ttl = float(show_cache_ttl)
+        self._show_cache: dict[tuple[str, str], tuple[float, wire.ShowFacts]] = {}
+
+    # ------------------------------------------------------------------ configuration
+
+    def _default_url(self) -> str:
+        return parse_ollama_host(os.environ.get("OLLAMA_HOST"))
+
+    def _normalize_url(self, url: str) -> str:
+        text = url.strip()
+        if "://" not in text:
+            text = parse_ollama_host(text)  # a bare host means Ollama's port, 11434
+        normalized = normalize_base_url(text)
+        for suffix in ("/api", "/v1"):
+            if normalized.endswith(suffix):
+                normalized = normalized[: -len(suffix)]
+        return normalized
+
+    def _api_key_from_env(self) -> str | None:
+        return os.environ.get("OLLAMA_API_KEY") or None
+
+    @property
+    def auth_hint(self) -> str:
+        return (
+            "Set OLLAMA_API_KEY (or pass api_key=...) with a key from ollama.com; "
+            "a local Ollama needs no key."
+        )
+
+    def _classify(self, response: Response) -> ModelportError | None:
+        return wire.classify_error(
+            response.status,
+            response.content,
+            response.headers.get("content-type", ""),
+            self.ctx,
+            path=response.request.path,
+            model=response.request.model,
+        )
+
+    # ------------------------------------------------------------------ health
+
+    def _op_health(self) -> Op[Service]:
+        root, version, tags = yield [
+            Request("GET", "/"),
+            Request("GET", "/api/version"),
+            Request("GET", "/api/tags"),
+        ]
+        if isinstance(root, ModelportError):
+            raise root
+        number = _field(version, "version")
+        number = number if isinstance(number, str) else None
+        if "ollama is running" not in root.text.lower() and number is None:
+            raise ProtocolError(
+                f"{self.ctx.where()} answered GET / with {root.text[:60]!r} and has no "
+                "/api/version, so it does not look like Ollama.",
+                hint="Check the URL; LM Studio, llama.cpp and vLLM have their own providers.",
+                **self.ctx.kwargs(root.status),
+            )
+        if isinstance(tags, ModelportError):
+            return self._service(status=ServiceStatus.DEGRADED, version=number, error=str(tags))
+        models = _field(tags, "models")
+        return self._service(
+            status=ServiceStatus.AVAILABLE,
+            version=number,
+            model_count=len(models) if isinstance(models, list) else None,
+        )
+
+    # ------------------------------------------------------------------ models
+
+    def models(self, refresh: bool = False) -> list[ModelInfo]:
+        """Every installed model, with capabilities and context from ``/api/show``.
+
+        The ``/api/show`` lookups run concurrently and are cached per name and digest;
+        ``refresh=True`` asks again.
+        """
+        return self._io.run(self._op_models(refresh))
+
+    async def amodels(self, refresh: bool = False) -> list[ModelInfo]:
+        """Async :meth:`models`."""
+        return await self._aio.run(self._op_models(refresh))
+
+    def ps(self) -> list[ModelInfo]:
+        """The models loaded in memory now (``/api/ps``), with their allocated context."""
+        return self._io.run(self._op_ps())
+
+    async def aps(self) -> list[ModelInfo]:
+        """Async :meth:`ps`."""
+        return await self._aio.run(self._op_ps())
+
+    def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
+        tags, ps = yield [Request("GET", "/api/tags"), Request("GET", "/api/ps")]
+        if isinstance(tags, ModelportError):
+            raise tags
+        entries = wire.parse_tags(self._json(tags), self.ctx)
+        loaded = self._loaded(ps)
+        facts = yield from self._op_show_all(entries, refresh)
+        return [
+            self._info(entry["name"], entry, facts.get(entry["name"]), loaded) for entry in entries
+        ]
+
+    def _op_show_all(
+        self, entries: Sequence[Mapping[str, Any]], refresh: bool
+    ) -> Op[dict[str, wire.ShowFacts]]:
+        now = time.monotonic()
+        found: dict[str, wire.ShowFacts] = {}
+        wanted: list[Mapping[str, Any]] = []
+        for entry in entries:
+            name = entry["name"]
+            listed = wire.facts_from_tags_entry(entry)
+            if listed is not None:
+                found[name] = listed
+                continue
+            cached = self._show_cache.get(_cache_key(entry))
+            if cached is not None and not refresh and cached[0] > now:
+                found[name] = cached[1]
+                continue
+            wanted.append(entry)
+        if not wanted:
+            return found
+        outcomes = yield [
+            Request("POST", "/api/show", {"model": entry["name"]}, model=entry["name"])
+            for entry in wanted
+        ]
+        for entry, outcome in zip(wanted, outcomes, strict=True):
+            if isinstance(outcome, ModelportError):
+                continue  # one unreadable model must not sink the list; guesses fill in
+            try:
+                facts = wire.parse_show(self._json(outcome), self.ctx)
+            except ModelportError:
+                continue
+            self._show_cache[_cache_key(entry)] = (now + self.show_cache_ttl, facts)
+            found[entry["name"]] = facts
+        return found
+
+    def _op_model_info(self, model: str) -> Op[ModelInfo]:
+        self._require_name(model)
+        show, tags, ps = yield [
+            Request("POST", "/api/show", {"model": model}, model=model),
+            Request("GET", "/api/tags"),
+            Request("GET", "/api/ps"),
+        ]
+        if isinstance(show, ModelNotFoundError):
+            raise self._with_suggestions(show, model, tags) from show
+        if isinstance(show, ModelportError):
+            raise show
+        facts = wire.parse_show(self._json(show), self.ctx)
+        entry = None
+        if isinstance(tags, Response):
+            try:
+                entries = wire.parse_tags(self._json(tags), self.ctx)
+            except ModelportError:
+                entries = []
+            wanted = normalize_ollama_name(model)
+            entry = next((e for e in entries if normalize_ollama_name(e["name"]) == wanted), None)
+        if entry is not None:
+            self._show_cache[_cache_key(entry)] = (
+                time.monotonic() + self.show_cache_ttl,
+                replace(facts, extra={}),
+            )
+        name = entry["name"] if entry is not None else model
+        info = self._info(name, entry, facts, self._loaded(ps))
+        return replace(info, details={**info.details, **facts.extra})
+
+    def _op_ps(self) -> Op[list[ModelInfo]]:
+        response = yield Request("GET", "/api/ps")
+        entries = wire.parse_ps(self._json(response), self.ctx)
+        loaded = {normalize_ollama_name(e["name"]): e for e in entries}
+        return [self._info(e["name"], e, None, loaded) for e in entries]
+
+    def _loaded(self, ps: Response | ModelportError) -> dict[str, Mapping[str, Any]] | None:
+        """Loaded models by normalised name; ``None`` when ``/api/ps`` could not say."""
+        if not isinstance(ps, Response):
+            return None
+        try:
+            entries = wire.parse_ps(self._json(ps), self.ctx)
+        except ModelportError:
+            return None
+        return {normalize_ollama_name(e["name"]): e for e in entries}
+
+    def _info(
+        self,
+        name: str,
+        entry: Mapping[str, Any] | None,
+        facts: wire.ShowFacts | None,
+        loaded: Mapping[str, Mapping[str, Any]] | None,
+    ) -> ModelInfo:
+        entry = entry or {}
+        listed = entry.get("details")
+        details: Mapping[str, Any] = listed if isinstance(listed, Mapping) else {}
+        if not details and facts is not None:
+            details = facts.details
+        running = loaded.get(normalize_ollama_name(name)) if loaded is not None else None
+        capabilities = self._capabilities(name, facts)
+        extra: dict[str, Any] = {
+            "digest": entry.get("digest"),
+            "modified_at": entry.get("modified_at"),
+            "families": details.get("families"),
+            "parent_model": details.get("parent_model"),
+            "remote_model": entry.get("remote_model"),
+            "remote_host": entry.get("remote_host"),
+        }
+        if facts is not None:
+            extra.update(
+                capabilities=list(facts.capability_names) or None,
+                architecture=facts.architecture,
+                embedding_length=facts.embedding_length,
+                parameter_count=facts.parameter_count,
+            )
+        if running is not None:
+            extra.update(size_vram=running.get("size_vram"), expires_at=running.get("expires_at"))
+        return ModelInfo(
+            id=self._model_id(name),
+            name=name,
+            service=self.name,
+            kind=self.kind,
+            context_length=facts.context_length if facts is not None else None,
+            loaded_context_length=_int(running.get("context_length")) if running else None,
+            loaded=(running is not None) if loaded is not None else None,
+            capabilities=capabilities,
+            family=_str(details.get("family")),
+            parameter_size=_str(details.get("parameter_size")),
+            quantization=_str(details.get("quantization_level")),
+            format=_str(details.get("format")),
+            size_bytes=_int(entry.get("size")),
+            details={k: v for k, v in extra.items() if v not in (None, "", [])},
+        )
+
+    def _capabilities(self, name: str, facts: wire.ShowFacts | None) -> Capabilities:
+        if facts is not None and facts.capabilities is not None:
+            return facts.capabilities
+        guessed = guess_capabilities(name)
+        if facts is None:
+            return guessed
+        return merge_capabilities(facts.inferred, guessed)
+
+    # ------------------------------------------------------------------ chat
+
+    def _chat_request(self, req: ChatRequest, *, stream: bool) -> Request:
+        return Request(
+            "POST",
+            "/api/chat",
+            wire.build_chat_body(req, stream=stream),
+            timeout=req.timeout,
+            model=req.model,
+            headers=_NDJSON if stream else {},
+        )
+
+    def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
+        try:
+            response = yield self._chat_request(req, stream=False)
+        except ModelNotFoundError as exc:
+            raise (yield from self._op_suggest(exc, req.model)) from exc
+        data = self._json(response)
+        self._raise_in_band(response, data)
+        return wire.parse_chat(data, self.ctx, model=req.model)
+
+    def _stream_chat(self, req: ChatRequest) -> tuple[Request, ChatDecoder]:
+        return self._chat_request(req, stream=True), wire.OllamaChatStream(self.ctx, req.model)
+
+    def _chat_items(self, req: ChatRequest) -> Iterator[StreamItem]:
+        try:
+            yield from super()._chat_items(req)
+        except ModelNotFoundError as exc:
+            if exc.suggestions:
+                raise
+            raise self._io.run(self._op_suggest(exc, req.model)) from exc
+
+    async def _achat_items(self, req: ChatRequest) -> AsyncIterator[StreamItem]:
+        items = cast(AsyncGenerator[StreamItem, None], super()._achat_items(req))
+        try:
+            async for item in items:
+                yield item
+        except ModelNotFoundError as exc:
+            if exc.suggestions:
+                raise
+            raise await self._aio.run(self._op_suggest(exc, req.model)) from exc
+        finally:
+            await items.aclose()
+
+    # ------------------------------------------------------------------ embeddings
+
+    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+        try:
+            response = yield Request(
+                "POST", "/api/embed", wire.build_embed_body(model, inputs), model=model
+            )
+        except ModelNotFoundError as exc:
+            raise (yield from self._op_suggest(exc, model)) from exc
+        except CapabilityError as exc:
+            if exc.status_code != 404:
+                raise
+            # No /api/embed (Ollama before v0.2.6): one legacy request per input.
+            result: EmbedResponse = yield from self._op_legacy_embed(model, inputs)
+            return result
+        data = self._json(response)
+        self._raise_in_band(response, data)
+        return wire.parse_embed(data, self.ctx, model=model, count=len(inputs))
+
+    def _op_legacy_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+        outcomes = yield [
+            Request("POST", "/api/embeddings", {"model": model, "prompt": text}, model=model)
+            for text in inputs
+        ]
+        vectors = []
+        for outcome in outcomes:
+            if isinstance(outcome, ModelNotFoundError):
+                raise (yield from self._op_suggest(outcome, model)) from outcome
+            if isinstance(outcome, ModelportError):
+                raise outcome
+            data = self._json(outcome)
+            self._raise_in_band(outcome, data)
+            vectors.append(wire.parse_legacy_embedding(data, self.ctx))
+        return EmbedResponse(vectors=vectors, model=model, service=self.name)
+
+    # ------------------------------------------------------------------ management
+
+    def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Op[None]:
+        self._require_name(model)
+        if context_length is not None and (
+            isinstance(context_length, bool)
+            or not isinstance(context_length, int)
+            or context_length <= 0
+        ):
+            raise InvalidRequestError(
+                f"context_length must be a positive integer, not {context_length!r}."
+            )
+        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float, str))):
+            raise InvalidRequestError(
+                f"ttl must be seconds (a number) or a duration like '10m', not {ttl!r}."
+            )
+        body = wire.build_load_body(model, context_length=context_length, keep_alive=ttl)
+        try:
+            response = yield Request("POST", "/api/chat", body, model=model, timeout=self._long())
+        except ModelNotFoundError as exc:
+            raise (yield from self._op_suggest(exc, model)) from exc
+        except CapabilityError as exc:
+            if exc.status_code != 400 or "support chat" not in exc.message:
+                raise
+            # An embedding model cannot chat; an empty /api/embed loads it instead.
+            embed_body = {k: v for k, v in body.items() if k != "messages"}
+            response = yield Request(
+                "POST", "/api/embed", embed_body, model=model, timeout=self._long()
+            )
+        self._raise_in_band(response, self._json(response))
+
+    def _op_unload(self, model: str) -> Op[None]:
+        self._require_name(model)
+        try:
+            response = yield Request(
+                "POST", "/api/chat", wire.build_load_body(model, keep_alive=0), model=model
+            )
+        except ModelNotFoundError as exc:
+            raise (yield from self._op_suggest(exc, model)) from exc
+        self._raise_in_band(response, self._json(response))
+
+    def _op_delete(self, model: str) -> Op[None]:
+        self._require_name(model)
+        try:
+            yield Request("DELETE", "/api/delete", {"model": model}, model=model)
+        except ModelNotFoundError as exc:
+            raise (yield from self._op_suggest(exc, model)) from exc
+        wanted = normalize_ollama_name(model)
+        for key in [k for k in self._show_cache if normalize_ollama_name(k[0]) == wanted]:
+            self._show_cache.pop(key, None)
+
+    def _stream_pull(self, model: str) -> tuple[Request, StreamDecoder[PullProgress]]:
+        self._require_name(model)
+        request = Request(
+            "POST",
+            "/api/pull",
+            {"model": model, "stream": True},
+            model=model,
+            timeout=self._long(),
+            headers=_NDJSON,
+        )
+        return request, wire.OllamaPullStream(self.ctx, model)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _long(self) -> float:
+        return max(self.timeout, _LONG_READ)
+
+    def _require_name(self, model: str) -> None:
+        if not isinstance(model, str) or not model.strip():
+            raise InvalidRequestError(
+                "The model name is empty.", hint="Pass a model name such as 'llama3.2'."
+            )
+
+    def _raise_in_band(self, response: Response, data: Any) -> None:
+        error = in_band_error(response, data, self.ctx, self._classify)
+        if error is not None:
+            raise error
+
+    def _op_suggest(self, error: ModelNotFoundError, model: str) -> Op[ModelNotFoundError]:
+        """The same error, with close names from the installed models as suggestions."""
+        try:
+            tags = yield Request("GET", "/api/tags")
+        except ModelportError as exc:
+            tags = exc
+        return self._with_suggestions(error, model, tags)
+
+    def _with_suggestions(
+        self, error: ModelNotFoundError, model: str, tags: Response | ModelportError
+    ) -> ModelNotFoundError:
+        names: list[str] = []
+        if isinstance(tags, Response):
+            try:
+                names = [e["name"] for e in wire.parse_tags(self._json(tags), self.ctx)]
+            except ModelportError:
+                names = []
+        return ModelNotFoundError(
+            error.message,
+            model=error.model or model,
+            suggestions=close_names(model, names),
+            hint=error.hint,
+            retriable=error.retriable,
+            **self.ctx.kwargs(error.status_code),
+        )
+
+
+def _cache_key(entry: Mapping[str, Any]) -> tuple[str, str]:
+    digest = entry.get("digest")
+    return entry["name"], digest if isinstance(digest, str) else ""
+
+
+def _field(outcome: Response | ModelportError, key: str) -> Any:
+    if not isinstance(outcome, Response):
+        return None
+    try:
+        import json
+
+        data = json.loads(outcome.content)
+    except ValueError:
+        return None
+    return data.get(key) if isinstance(data, dict) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
