@@ -74,7 +74,7 @@ def test_lmstudio_home_is_the_cache_folder_when_present_else_dot_lmstudio(tmp_pa
     assert find_lmstudio_home(tmp_path) == tmp_path / ".cache" / "lm-studio"
 
 
-@pytest.mark.parametrize("url", ["ftp://127.0.0.1:1234", "", "http://127.0.0.1:1234/?x=1"])
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:1234", "   ", "http://127.0.0.1:1234/?x=1"])
 def test_invalid_base_url_raises_configuration_error(url: str) -> None:
     with pytest.raises(ConfigurationError):
         LMStudioProvider(url)

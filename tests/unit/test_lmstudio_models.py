@@ -40,7 +40,7 @@ def test_models_from_the_native_v1_api_map_onto_model_info() -> None:
     assert list(models) == [
         "google/gemma-4-26b-a4b",
         "deepseek-r1",
-        "text-embedding-nomic-embed-text-v1.5",
+        "text-embedding-nomic-embed-text-v1.5-embedding",
     ]
 
     gemma = models["google/gemma-4-26b-a4b"]
@@ -68,7 +68,7 @@ def test_models_from_the_native_v1_api_map_onto_model_info() -> None:
     assert r1.capabilities.vision is False
     assert r1.capabilities.thinking is True
 
-    embedder = models["text-embedding-nomic-embed-text-v1.5"]
+    embedder = models["text-embedding-nomic-embed-text-v1.5-embedding"]
     assert embedder.capabilities.embedding is True
     assert embedder.capabilities.chat is False
     assert embedder.family is None  # no architecture for embedding models
@@ -179,6 +179,7 @@ def test_health_reports_an_available_service_with_its_model_count() -> None:
 def test_client_refuses_images_for_a_model_lm_studio_says_has_no_vision() -> None:
     fake = lmstudio_04().on("POST", "/v1/chat/completions", reply(json_body=chat_completion()))
     client = modelport.Client(services=[fake.provider()])
+    client.models()  # with the list cached, the client knows what the model can do
     with pytest.raises(CapabilityError):
         client.chat(
             "deepseek-r1", [{"role": "user", "content": "what is this?", "images": [b"\x89PNG"]}]
@@ -189,8 +190,9 @@ def test_client_refuses_images_for_a_model_lm_studio_says_has_no_vision() -> Non
 def test_client_refuses_chat_with_an_embedding_model_before_sending() -> None:
     fake = lmstudio_04().on("POST", "/v1/chat/completions", reply(json_body=chat_completion()))
     client = modelport.Client(services=[fake.provider()])
+    client.models()
     with pytest.raises(CapabilityError):
-        client.chat("text-embedding-nomic-embed-text-v1.5", "hi")
+        client.chat("text-embedding-nomic-embed-text-v1.5-embedding", "hi")
     assert "POST /v1/chat/completions" not in fake.paths()
 
 
