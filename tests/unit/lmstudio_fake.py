@@ -17,17 +17,12 @@ from typing import Any
 
 import httpx
 
+from modelport.providers.lmstudio import (
+    LMStudioProvider,
+    find_lmstudio_home,
+    server_port_from_config,
+)
 from tests.conftest import fixture_bytes, load_fixture
-
-try:
-    from modelport.providers.lmstudio import (
-        LMStudioProvider,
-        find_lmstudio_home,
-        server_port_from_config,
-    )
-except ImportError:  # pragma: no cover - the tests land before the provider (tests first):
-    # each test then fails on its own instead of the whole collection failing.
-    LMStudioProvider = find_lmstudio_home = server_port_from_config = None  # type: ignore[assignment,misc]
 
 BASE_URL = "http://127.0.0.1:1234"
 
