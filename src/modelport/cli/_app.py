@@ -1,0 +1,114 @@
+"""The ``modelport`` command group: global options, and the one place errors become
+exit codes.
+
+Exit codes: 0 success, 1 a model or server error (any :class:`ModelportError`),
+2 a usage error (including a bad ``--service`` URL), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from .._version import __version__
+from ..errors import ConfigurationError, ModelportError
+from . import _context
+from ._output import Paint
+
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "app", "report_error"]
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def report_error(error: BaseException, *, debug: bool) -> None:
+    """One line on stderr: what failed and the fix. ``debug`` adds the traceback first."""
+    if debug:
+        import traceback
+
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    paint = Paint.stderr()
+    message = " ".join(str(error).split())  # one line, whatever the server sent
+    click.echo(f"{paint('Error:', fg='red', bold=True)} {message}", err=True, color=paint.enabled)
+
+
+class _Group(click.Group):
+    """A group that turns modelport errors and Ctrl-C into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModelportError as exc:
+            state = ctx.obj if isinstance(ctx.obj, _context.State) else None
+            report_error(exc, debug=bool(state and state.debug))
+            code = EXIT_USAGE if isinstance(exc, ConfigurationError) else EXIT_ERROR
+            raise click.exceptions.Exit(code) from None
+        except KeyboardInterrupt:
+            if _context.stderr_is_terminal():
+                click.echo("", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(name="modelport", cls=_Group, context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    metavar="URL",
+    help="A server to use, instead of finding them: a URL, name=URL, or a kind "
+    "(ollama, lmstudio, llamacpp). Repeatable. Same as MODELPORT_SERVICES.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Read timeout for each request (default: MODELPORT_TIMEOUT or 60).",
+)
+@click.option("--debug", is_flag=True, help="Show full tracebacks and every HTTP request.")
+@click.version_option(
+    __version__, "--version", prog_name="modelport", message="%(prog)s %(version)s"
+)
+@click.pass_context
+def app(ctx: click.Context, services: tuple[str, ...], timeout: float | None, debug: bool) -> None:
+    """See, try and manage the language models running on your own machines.
+
+    Finds Ollama, LM Studio, llama.cpp and OpenAI-compatible servers on this machine
+    (or the ones given with --service) and talks to all of them the same way.
+
+    \b
+    Examples:
+      modelport discover                 what is running, and what is not
+      modelport models --loaded          every model, across every server
+      modelport chat llama3.2            a conversation (Ctrl-D to leave)
+      modelport chat llama3.2 "Why is the sky blue?"
+      cat notes.txt | modelport chat qwen3 "Summarise this"
+    """
+    state = _context.State(services=services, timeout=timeout, debug=debug)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+    if debug:
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+        for name in ("httpx", "modelport"):
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(handler)
+
+
+def _register() -> None:
+    from . import _chat, _listing, _manage
+
+    for module in (_listing, _chat, _manage):
+        for command in module.COMMANDS:
+            app.add_command(command)
+
+
+_register()

@@ -1,0 +1,306 @@
+"""``modelport chat``: one streamed answer, or a conversation at the terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import ModelNotFoundError, ModelportError, StreamError
+from ..types import ChatChunk, ChatResponse, Message
+from . import _context
+from ._app import report_error
+from ._output import Paint, echo_json
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+__all__ = ["COMMANDS"]
+
+EXIT_COMMANDS = frozenset({"/exit", "/quit", "/bye"})
+
+HELP = """\
+/clear   forget the conversation so far
+/exit    leave (also /quit, /bye, or Ctrl-D)
+/help    this list
+Ctrl-C stops an answer without leaving."""
+
+
+@click.command()
+@click.argument("model")
+@click.argument("prompt", required=False)
+@click.option("--system", metavar="TEXT", help="A system prompt.")
+@click.option(
+    "--temperature", type=click.FloatRange(min=0), metavar="T", help="Sampling temperature."
+)
+@click.option("--max-tokens", type=click.IntRange(min=1), metavar="N", help="Stop after N tokens.")
+@click.option(
+    "--think/--no-think",
+    default=None,
+    help="Ask a reasoning model to think first (or not). Default: the model's own.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole ChatResponse as JSON.")
+@click.option(
+    "--stats", is_flag=True, help="Print tokens, tokens/s and time to first token on stderr."
+)
+@click.pass_context
+def chat(
+    ctx: click.Context,
+    model: str,
+    prompt: str | None,
+    system: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    think: bool | None,
+    as_json: bool,
+    stats: bool,
+) -> None:
+    """Chat with MODEL, streaming the answer as it arrives.
+
+    \b
+    The prompt is PROMPT, or what is piped in, or both (the piped text first):
+      modelport chat llama3.2 "Why is the sky blue?"
+      git diff | modelport chat qwen3 "Write a commit message for this"
+    With neither, in a terminal, it is a conversation: the history is kept, the
+    line can be edited, /exit or Ctrl-D leaves, Ctrl-C stops the current answer.
+
+    Thinking is shown dimmed before the answer (on stderr when stdout is piped).
+    """
+    state = ctx.find_object(_context.State)
+    assert state is not None
+    options: dict[str, Any] = {}
+    if temperature is not None:
+        options["temperature"] = temperature
+    if max_tokens is not None:
+        options["max_tokens"] = max_tokens
+    if think is not None:
+        options["think"] = think
+
+    interactive = _context.stdin_is_tty()
+    piped = None if interactive else sys.stdin.read()
+    text = _prompt_text(piped, prompt)
+    if text is None:
+        if not interactive:
+            raise click.UsageError(
+                "No prompt: give one after the model name, pipe text in, or run "
+                "without one in a terminal for a conversation."
+            )
+        if as_json:
+            raise click.UsageError("--json needs a prompt (it prints one ChatResponse).")
+        _conversation(state, model, system, options, stats)
+        return
+
+    if system is not None:
+        options["system"] = system
+    client = state.client
+    if as_json:
+        with client.chat_stream(model, text, **options) as stream:
+            echo_json(stream.get_response())
+        return
+    response, elapsed = _stream_answer(client, model, text, options, _Printer())
+    _note_cut_off(response)
+    if stats:
+        _print_stats(response, elapsed)
+
+
+def _prompt_text(piped: str | None, prompt: str | None) -> str | None:
+    """The prompt: piped text, then the argument, separated by a blank line."""
+    piped = piped.rstrip("\n") if piped is not None else None
+    if piped is not None and not piped.strip():
+        piped = None
+    if prompt is not None and not prompt.strip():
+        prompt = None
+    if piped is not None and prompt is not None:
+        return f"{piped}\n\n{prompt}"
+    return piped if piped is not None else prompt
+
+
+class _Printer:
+    """Writes a streamed answer: thinking dimmed and apart, the text as it comes."""
+
+    def __init__(self) -> None:
+        self.terminal = _context.stdout_is_terminal()
+        self.out = Paint.stdout()
+        self.err = Paint.stderr()
+        self.text = ""
+        self.thinking = ""
+        self._mode = ""
+        self._open = {"out": False, "err": False}
+
+    def _write(self, where: str, raw: str, styled: str | None = None) -> None:
+        click.echo(styled if styled is not None else raw, nl=False, err=where == "err", color=True)
+        self._open[where] = not raw.endswith("\n")
+
+    def chunk(self, chunk: ChatChunk) -> None:
+        if chunk.thinking:
+            where = "out" if self.terminal else "err"
+            paint = self.out if self.terminal else self.err
+            piece = chunk.thinking.lstrip("\n") if not self.thinking else chunk.thinking
+            self.thinking += chunk.thinking
+            self._mode = "thinking"
+            if piece:
+                self._write(where, piece, paint(piece, dim=True, italic=True))
+        if chunk.text:
+            piece = chunk.text
+            if self._mode == "thinking":
+                if self.terminal:
+                    self._write("out", "\n\n")
+                elif self._open["err"]:
+                    self._write("err", "\n")
+            if self.terminal and not self.text:
+                piece = piece.lstrip("\n")
+            self._mode = "text"
+            self.text += chunk.text
+            if piece:
+                self._write("out", piece)
+
+    def end(self) -> None:
+        """Finish the line (also after an error or Ctrl-C), so what follows starts clean."""
+        for where in ("out", "err"):
+            if self._open[where]:
+                self._write(where, "\n")
+
+
+def _stream_answer(
+    client: Client,
+    model: str,
+    messages: str | list[Message],
+    options: dict[str, Any],
+    printer: _Printer,
+) -> tuple[ChatResponse, float]:
+    started = time.perf_counter()
+    try:
+        with client.chat_stream(model, messages, **options) as stream:
+            for chunk in stream:
+                printer.chunk(chunk)
+            response = stream.response
+    finally:
+        printer.end()
+    return response, time.perf_counter() - started
+
+
+def _note_cut_off(response: ChatResponse) -> None:
+    if response.finish_reason == "length":
+        paint = Paint.stderr()
+        note = "(cut off at the token limit: raise --max-tokens for more)"
+        click.echo(paint(note, dim=True), err=True, color=True)
+
+
+def _print_stats(response: ChatResponse, elapsed: float) -> None:
+    parts: list[str] = []
+    usage = response.usage
+    timings = response.timings
+    completion = usage.completion_tokens if usage else None
+    if usage is not None and completion is not None:
+        if usage.prompt_tokens is not None:
+            total = usage.total_tokens or usage.prompt_tokens + completion
+            parts.append(f"{total} tokens ({usage.prompt_tokens} prompt + {completion} completion)")
+        else:
+            parts.append(f"{completion} tokens")
+    ttft = timings.time_to_first_token_ms if timings else None
+    speed = timings.tokens_per_second if timings else None
+    if speed is None and completion and timings and timings.generation_ms:
+        speed = completion / (timings.generation_ms / 1000.0)
+    if speed is None and completion and ttft is not None and elapsed * 1000.0 > ttft:
+        speed = completion / (elapsed - ttft / 1000.0)
+    if speed is not None:
+        parts.append(f"{speed:.1f} tokens/s")
+    if ttft is not None:
+        parts.append(f"first token {ttft:.0f} ms")
+    parts.append(f"{elapsed:.2f} s")
+    paint = Paint.stderr()
+    click.echo(paint(" · ".join(parts), dim=True), err=True, color=True)
+
+
+# --------------------------------------------------------------------------- conversation
+
+
+def _enable_line_editing() -> None:
+    """Arrow keys and in-session history for ``input()`` where readline exists."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        try:
+            import readline  # noqa: F401
+        except ImportError:  # Windows without pyreadline: plain input still works
+            pass
+
+
+def _conversation(
+    state: _context.State,
+    model: str,
+    system: str | None,
+    options: dict[str, Any],
+    stats: bool,
+) -> None:
+    _enable_line_editing()
+    paint = Paint.stdout()
+    client = state.client
+    if system is not None:
+        options = {**options, "system": system}
+    click.echo(
+        paint(f"Chatting with {model}. /help for commands, Ctrl-D or /exit to leave.", dim=True),
+        color=True,
+    )
+    history: list[Message] = []
+    while True:
+        try:
+            line = input(">>> ")
+        except EOFError:
+            click.echo()
+            return
+        except KeyboardInterrupt:
+            click.echo()
+            click.echo(paint("(Ctrl-D or /exit to leave)", dim=True), color=True)
+            continue
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            command = text.split()[0].lower()
+            if command in EXIT_COMMANDS:
+                return
+            if command == "/clear":
+                history.clear()
+                click.echo(paint("(conversation cleared)", dim=True), color=True)
+            elif command in ("/help", "/?"):
+                click.echo(HELP)
+            else:
+                click.echo(f"Unknown command {command}; /help lists them.")
+            continue
+        history.append(Message(role="user", content=line))
+        printer = _Printer()
+        try:
+            response, elapsed = _stream_answer(client, model, list(history), options, printer)
+        except KeyboardInterrupt:
+            _keep_partial(history, printer.text)
+            if not printer.text and not printer.thinking:
+                click.echo()  # the terminal echoed ^C after the prompt line
+            click.echo(paint("(stopped)", dim=True) + "\n", color=True)
+            continue
+        except ModelNotFoundError:
+            raise
+        except StreamError as exc:
+            _keep_partial(history, exc.partial or printer.text)
+            report_error(exc, debug=state.debug)
+            continue
+        except ModelportError as exc:
+            history.pop()
+            report_error(exc, debug=state.debug)
+            continue
+        history.append(response.message)
+        _note_cut_off(response)
+        if stats:
+            _print_stats(response, elapsed)
+        click.echo()
+
+
+def _keep_partial(history: list[Message], partial: str) -> None:
+    """An answer cut short stays in the history, so the next turn can refer to it."""
+    if partial:
+        history.append(Message(role="assistant", content=partial))
+    else:
+        history.pop()
+
+
+COMMANDS = [chat]

@@ -1,0 +1,98 @@
+"""What every command shares: the global options, the client, and the seams tests replace.
+
+The module-level functions (:func:`make_client`, :func:`discover_services`,
+:func:`stdin_is_tty`, :func:`stdout_is_terminal`) are looked up at call time, so the
+tests swap them for fakes without touching the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..types import Service
+
+__all__ = [
+    "State",
+    "discover_services",
+    "make_client",
+    "stderr_is_terminal",
+    "stdin_is_tty",
+    "stdout_is_terminal",
+]
+
+
+def make_client(services: Sequence[str], timeout: float | None) -> Client:
+    """The client for ``--service`` (repeatable) and ``--timeout``.
+
+    No ``--service`` means what a library user gets from ``Client()``:
+    ``MODELPORT_SERVICES`` if set, else the servers found on this machine.
+    """
+    import modelport
+
+    return modelport.Client(services=list(services) or None, timeout=timeout)
+
+
+def discover_services(hosts: Sequence[str], timeout: float) -> list[Service]:
+    """Probe the default local addresses and ``hosts``."""
+    import modelport
+
+    return modelport.discover(hosts=list(hosts), timeout=timeout)
+
+
+def stdin_is_tty() -> bool:
+    """Whether a person is typing (so ``chat`` without a prompt is a conversation)."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def stdout_is_terminal() -> bool:
+    """Whether output is for a person: tables, colour and live progress.
+
+    ``FORCE_COLOR`` (any non-empty value) says yes even through a pipe.
+    """
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return _isatty(sys.stdout)
+
+
+def stderr_is_terminal() -> bool:
+    """Like :func:`stdout_is_terminal`, for messages on stderr."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return _isatty(sys.stderr)
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return False
+
+
+@dataclass
+class State:
+    """The global options, and the client built from them on first use."""
+
+    services: tuple[str, ...] = ()
+    timeout: float | None = None
+    debug: bool = False
+    _client: Client | None = field(default=None, repr=False)
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = make_client(self.services, self.timeout)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
