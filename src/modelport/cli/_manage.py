@@ -102,10 +102,9 @@ def _pull_plain(steps: Iterator[PullProgress]) -> None:
     last = None
     for step in steps:
         key = _layer_key(step)
-        if key is not None:
-            if key not in seen:
-                seen.add(key)
-                click.echo(f"{step.status}  {human_bytes(step.total)}")
+        if key is not None and key not in seen:
+            seen.add(key)
+            click.echo(f"{step.status}  {human_bytes(step.total)}")
         elif step.status != last:
             click.echo(step.status)
         last = step.status
