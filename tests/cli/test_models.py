@@ -167,6 +167,7 @@ def test_show_prints_everything_known_about_a_model(
 ) -> None:
     result = runner.invoke(app, ["show", "alpha"])
     assert result.exit_code == 0, result.output
+    assert lines_of(result.stdout)[0].split()[0] == "id"  # a list of facts, no header row
     facts = _facts(result.stdout)
     assert facts["id"] == "llamacpp/alpha"
     assert facts["service"] == "llamacpp"
