@@ -72,7 +72,7 @@ _STATUS_STYLE = {
 @json_option
 @click.pass_context
 def discover(ctx: click.Context, hosts: tuple[str, ...], timeout: float, as_json: bool) -> None:
-    """Find the model servers on this machine (and --host ones) and what each is.
+    """Find the model servers running here, and what each one is.
 
     Probes Ollama (:11434), LM Studio (:1234), llama.cpp (:8080), vLLM (:8000),
     Jan (:1337), OLLAMA_HOST, MODELPORT_SERVICES and every --service and --host,
@@ -223,7 +223,7 @@ def show(ctx: click.Context, model: str, as_json: bool) -> None:
     if as_json:
         echo_json(info)
         return
-    print_table([Column("FIELD", style="bold"), Column("VALUE")], _facts(info))
+    print_table([Column("FIELD", style="bold"), Column("VALUE")], _facts(info), header=False)
 
 
 def _capability_summary(caps: Capabilities) -> str:
@@ -274,7 +274,7 @@ _UNTIL_KEYS = ("expires_at", "ttl_expires_at")
 @json_option
 @click.pass_context
 def ps(ctx: click.Context, as_json: bool) -> None:
-    """The models loaded in memory, with their context size and memory use.
+    """The models loaded in memory, with context and memory use.
 
     MEMORY and UNTIL (when the server unloads it) are shown where the server says.
     """

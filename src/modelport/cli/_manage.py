@@ -76,9 +76,10 @@ def _preview_text(text: str, limit: int = 40) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print each progress step as a line of JSON.")
 @click.pass_context
 def pull(ctx: click.Context, model: str, as_json: bool) -> None:
-    """Download MODEL (Ollama; LM Studio), with progress for each layer.
+    """Download MODEL, with a progress bar per layer.
 
-    Use "ollama/NAME" to choose the server when several can download.
+    Works with Ollama and LM Studio; use "ollama/NAME" to choose the server when
+    several can download.
     """
     steps = _state(ctx).client.pull(model)
     if as_json:

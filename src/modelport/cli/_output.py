@@ -123,21 +123,23 @@ def rich_console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, force_terminal=True, highlight=False, soft_wrap=False)
 
 
-def print_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> None:
+def print_table(
+    columns: Sequence[Column], rows: Sequence[Sequence[Cell]], *, header: bool = True
+) -> None:
     """A table: rich on a terminal, aligned plain text otherwise."""
     if _context.stdout_is_terminal():
-        _rich_table(columns, rows)
+        _rich_table(columns, rows, header)
     else:
-        _plain_table(columns, rows)
+        _plain_table(columns, rows, header)
 
 
 def _text(cell: Cell) -> str:
     return cell if isinstance(cell, str) else cell[0]
 
 
-def _plain_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> None:
+def _plain_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], header: bool) -> None:
     texts = [[_text(c).replace("\n", " ") for c in row] for row in rows]
-    widths = [len(col.header) for col in columns]
+    widths = [len(col.header) if header else 0 for col in columns]
     for row in texts:
         for i, text in enumerate(row):
             widths[i] = max(widths[i], len(text))
@@ -151,12 +153,13 @@ def _plain_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> N
                 out.append(text.ljust(widths[i]))
         return "  ".join(out).rstrip()
 
-    click.echo(line([c.header for c in columns]))
+    if header:
+        click.echo(line([c.header for c in columns]))
     for row in texts:
         click.echo(line(row))
 
 
-def _rich_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> None:
+def _rich_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], header: bool) -> None:
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -168,6 +171,7 @@ def _rich_table(columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> No
         show_edge=False,
         padding=(0, 1),
         collapse_padding=True,
+        show_header=header,
     )
     for col in columns:
         table.add_column(
