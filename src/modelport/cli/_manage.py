@@ -124,20 +124,28 @@ def _pull_with_bars(steps: Iterator[PullProgress]) -> None:
 
     tasks: dict[str, TaskID] = {}
     last = None
-    with Progress(
+    live = False
+    progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         console=rich_console(),
-    ) as progress:
+    )
+    try:
         for step in steps:
             key = _layer_key(step)
             if key is None:
+                if live:  # the bars are done: later steps print below them, in order
+                    progress.stop()
+                    live = False
                 if step.status != last:
-                    progress.console.print(step.status, markup=False)
+                    progress.console.print(step.status, markup=False, highlight=False)
             else:
+                if not live:
+                    progress.start()
+                    live = True
                 task = tasks.get(key)
                 if task is None:
                     task = tasks[key] = progress.add_task(step.status, total=step.total)
@@ -145,6 +153,9 @@ def _pull_with_bars(steps: Iterator[PullProgress]) -> None:
                     task, description=step.status, completed=step.completed or 0, total=step.total
                 )
             last = step.status
+    finally:
+        if live:
+            progress.stop()
 
 
 # --------------------------------------------------------------------------- load / unload
