@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import fields
 from typing import Any
 
@@ -159,10 +160,26 @@ def test_chat_thinking_is_dimmed_before_the_answer_on_a_terminal(
     use_services(ThinkingHarness().provider())
     result = runner.invoke(app, ["chat", "alpha", "hi"], color=True)
     assert result.exit_code == 0, result.output
-    dim = result.stdout.index("\x1b[2m")
-    thought = result.stdout.index("Let me think.")
-    answer = result.stdout.index("echo: hi")
-    assert dim < thought < answer
+    out = result.stdout
+    assert out.index("\x1b[2m") < out.index("Let me") < out.index("echo: hi")
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    assert plain == "Let me think.\n\necho: hi\n"
+    assert "\x1b" not in out[out.index("echo: hi") :]  # the answer itself is not dimmed
+
+
+def test_chat_wraps_at_word_boundaries_on_a_terminal(
+    runner: CliRunner, llamacpp: LlamaCppHarness, terminal: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "24")
+    result = runner.invoke(app, ["chat", "alpha", "one two three four five six seven"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["echo: one two three four", "five six seven"]
+
+
+def test_chat_does_not_wrap_when_piped(runner: CliRunner, llamacpp: LlamaCppHarness) -> None:
+    words = " ".join(["word"] * 40)
+    result = runner.invoke(app, ["chat", "alpha", words])
+    assert result.stdout == f"echo: {words}\n"
 
 
 def test_chat_json_keeps_the_thinking(runner: CliRunner, use_services: UseServices) -> None:
