@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -117,8 +119,75 @@ def _prompt_text(piped: str | None, prompt: str | None) -> str | None:
     return piped if piped is not None else prompt
 
 
+class WordWrap:
+    r"""Wraps streamed text at word boundaries for a terminal of ``width`` columns.
+
+    A word is held back until the space after it arrives (so it is never split
+    across lines); wide characters (CJK) count as two columns and are words of their
+    own, so text without spaces still streams.
+
+    >>> w = WordWrap(12)
+    >>> w.feed("The quick br") + w.feed("own fox jumps") + w.finish()
+    'The quick\nbrown fox\njumps'
+    >>> w = WordWrap(12); w.feed("short\nlines stay") + w.finish()
+    'short\nlines stay'
+    >>> w = WordWrap(6); w.feed("有一个很长的句子") + w.finish()
+    '有一个\n很长的\n句子'
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.column = 0
+        self.word = ""
+        self.word_width = 0
+        self.spaces = ""
+
+    def feed(self, text: str) -> str:
+        out: list[str] = []
+        for ch in text:
+            if ch == "\n":
+                out.append(self._flush())
+                out.append("\n")
+                self.column = 0
+                self.spaces = ""
+            elif ch in " \t":
+                out.append(self._flush())
+                if self.column == 0:  # indentation is kept as it is
+                    out.append(ch)
+                    self.column += 1
+                else:
+                    self.spaces += ch
+            elif unicodedata.east_asian_width(ch) in "WF":
+                out.append(self._flush())
+                self.word, self.word_width = ch, 2
+                out.append(self._flush())
+            else:
+                self.word += ch
+                self.word_width += 1
+        return "".join(out)
+
+    def finish(self) -> str:
+        """The word held back, if any."""
+        return self._flush()
+
+    def _flush(self) -> str:
+        word, width, spaces = self.word, self.word_width, self.spaces
+        if not word:
+            return ""
+        self.word, self.word_width, self.spaces = "", 0, ""
+        if self.column > 0 and self.column + len(spaces) + width > self.width:
+            self.column = width
+            return "\n" + word
+        self.column += len(spaces) + width
+        return spaces + word
+
+
 class _Printer:
-    """Writes a streamed answer: thinking dimmed and apart, the text as it comes."""
+    """Writes a streamed answer: thinking dimmed and apart, the text as it comes.
+
+    On a terminal both go to stdout, wrapped at word boundaries; through a pipe the
+    answer is written exactly as received and the thinking goes to stderr.
+    """
 
     def __init__(self) -> None:
         self.terminal = _context.stdout_is_terminal()
@@ -128,24 +197,30 @@ class _Printer:
         self.thinking = ""
         self._mode = ""
         self._open = {"out": False, "err": False}
+        width = max(20, shutil.get_terminal_size().columns)
+        self._wrap = WordWrap(width) if self.terminal else None
 
-    def _write(self, where: str, raw: str, styled: str | None = None) -> None:
-        click.echo(styled if styled is not None else raw, nl=False, err=where == "err", color=True)
+    def _write(self, where: str, raw: str, **style: Any) -> None:
+        if where == "out" and self._wrap is not None:
+            raw = self._wrap.feed(raw)
+        if not raw:
+            return
+        paint = self.out if where == "out" else self.err
+        click.echo(paint(raw, **style) if style else raw, nl=False, err=where == "err", color=True)
         self._open[where] = not raw.endswith("\n")
 
     def chunk(self, chunk: ChatChunk) -> None:
         if chunk.thinking:
             where = "out" if self.terminal else "err"
-            paint = self.out if self.terminal else self.err
             piece = chunk.thinking.lstrip("\n") if not self.thinking else chunk.thinking
             self.thinking += chunk.thinking
             self._mode = "thinking"
-            if piece:
-                self._write(where, piece, paint(piece, dim=True, italic=True))
+            self._write(where, piece, dim=True, italic=True)
         if chunk.text:
             piece = chunk.text
             if self._mode == "thinking":
                 if self.terminal:
+                    self._end_word(dim=True, italic=True)
                     self._write("out", "\n\n")
                 elif self._open["err"]:
                     self._write("err", "\n")
@@ -153,11 +228,20 @@ class _Printer:
                 piece = piece.lstrip("\n")
             self._mode = "text"
             self.text += chunk.text
-            if piece:
-                self._write("out", piece)
+            self._write("out", piece)
+
+    def _end_word(self, **style: Any) -> None:
+        if self._wrap is not None:
+            rest = self._wrap.finish()
+            if rest:
+                paint = self.out
+                click.echo(paint(rest, **style) if style else rest, nl=False, color=True)
+                self._open["out"] = True
 
     def end(self) -> None:
         """Finish the line (also after an error or Ctrl-C), so what follows starts clean."""
+        thinking = {"dim": True, "italic": True} if self._mode == "thinking" else {}
+        self._end_word(**thinking)
         for where in ("out", "err"):
             if self._open[where]:
                 self._write(where, "\n")
