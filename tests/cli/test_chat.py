@@ -313,3 +313,14 @@ def test_chat_says_when_the_answer_was_cut_off_at_the_token_limit(
     assert result.exit_code == 0, result.output
     assert result.stdout == "echo: hi\n"
     assert "token limit" in result.stderr
+
+
+def test_chat_interrupted_on_a_terminal_shows_no_word_after_the_ctrl_c(
+    runner: CliRunner, use_services: UseServices, terminal: None
+) -> None:
+    # The terminal has echoed ^C after the last word shown; a word held back for
+    # wrapping would otherwise appear after it.
+    use_services(InterruptingHarness().provider())
+    result = runner.invoke(app, ["chat", "interrupt", "hi"])
+    assert result.exit_code == 130
+    assert result.stdout == "Partial\n"
