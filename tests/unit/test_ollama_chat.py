@@ -455,7 +455,7 @@ def test_stream_error_line_after_output_raises_stream_error_keeping_the_partial_
     assert received == ["The answer ", "is"]
     assert caught.value.partial == "The answer is"
     assert "an error was encountered while running the model" in str(caught.value)
-    assert caught.value.status_code is None  # in-band: no HTTP error status, as for every provider
+    assert caught.value.status_code == 200  # the HTTP status the stream really had
 
 
 def test_stream_error_line_before_any_output_raises_the_mapped_error() -> None:
