@@ -170,6 +170,10 @@ class WordWrap:
         """The word held back, if any."""
         return self._flush()
 
+    def discard(self) -> None:
+        """Forget the word held back."""
+        self.word, self.word_width, self.spaces = "", 0, ""
+
     def _flush(self) -> str:
         word, width, spaces = self.word, self.word_width, self.spaces
         if not word:
@@ -238,10 +242,16 @@ class _Printer:
                 click.echo(paint(rest, **style) if style else rest, nl=False, color=True)
                 self._open["out"] = True
 
-    def end(self) -> None:
-        """Finish the line (also after an error or Ctrl-C), so what follows starts clean."""
-        thinking = {"dim": True, "italic": True} if self._mode == "thinking" else {}
-        self._end_word(**thinking)
+    def end(self, *, held: bool = True) -> None:
+        """Finish the line (also after an error or Ctrl-C), so what follows starts clean.
+
+        ``held=False`` drops a word still held back for wrapping instead of showing it.
+        """
+        if held:
+            thinking = {"dim": True, "italic": True} if self._mode == "thinking" else {}
+            self._end_word(**thinking)
+        elif self._wrap is not None:
+            self._wrap.discard()
         for where in ("out", "err"):
             if self._open[where]:
                 self._write(where, "\n")
@@ -260,8 +270,13 @@ def _stream_answer(
             for chunk in stream:
                 printer.chunk(chunk)
             response = stream.response
-    finally:
+    except KeyboardInterrupt:
+        printer.end(held=False)  # the terminal echoed ^C after the last word shown
+        raise
+    except BaseException:
         printer.end()
+        raise
+    printer.end()
     return response, time.perf_counter() - started
 
 
