@@ -75,6 +75,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "LM_API_TOKEN",
         "LMSTUDIO_API_TOKEN",
         "OPENAI_API_KEY",
+        "OLLAMA_API_KEY",
     ):
         monkeypatch.delenv(name, raising=False)
 

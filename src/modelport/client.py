@@ -322,7 +322,7 @@ class Client(_ClientCore):
                 if cached is not None:
                     return cached
             try:
-                models = state.provider.models()
+                models = state.provider.models(refresh=refresh)
             except ModelportError as exc:
                 router.record_failure(state, exc)
                 raise
@@ -581,7 +581,7 @@ class AsyncClient(_ClientCore):
                 if cached is not None:
                     return cached
             try:
-                models = await state.provider.amodels()
+                models = await state.provider.amodels(refresh=refresh)
             except ModelportError as exc:
                 router.record_failure(state, exc)
                 raise

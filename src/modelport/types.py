@@ -82,7 +82,10 @@ class Message:
     def __post_init__(self) -> None:
         # Keep the frozen promise for sequences a caller passes as lists.
         if type(self.images) is not tuple:
-            object.__setattr__(self, "images", tuple(self.images))
+            images = self.images
+            # A lone image (a path or data string, bytes) is one image, not a sequence.
+            one = isinstance(images, (str, bytes, bytearray, os.PathLike))
+            object.__setattr__(self, "images", (images,) if one else tuple(images))
         if type(self.tool_calls) is not tuple:
             object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
 

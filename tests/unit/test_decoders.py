@@ -115,9 +115,13 @@ def test_line_decoder_bound_keeps_memory_flat_for_an_endless_line() -> None:
 
 
 def test_ndjson_decoder_reports_invalid_json_with_the_line() -> None:
+    decoder = NDJSONDecoder()
+    assert decoder.feed(b'{"ok": 1}\n{"broken": \n') == [{"ok": 1}]
     with pytest.raises(MalformedLineError) as caught:
-        NDJSONDecoder().feed(b'{"ok": 1}\n{"broken": \n')
+        decoder.finish()
     assert b'{"broken": ' in caught.value.line
+    with pytest.raises(MalformedLineError):
+        NDJSONDecoder().feed(b'{"broken": \n')
 
 
 def test_sse_decoder_reports_invalid_utf8() -> None:
@@ -139,3 +143,19 @@ def test_ndjson_decoder_handles_a_large_line_under_the_bound() -> None:
     for i in range(0, len(body), 4096):
         items.extend(decoder.feed(body[i : i + 4096]))
     assert items == [big]
+
+
+def test_ndjson_values_before_a_bad_line_in_the_same_chunk_are_delivered_first() -> None:
+    decoder = NDJSONDecoder()
+    assert decoder.feed(b'{"a": 1}\n{"b": 2}\n{broken\n{"c": 3}\n') == [{"a": 1}, {"b": 2}]
+    with pytest.raises(MalformedLineError):
+        decoder.feed(b"")
+    with pytest.raises(MalformedLineError):
+        decoder.finish()
+
+
+def test_sse_events_before_a_bad_line_in_the_same_chunk_are_delivered_first() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: one\n\ndata: \xff\n\n") == [SSEEvent("one")]
+    with pytest.raises(MalformedLineError):
+        decoder.finish()

@@ -108,3 +108,11 @@ def test_developer_role_is_accepted_as_system() -> None:
         {},
     )
     assert [m.role for m in req.messages] == ["system", "user"]
+
+
+def test_a_single_image_string_is_one_image_not_a_list_of_characters() -> None:
+    from modelport._wire.common import normalize_message
+
+    png = "iVBORw0KGgo="
+    assert Message(role="user", content="x", images=png).images == (png,)  # type: ignore[arg-type]
+    assert normalize_message({"role": "user", "content": "x", "images": png}).images == (png,)

@@ -100,25 +100,40 @@ class NDJSONDecoder:
     ([{'a': 1}], [], [{'b': 'é'}], [])
     """
 
-    __slots__ = ("_lines",)
+    __slots__ = ("_lines", "_pending")
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self._lines = LineDecoder(max_line_bytes)
+        self._pending: MalformedLineError | None = None
 
     def feed(self, data: bytes) -> list[Any]:
-        """Add bytes; return the JSON values of every completed line."""
-        return [_parse_json_line(line) for line in self._lines.feed(data) if line.strip()]
+        """Add bytes; return the JSON values of every completed line.
+
+        A malformed line is raised on the *next* call when values came before it in
+        the same chunk, so those values still reach the caller.
+        """
+        return self._parse(self._lines.feed(data))
 
     def finish(self) -> list[Any]:
-        """Decode a final line that had no newline."""
-        return [_parse_json_line(line) for line in self._lines.finish() if line.strip()]
+        """Decode a final line that had no newline (or raise a pending error)."""
+        return self._parse(self._lines.finish())
 
-
-def _parse_json_line(line: bytes) -> Any:
-    try:
-        return _loads(line)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise MalformedLineError(line, "invalid JSON") from exc
+    def _parse(self, lines: list[bytes]) -> list[Any]:
+        if self._pending is not None:
+            raise self._pending
+        values: list[Any] = []
+        for line in lines:
+            if line.strip():
+                try:
+                    values.append(_loads(line))
+                except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+                    error = MalformedLineError(line, "invalid JSON")
+                    error.__cause__ = exc
+                    if not values:
+                        raise error from exc
+                    self._pending = error
+                    break
+        return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,13 +169,14 @@ class SSEDecoder:
     ([], [SSEEvent(data='a\\nb', event='error', id=None)])
     """
 
-    __slots__ = ("_data", "_event", "_id", "_lines")
+    __slots__ = ("_data", "_event", "_id", "_lines", "_pending")
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self._lines = LineDecoder(max_line_bytes)
         self._data: list[str] = []
         self._event: str | None = None
         self._id: str | None = None
+        self._pending: MalformedLineError | None = None
 
     def feed(self, data: bytes) -> list[SSEEvent]:
         """Add bytes; return every event completed by them."""
@@ -176,7 +192,19 @@ class SSEDecoder:
         return events
 
     def _decode(self, lines: list[bytes]) -> list[SSEEvent]:
+        # A bad line fails the next call when events came before it, so they arrive.
+        if self._pending is not None:
+            raise self._pending
         events: list[SSEEvent] = []
+        try:
+            self._decode_into(lines, events)
+        except MalformedLineError as error:
+            if not events:
+                raise
+            self._pending = error
+        return events
+
+    def _decode_into(self, lines: list[bytes], events: list[SSEEvent]) -> None:
         for raw in lines:
             if not raw:
                 if self._data:
@@ -200,7 +228,6 @@ class SSEDecoder:
             elif name == b"id" and b"\0" not in value:
                 self._id = _text(value)
             # "retry" and unknown fields are ignored, as the spec says.
-        return events
 
 
 def _text(raw: bytes) -> str:

@@ -253,7 +253,10 @@ def normalize_message(message: Message | Mapping[str, Any], index: int = 0) -> M
     if role not in _ROLES:
         raise InvalidRequestError(_role_error(message["role"], index))
     content = message.get("content")
-    images: list[ImageInput] = list(message.get("images") or ())
+    raw_images: Any = message.get("images") or ()
+    if isinstance(raw_images, (str, bytes, bytearray, os.PathLike)):
+        raw_images = (raw_images,)  # one image, not a sequence of characters
+    images: list[ImageInput] = list(raw_images)
     if content is None:
         text = ""
     elif isinstance(content, str):
