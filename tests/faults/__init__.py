@@ -1,0 +1,1 @@
+"""Fault-injection tests: real loopback sockets, servers scripted to misbehave."""

@@ -1,0 +1,635 @@
+"""A small toolkit of misbehaving HTTP servers on 127.0.0.1, for fault-injection tests.
+
+A :class:`FaultServer` listens on ``127.0.0.1`` (port 0: the kernel picks a free
+port), accepts connections in a background thread and serves each one in its own
+thread. It reads each HTTP/1.1 request itself (no HTTP library on the server side,
+so it can break the protocol in any way) and hands it to a *script*: a function
+``(conn, request) -> None`` that writes whatever bytes it likes, stalls, closes or
+resets the connection. Scripts for each kind of misbehaviour are built by the
+functions at the bottom of this module (:func:`silent`, :func:`stream`, ...).
+
+The server watches what the *client* does with each connection, which is how the
+tests prove that nothing leaks: :meth:`FaultServer.wait_settled` waits until every
+connection is either closed or back to idle keep-alive (a client that keeps a broken
+connection open makes it time out), and :meth:`FaultServer.wait_all_closed` waits
+until the client closed every connection (after ``provider.close()``).
+
+Scripts that need to wait for the client (for example "reset the connection once
+the client has received two chunks") wait on :meth:`Conn.wait_release`; the test
+calls :meth:`FaultServer.release` when the client has seen what it should. This
+keeps the tests free of timing: nothing depends on how fast anything runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Literal
+
+__all__ = [
+    "Conn",
+    "ConnRecord",
+    "FaultServer",
+    "Received",
+    "Script",
+    "answer",
+    "body_cut_short",
+    "close_without_answer",
+    "closed_port_url",
+    "headers_then_stall",
+    "html_error_page",
+    "huge_line",
+    "not_http",
+    "reset_without_answer",
+    "sequence",
+    "silent",
+    "stream",
+    "trickle",
+]
+
+HOLD_LIMIT = 30.0
+"""The longest a script waits for the client (a safety net; tests never get near it)."""
+
+HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+"""What nginx answers when the model server behind it is down (its stock error page)."""
+
+
+@dataclass
+class Received:
+    """One request as the server read it off the socket."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class ConnRecord:
+    """What happened to one accepted connection, as the server saw it."""
+
+    requests: int = 0
+    state: Literal["busy", "idle", "closed"] = "busy"
+    closed_by: Literal["client", "server", "stop", None] = None
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def set(self, state: Literal["busy", "idle", "closed"], by: Any = None) -> None:
+        with self.changed:
+            if self.state == "closed":
+                return
+            self.state = state
+            if state == "closed":
+                self.closed_by = by
+            self.changed.notify_all()
+
+
+Script = Callable[["Conn", Received], None]
+"""How the server answers one request: write bytes, stall, close or reset."""
+
+
+class Conn:
+    """One accepted connection, as a script sees it."""
+
+    def __init__(self, sock: socket.socket, server: FaultServer, record: ConnRecord) -> None:
+        self.sock = sock
+        self.server = server
+        self.record = record
+        self.closed = False
+        self._pending = b""
+
+    # ---- writing ------------------------------------------------------------------
+
+    def send(self, data: bytes) -> bool:
+        """Send bytes; ``False`` once the client has gone (the script should stop)."""
+        if self.closed:
+            return False
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            self._gone("client")
+            return False
+        return True
+
+    def head(
+        self, status: int = 200, headers: Mapping[str, str] | None = None, reason: str = ""
+    ) -> bool:
+        """Send a status line and headers (and nothing else)."""
+        phrase = reason or HTTPStatus(status).phrase
+        lines = [f"HTTP/1.1 {status} {phrase}"]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        return self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    def respond(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
+    ) -> bool:
+        """A complete response with a correct ``Content-Length``."""
+        all_headers = {"content-type": content_type, "content-length": str(len(body))}
+        all_headers.update(headers or {})
+        return self.head(status, all_headers) and self.send(body)
+
+    def chunk(self, data: bytes) -> bool:
+        """One chunk of a ``Transfer-Encoding: chunked`` body."""
+        return self.send(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+    def end_chunks(self) -> bool:
+        return self.send(b"0\r\n\r\n")
+
+    # ---- waiting --------------------------------------------------------------------
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep, unless the server is stopping; ``False`` if it is."""
+        return not self.server.stopping.wait(seconds)
+
+    def wait_release(self, timeout: float = HOLD_LIMIT) -> bool:
+        """Wait until the test calls :meth:`FaultServer.release`; ``False`` if the
+        client hangs up first (or the server stops)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.closed:
+            if self.server.released.is_set():
+                return True
+            data = self._recv(min(deadline, time.monotonic() + 0.02))
+            if data == b"":
+                self._gone("client")
+        return self.server.released.is_set() and not self.closed
+
+    def hold(self, timeout: float = HOLD_LIMIT) -> None:
+        """Say nothing more; return once the client closes the connection.
+
+        Anything the client sends meanwhile is read and ignored.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.closed:
+            data = self._recv(deadline)
+            if data is None:
+                continue
+            if not data:
+                self._gone("client")
+                return
+        if not self.closed:
+            self.close(by="stop")
+
+    # ---- ending -----------------------------------------------------------------------
+
+    def close(self, by: Literal["client", "server", "stop"] = "server") -> None:
+        """Close the connection cleanly (FIN)."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.record.set("closed", by)
+
+    def reset(self) -> None:
+        """Abort the connection: ``SO_LINGER`` 0 makes close() send a TCP RST."""
+        if self.closed:
+            return
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.closed = True
+        self.sock.close()
+        self.record.set("closed", "server")
+
+    # ---- reading (used by the server loop) ------------------------------------------
+
+    def _gone(self, by: Literal["client", "server", "stop"]) -> None:
+        if not self.closed:
+            self.closed = True
+            with contextlib.suppress(OSError):
+                self.sock.close()
+            self.record.set("closed", by)
+
+    def _recv(self, deadline: float) -> bytes | None:
+        """Bytes, ``b""`` when the client closed, ``None`` when nothing arrived yet."""
+        if self.server.stopping.is_set():
+            self._gone("stop")
+            return b""
+        try:
+            ready, _, _ = select.select([self.sock], [], [], min(0.05, deadline - time.monotonic()))
+            if not ready:
+                return None
+            return self.sock.recv(65536)
+        except (OSError, ValueError):
+            return b""
+
+    def read_request(self) -> Received | None:
+        """The next request, or ``None`` when the client closed the connection."""
+        buffer = self._pending
+        deadline = time.monotonic() + HOLD_LIMIT
+        while b"\r\n\r\n" not in buffer:
+            data = self._recv(deadline)
+            if data is None:
+                if time.monotonic() >= deadline:
+                    return None
+                continue
+            if not data:
+                self._gone("client")
+                return None
+            buffer += data
+        head, _, rest = buffer.partition(b"\r\n\r\n")
+        request_line, *header_lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = request_line.split(" ", 2)
+        headers: dict[str, str] = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            data = self._recv(deadline)
+            if data is None:
+                continue
+            if not data:
+                self._gone("client")
+                return None
+            rest += data
+        self._pending = rest[length:]
+        return Received(method, path, headers, rest[:length])
+
+
+class FaultServer:
+    """An HTTP server on 127.0.0.1 that answers each request with a script.
+
+    Args:
+        routes: a script for every request, or a mapping from ``"/path"`` or
+            ``"METHOD /path"`` to a script; other paths get a JSON 404.
+    """
+
+    def __init__(self, routes: Script | Mapping[str, Script]) -> None:
+        self.routes: Mapping[str, Script] = routes if isinstance(routes, Mapping) else {}
+        self.default: Script = routes if callable(routes) else _not_found
+        self.requests: list[Received] = []
+        self.records: list[ConnRecord] = []
+        self.errors: list[BaseException] = []
+        """Exceptions raised by scripts (a bug in the test, not in modelport)."""
+        self.released = threading.Event()
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.05)
+        self.port: int = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> FaultServer:
+        self._acceptor.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, end every script and close every connection."""
+        self.stopping.set()
+        self._acceptor.join(5)
+        self._listener.close()
+        with self._lock:
+            socks = list(self._socks)
+            threads = list(self._threads)
+        for sock in socks:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # unblocks a sendall() to a stuck client
+        for thread in threads:
+            thread.join(5)
+
+    def __enter__(self) -> FaultServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ---- what the test controls and observes ----------------------------------------
+
+    def release(self) -> None:
+        """Let scripts waiting in :meth:`Conn.wait_release` carry on."""
+        self.released.set()
+
+    def paths(self) -> list[str]:
+        with self._lock:
+            return [f"{r.method} {r.path}" for r in self.requests]
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return len(self.records)
+
+    def wait_settled(self, timeout: float = 10.0) -> bool:
+        """Wait until no connection is in the middle of a response: each one is closed,
+        or idle waiting for the client's next request. A client that keeps a broken
+        connection open (a leak) keeps it busy, and this returns ``False``.
+        """
+        return self._wait(lambda r: r.state != "busy", timeout)
+
+    def wait_all_closed(self, timeout: float = 10.0) -> bool:
+        """Wait until every connection has been closed (by either side)."""
+        return self._wait(lambda r: r.state == "closed", timeout)
+
+    def closed_by_client(self) -> list[bool]:
+        with self._lock:
+            return [r.closed_by == "client" for r in self.records]
+
+    def _wait(self, done: Callable[[ConnRecord], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            records = list(self.records)
+        for record in records:
+            with record.changed:
+                while not done(record):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    record.changed.wait(left)
+        return True
+
+    # ---- the loops ------------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            sock.setblocking(True)
+            record = ConnRecord()
+            thread = threading.Thread(target=self._serve, args=(sock, record), daemon=True)
+            with self._lock:
+                self.records.append(record)
+                self._socks.append(sock)
+                self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, sock: socket.socket, record: ConnRecord) -> None:
+        conn = Conn(sock, self, record)
+        try:
+            while not conn.closed:
+                record.set("idle")
+                request = conn.read_request()
+                if request is None:
+                    break
+                record.set("busy")
+                record.requests += 1
+                with self._lock:
+                    self.requests.append(request)
+                self._script_for(request)(conn, request)
+        except Exception as exc:  # a broken script: report it, never hang the test
+            self.errors.append(exc)
+        finally:
+            conn.close(by="stop" if self.stopping.is_set() else "server")
+
+    def _script_for(self, request: Received) -> Script:
+        return (
+            self.routes.get(f"{request.method} {request.path}")
+            or self.routes.get(request.path)
+            or self.default
+        )
+
+
+def _not_found(conn: Conn, request: Received) -> None:
+    conn.respond(404, b'{"error": {"message": "File Not Found", "code": 404}}')
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (connections are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# ------------------------------------------------------------------------------ scripts
+
+
+def silent() -> Script:
+    """Accept the connection, read the request, never answer."""
+
+    def script(conn: Conn, request: Received) -> None:
+        conn.hold()
+
+    return script
+
+
+def close_without_answer() -> Script:
+    """Read the request, then close the connection without a response."""
+
+    def script(conn: Conn, request: Received) -> None:
+        conn.close()
+
+    return script
+
+
+def reset_without_answer() -> Script:
+    """Read the request, then abort the connection (TCP RST)."""
+
+    def script(conn: Conn, request: Received) -> None:
+        conn.reset()
+
+    return script
+
+
+def not_http() -> Script:
+    """Answer with something that is not HTTP (an SSH banner), then close."""
+
+    def script(conn: Conn, request: Received) -> None:
+        conn.send(b"SSH-2.0-OpenSSH_9.6\r\n")
+        conn.close()
+
+    return script
+
+
+def answer(
+    status: int,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    headers: Mapping[str, str] | None = None,
+) -> Script:
+    """A complete, well-formed response (whatever its status and body say)."""
+
+    def script(conn: Conn, request: Received) -> None:
+        conn.respond(status, body, content_type=content_type, headers=headers)
+
+    return script
+
+
+def html_error_page(status: int = 502, page: bytes = HTML_502) -> Script:
+    """A reverse proxy's HTML error page (nginx's 502 by default)."""
+    return answer(status, page, content_type="text/html", headers={"server": "nginx/1.24.0"})
+
+
+def headers_then_stall(
+    *, status: int = 200, content_type: str = "application/json", first: bytes = b""
+) -> Script:
+    """Send the headers (promising a body) and ``first`` bytes of it, then nothing."""
+
+    def script(conn: Conn, request: Received) -> None:
+        length = len(first) + 4096
+        headers = {"content-type": content_type, "content-length": str(length)}
+        if conn.head(status, headers) and conn.send(first):
+            conn.hold()
+
+    return script
+
+
+def body_cut_short(body: bytes, *, declared: int, status: int = 200) -> Script:
+    """Send ``body`` under a ``Content-Length`` of ``declared``, then close.
+
+    ``declared == len(body)`` is a well-framed body that is itself truncated (for
+    example half a JSON document); a larger ``declared`` is a body that breaks off.
+    """
+
+    def script(conn: Conn, request: Received) -> None:
+        headers = {"content-type": "application/json", "content-length": str(declared)}
+        if conn.head(status, headers) and conn.send(body):
+            conn.close()
+
+    return script
+
+
+Ending = Literal["end", "hold", "reset", "close", "bad-chunk"]
+
+
+def stream(
+    pieces: Sequence[bytes],
+    *,
+    content_type: str,
+    then: Ending = "end",
+    gate: bool = False,
+    delay: float = 0.0,
+    tail: bytes = b"",
+) -> Script:
+    """A chunked streaming response: one chunk per piece, then ``then``.
+
+    ``then``: ``"end"`` finishes the chunked body properly; ``"hold"`` goes silent
+    (the connection stays open); ``"reset"`` aborts with a TCP RST; ``"close"``
+    closes without the final chunk; ``"bad-chunk"`` sends an invalid chunk header.
+    ``gate`` waits for :meth:`FaultServer.release` before the ending (and before
+    ``tail``, raw bytes sent as one more chunk); ``delay`` sleeps between pieces.
+    """
+
+    def script(conn: Conn, request: Received) -> None:
+        headers = {"content-type": content_type, "transfer-encoding": "chunked"}
+        if not conn.head(200, headers):
+            return
+        for index, piece in enumerate(pieces):
+            if index and delay and not conn.wait(delay):
+                return
+            if not conn.chunk(piece):
+                return
+        if gate and not conn.wait_release():
+            return
+        if tail and not conn.chunk(tail):
+            return
+        if then == "end":
+            conn.end_chunks()
+        elif then == "hold":
+            conn.hold()
+        elif then == "reset":
+            conn.reset()
+        elif then == "close":
+            conn.close()
+        elif then == "bad-chunk" and conn.send(b"zz-not-a-chunk-size\r\nrubbish\r\n"):
+            conn.hold()  # the client must give up on its own
+
+    return script
+
+
+def huge_line(
+    pieces: Sequence[bytes], *, content_type: str, prefix: bytes = b"", size: int = 20_000_000
+) -> Script:
+    """Stream ``pieces``, then ``prefix`` and ``size`` bytes with no newline.
+
+    Stops as soon as the client hangs up, so a client that gives up early costs
+    nothing; one that buffers without bound would have to take all of it.
+    """
+    block = b"x" * 65536
+
+    def script(conn: Conn, request: Received) -> None:
+        headers = {"content-type": content_type, "transfer-encoding": "chunked"}
+        if not conn.head(200, headers):
+            return
+        for piece in pieces:
+            if not conn.chunk(piece):
+                return
+        if prefix and not conn.chunk(prefix):
+            return
+        sent = 0
+        while sent < size:
+            if not conn.chunk(block):
+                return
+            sent += len(block)
+        conn.end_chunks()
+        conn.hold()
+
+    return script
+
+
+def trickle(
+    pieces: Iterable[bytes],
+    *,
+    delay: float,
+    content_type: str = "application/json",
+    chunked: bool = False,
+) -> Script:
+    """Send a response body a piece at a time, ``delay`` seconds apart.
+
+    With ``chunked=False`` the body has a correct ``Content-Length``.
+    """
+    parts = list(pieces)
+
+    def script(conn: Conn, request: Received) -> None:
+        headers = {"content-type": content_type}
+        if chunked:
+            headers["transfer-encoding"] = "chunked"
+        else:
+            headers["content-length"] = str(sum(len(p) for p in parts))
+        if not conn.head(200, headers):
+            return
+        for index, part in enumerate(parts):
+            if index and not conn.wait(delay):
+                return
+            if not (conn.chunk(part) if chunked else conn.send(part)):
+                return
+        if chunked:
+            conn.end_chunks()
+
+    return script
+
+
+def sequence(*scripts: Script) -> Script:
+    """The first request gets the first script, the second the second...; the last repeats."""
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def script(conn: Conn, request: Received) -> None:
+        with lock:
+            index = next(counter)
+        scripts[min(index, len(scripts) - 1)](conn, request)
+
+    return script
