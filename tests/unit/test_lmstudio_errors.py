@@ -16,6 +16,7 @@ from modelport import (
     ModelNotFoundError,
     ModelNotLoadedError,
     ModelportError,
+    ProtocolError,
     ServerError,
     StreamError,
 )
@@ -253,3 +254,20 @@ def test_connection_reset_is_retriable_and_names_lm_studio() -> None:
         fake.provider().chat("qwen/qwen3-8b", "hi")
     assert caught.value.retriable
     assert "LM Studio" in str(caught.value)
+
+
+def test_an_html_page_answering_a_stream_request_is_a_protocol_error() -> None:
+    page = b"<!doctype html>\n<html><head><title>Router login</title></head></html>\n"
+    fake = lmstudio_04().on(
+        "POST",
+        "/v1/chat/completions",
+        reply(200, content=page, headers={"content-type": "text/html"}),
+    )
+    received: list[object] = []
+    with (
+        pytest.raises(ProtocolError) as caught,
+        fake.provider().chat_stream("qwen/qwen3-8b", "hi") as s,
+    ):
+        received.extend(s)
+    assert received == []
+    assert "<!doctype html>" in str(caught.value)
