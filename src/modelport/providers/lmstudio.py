@@ -207,7 +207,7 @@ class LMStudioProvider(OpenAICompatibleProvider):
     default_base_url: ClassVar[str] = f"http://127.0.0.1:{DEFAULT_PORT}"
     start_hint: ClassVar[str] = (
         "Is LM Studio's server running? Start it with `lms server start`, or with the "
-        "Status toggle in LM Studio's Developer tab."
+        "toggle at the top left of LM Studio's Developer page."
     )
     dialect: ClassVar[wire.OpenAIDialect] = wire.OpenAIDialect(
         json_mode_as_schema=True, split_think=True, keep_alive_as_ttl=True
@@ -358,15 +358,16 @@ class LMStudioProvider(OpenAICompatibleProvider):
         context = int(found.group(1) or found.group(2)) if found else None
         if context is None and model:
             context = self._contexts.get(model.lower())
-        loaded = f" ({context} tokens)" if context else ""
+        window = f"{context}-token context" if context else "context"
         name = model or "MODEL"
         which = repr(model) if model else "the model"
         return ContextLengthExceededError(
-            f"The prompt does not fit the context LM Studio loaded {which} with{loaded} "
-            f"at {self.base_url}: {message}",
+            f"The prompt does not fit the {window} that {self.ctx.where()} loaded {which} "
+            f"with: {message}",
             context_length=context,
             hint="Shorten the conversation, or load the model with a larger context: "
-            f"load({name!r}, context_length=N) or `lms load {name} --context-length N`.",
+            f"load({name!r}, context_length=N), `modelport load {name} --context-length N` "
+            f"or `lms load {name} --context-length N`.",
             **self.ctx.kwargs(status),
         )
 
@@ -375,9 +376,14 @@ class LMStudioProvider(OpenAICompatibleProvider):
         return self._error_row(message, codes, 200, model, "this stream")
 
     def _needs_native_api(self, what: str, command: str, cause: ModelportError) -> CapabilityError:
+        answered = (
+            '"Unexpected endpoint or method"'
+            if "Unexpected endpoint" in cause.message
+            else f"HTTP {cause.status_code}"
+        )
         return CapabilityError(
             f"{self.ctx.where()} cannot {what} over HTTP: that needs LM Studio's native REST "
-            f"API (/api/v1), added in LM Studio 0.4.0 ({cause.message.rstrip('.')}).",
+            f"API (/api/v1), added in LM Studio 0.4.0, and this server answered {answered}.",
             hint=f"Update LM Studio, or run `{command}` where LM Studio runs.",
             **self.ctx.kwargs(cause.status_code),
         )
@@ -819,7 +825,8 @@ class _LMStudioChatStream(wire.OpenAIChatStream):
     An error event before any output is classified like a plain error ("No models
     loaded" is a :class:`ModelNotLoadedError`, not a stream failure). A stream request
     answered with a plain JSON body (an HTTP 200 error, or a server that ignored
-    ``stream``) becomes that error, or that whole reply as one chunk.
+    ``stream``) becomes that error, or that whole reply as one chunk; one answered with
+    an HTML page (a proxy's login page) is a :class:`ProtocolError`.
     """
 
     __slots__ = ("_body", "_body_error", "_classify", "_on_start", "_sniffed")
@@ -846,7 +853,7 @@ class _LMStudioChatStream(wire.OpenAIChatStream):
             head = data.lstrip()
             if head:
                 self._sniffed = True
-                if head[:1] in (b"{", b"["):
+                if head[:1] in (b"{", b"[", b"<"):  # JSON, or an HTML page from a proxy
                     self._body = bytearray(head)
                     return
         if self._body is not None:
@@ -872,9 +879,8 @@ class _LMStudioChatStream(wire.OpenAIChatStream):
         try:
             data = json.loads(raw)
         except ValueError as exc:
-            raise self.acc.decode_error(
-                MalformedLineError(raw, "neither an event stream nor JSON")
-            ) from exc
+            what = "an HTML page" if raw[:1] == b"<" else "neither an event stream nor JSON"
+            raise self.acc.decode_error(MalformedLineError(raw, what)) from exc
         if isinstance(data, dict) and data.get("error") is not None:
             raise self._body_error(data, raw) or self._in_band_error(data)
         reply = wire.parse_chat_completion(
