@@ -119,14 +119,22 @@ def _default_url(kind: ProviderKind) -> str | None:
 
 
 def candidates(
-    hosts: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+    hosts: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    lmstudio_home: str | os.PathLike[str] | None = None,
 ) -> list[Candidate]:
     """Every address discovery will probe: defaults, the environment, then ``hosts``.
 
-    The same URL from two sources is probed once (the first name wins).
+    LM Studio's own server config (in its home folder) adds the port its server last
+    used when that is not the default. The same URL from two sources is probed once
+    (the first name wins).
     """
     env = os.environ if environ is None else environ
     found: list[Candidate] = [Candidate(n, u, k) for n, u, k in DEFAULT_CANDIDATES]
+    lmstudio_port = _lmstudio_config_port(lmstudio_home)
+    if lmstudio_port is not None:
+        found.append(Candidate("lmstudio", f"http://127.0.0.1:{lmstudio_port}", "lmstudio"))
     if env.get("OLLAMA_HOST", "").strip():
         found.append(Candidate("ollama", parse_ollama_host(env["OLLAMA_HOST"]), "ollama", True))
     found.extend(parse_services_env(env.get("MODELPORT_SERVICES")))
@@ -142,6 +150,15 @@ def candidates(
                 previous, name=candidate.name or previous.name, explicit=True
             )
     return list(unique.values())
+
+
+def _lmstudio_config_port(home: str | os.PathLike[str] | None) -> int | None:
+    from .providers.lmstudio import find_lmstudio_home, server_port_from_config
+
+    try:
+        return server_port_from_config(home if home is not None else find_lmstudio_home())
+    except (OSError, RuntimeError):  # no home folder at all
+        return None
 
 
 # --------------------------------------------------------------------------- fingerprinting

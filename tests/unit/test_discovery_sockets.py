@@ -181,7 +181,9 @@ def test_candidates_cover_defaults_env_and_hosts_without_duplicates() -> None:
         "OLLAMA_HOST": "0.0.0.0:11434",
         "MODELPORT_SERVICES": "gpu=http://10.0.0.5:11434, http://127.0.0.1:1234",
     }
-    found = candidates(["http://127.0.0.1:9999", "http://127.0.0.1:8080"], env)
+    found = candidates(
+        ["http://127.0.0.1:9999", "http://127.0.0.1:8080"], env, lmstudio_home="/no/such"
+    )
     urls = [c.url for c in found]
     assert urls == [
         "http://127.0.0.1:11434",
@@ -199,6 +201,17 @@ def test_without_configuration_only_loopback_is_probed() -> None:
     from modelport._http.urls import is_loopback_url
 
     assert all(is_loopback_url(c.url) for c in candidates(None, {}))
+
+
+def test_lmstudio_port_from_its_server_config_is_a_candidate(tmp_path: Any) -> None:
+    internal = tmp_path / ".internal"
+    internal.mkdir()
+    (internal / "http-server-config.json").write_text(
+        '{"port": 4321, "networkInterface": "127.0.0.1"}'
+    )
+    found = candidates(None, {}, lmstudio_home=tmp_path)
+    lmstudio = [c for c in found if c.hint == "lmstudio"]
+    assert [c.url for c in lmstudio] == ["http://127.0.0.1:1234", "http://127.0.0.1:4321"]
 
 
 def test_client_fingerprints_a_url_given_as_a_service(serve: Callable[[Routes], str]) -> None:

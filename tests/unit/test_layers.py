@@ -28,7 +28,7 @@ LAYERS = {
         "_version",
         "providers",
     },
-    "discovery": {"errors", "types", "_http"},
+    "discovery": {"errors", "types", "_http", "providers"},
     "testing": {"errors", "types", "_http", "_wire", "_streams", "providers"},
     "_router": {"errors", "types", "_http", "_naming", "providers"},
     "client": {
