@@ -283,7 +283,10 @@ class SyncTransport(_TransportBase):
             raise self.transport_error(exc, request) from exc
         try:
             if response.status_code >= 400:
-                body = _read_capped(response.iter_bytes())
+                try:
+                    body = _read_capped(response.iter_bytes())
+                except httpx.HTTPError as exc:
+                    raise self.transport_error(exc, request) from exc
                 raise self.error_for(
                     Response(response.status_code, response.headers, body, request)
                 )
@@ -373,7 +376,10 @@ class AsyncTransport(_TransportBase):
             raise self.transport_error(exc, request) from exc
         try:
             if response.status_code >= 400:
-                body = await _aread_capped(response.aiter_bytes())
+                try:
+                    body = await _aread_capped(response.aiter_bytes())
+                except httpx.HTTPError as exc:
+                    raise self.transport_error(exc, request) from exc
                 raise self.error_for(
                     Response(response.status_code, response.headers, body, request)
                 )
