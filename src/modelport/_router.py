@@ -234,7 +234,7 @@ class Router:
         for target in targets:
             state = target.state
             if not self.usable(state) and tried + 1 < len(targets):
-                errors.append(self._skipped(state))
+                errors.append(self.unavailable_error(state))
                 continue
             tried += 1
             attempt = 0
@@ -261,12 +261,19 @@ class Router:
             f"Every service that has this model failed ({len(errors)} tried)", errors=errors
         )
 
-    def _skipped(self, state: ServiceState) -> ServiceUnavailableError:
+    def unavailable_error(self, state: ServiceState) -> ServiceUnavailableError:
+        """Why a service in its cool-down was skipped."""
+        provider = state.provider
+        wait = ""
+        if state.unavailable_since is not None:
+            left = self.cooldown - (self.clock() - state.unavailable_since)
+            wait = f" It will be tried again in {max(0.0, left):.0f} s."
         return ServiceUnavailableError(
-            f"Skipped {state.name}: marked unavailable after {state.failures} failures "
-            f"(last: {state.last_error}).",
+            f"{provider.server_name} {state.name!r} at {provider.base_url} is unavailable "
+            f"(last failure: {state.last_error or 'unknown'}).{wait}",
             service=state.name,
-            base_url=state.provider.base_url,
+            base_url=provider.base_url,
+            hint=provider.start_hint,
         )
 
     # ------------------------------------------------------------------ reporting
@@ -317,5 +324,6 @@ def check_capabilities(
 
 NO_SERVER_HINT = (
     "Start one: `ollama serve`, LM Studio's server (`lms server start`), or "
-    "`llama-server -m MODEL.gguf --jinja`; or pass services=[...] / set MODELPORT_SERVICES."
+    "`llama-server -m MODEL.gguf --jinja`; or name a server: services=[...] in code, "
+    "--service URL on the command line, or MODELPORT_SERVICES."
 )

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from ._http.retry import RetryPolicy
 from ._router import (
@@ -178,8 +179,11 @@ class _ClientCore:
 
     def _adopt_probe(self, candidate: Candidate, service: Service) -> None:
         """Turn a fingerprinted (or failed) probe of a configured URL into a service."""
+        # A URL not identified yet is named by its address, not by a guessed kind.
         name = candidate.name or (
-            service.kind if service.status is not ServiceStatus.UNAVAILABLE else "openai"
+            service.kind
+            if service.status is not ServiceStatus.UNAVAILABLE
+            else urlsplit(candidate.url).netloc
         )
         provider: Provider
         if service.status is ServiceStatus.UNAVAILABLE:
@@ -335,11 +339,7 @@ class Client(_ClientCore):
     ) -> list[list[ModelInfo] | ModelportError]:
         def one(state: ServiceState) -> list[ModelInfo] | ModelportError:
             if not self.router.usable(state):
-                return ServiceUnavailableError(
-                    f"{state.name} is marked unavailable ({state.last_error}).",
-                    service=state.name,
-                    base_url=state.provider.base_url,
-                )
+                return self.router.unavailable_error(state)
             try:
                 return self._list(state, refresh)
             except ModelportError as exc:
@@ -422,7 +422,7 @@ class Client(_ClientCore):
 
     def model_info(self, model: str) -> ModelInfo:
         """One model, with its capabilities queried live from its server."""
-        targets = self._targets(model)
+        targets = self._targets(model, require_listed=True)
         return self._drive(targets, lambda t: t.state.provider.model_info(t.model))
 
     def chat(
@@ -596,11 +596,7 @@ class AsyncClient(_ClientCore):
 
         async def one(state: ServiceState) -> list[ModelInfo] | ModelportError:
             if not self.router.usable(state):
-                return ServiceUnavailableError(
-                    f"{state.name} is marked unavailable ({state.last_error}).",
-                    service=state.name,
-                    base_url=state.provider.base_url,
-                )
+                return self.router.unavailable_error(state)
             try:
                 return await self._list(state, refresh)
             except ModelportError as exc:
@@ -674,7 +670,7 @@ class AsyncClient(_ClientCore):
 
     async def model_info(self, model: str) -> ModelInfo:
         """One model, with its capabilities queried live from its server."""
-        targets = await self._targets(model)
+        targets = await self._targets(model, require_listed=True)
         result: ModelInfo = await self._drive(
             targets, lambda t: t.state.provider.amodel_info(t.model)
         )

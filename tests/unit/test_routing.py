@@ -529,3 +529,31 @@ async def test_async_client_routes_retries_and_fails_over_like_the_sync_one() ->
     assert client.router.states[0].status is ServiceStatus.UNAVAILABLE
     assert {m.id for m in await client.models()} == {"b/m", "b/n"}
     await client.aclose()
+
+
+def test_model_info_accepts_the_names_chat_accepts() -> None:
+    path = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    server = FakeServer("l", [path], meta={"n_ctx": 2048, "n_ctx_train": 8192})
+    llama = LlamaCppProvider("http://127.0.0.1:8080", transport=httpx.MockTransport(server.handler))
+    client = modelport.Client(services=[llama])
+    info = client.model_info("SmolLM2-135M-Instruct.Q4_1")
+    assert info.name == path
+    assert info.context_length == 8192
+    with pytest.raises(ModelNotFoundError) as caught:
+        client.model_info("smol")
+    assert path in caught.value.suggestions
+
+
+def test_a_skipped_service_says_where_it_is_and_how_to_start_it() -> None:
+    dead = OpenAICompatibleProvider(
+        "http://127.0.0.1:9", name="dead", transport=httpx.MockTransport(refused)
+    )
+    client = modelport.Client(services=[dead], failure_threshold=1)
+    with pytest.raises(ServiceUnavailableError):
+        client.models()
+    with pytest.raises(ServiceUnavailableError) as caught:
+        client.models()  # now in its cool-down: skipped without a request
+    message = str(caught.value)
+    assert "http://127.0.0.1:9" in message
+    assert "tried again in" in message
+    assert dead.start_hint in message
