@@ -332,7 +332,7 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
     neither ``[DONE]`` nor a finish reason.
     """
 
-    __slots__ = ("_builders", "_decoder", "_done", "_split", "acc", "dialect", "error")
+    __slots__ = ("_builders", "_decoder", "_done", "_looked", "_split", "acc", "dialect", "error")
 
     def __init__(self, ctx: ErrorContext, model: str, dialect: OpenAIDialect = DEFAULT_DIALECT):
         self.acc = ChatAccumulator(ctx, model)
@@ -342,6 +342,7 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
         self._builders: dict[int, _ToolCallBuilder] = {}
         self._split = ThinkTagSplitter() if dialect.split_think else None
         self._done = False
+        self._looked = False
 
     def response(self) -> ChatResponse:
         return self.acc.response()
@@ -353,6 +354,11 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
         return self.acc.decode_error(exc)
 
     def _feed(self, data: bytes, out: list[ChatChunk]) -> None:
+        if not self._looked and data.strip():
+            self._looked = True
+            head = data.lstrip()
+            if head[:1] == b"<":  # a proxy's or router's HTML page: SSE would ignore it all
+                raise self.acc.decode_error(MalformedLineError(head, "an HTML page, not events"))
         self._events(self._decoder.feed(data), out)
 
     def _finish(self, out: list[ChatChunk]) -> None:
