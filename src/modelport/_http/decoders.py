@@ -10,8 +10,7 @@ bound.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
@@ -74,14 +73,15 @@ class LineDecoder:
             return []
         lines = data.split(b"\n")
         self._buffer = tail = lines.pop()
-        if len(tail) > self._max:
-            self._buffer = b""
-            raise LineTooLongError(self._max)
-        for i, line in enumerate(lines):
-            if line.endswith(b"\r"):
-                lines[i] = line[:-1]
-            if len(line) > self._max:
+        if len(data) > self._max:  # only then can a line be too long
+            if len(tail) > self._max:
+                self._buffer = b""
                 raise LineTooLongError(self._max)
+            for line in lines:
+                if len(line) > self._max:
+                    raise LineTooLongError(self._max)
+        if b"\r" in data:
+            return [line[:-1] if line.endswith(b"\r") else line for line in lines]
         return lines
 
     def finish(self) -> list[bytes]:
@@ -136,9 +136,8 @@ class NDJSONDecoder:
         return values
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
-    """One server-sent event."""
+class SSEEvent(NamedTuple):
+    """One server-sent event (a named tuple: a stream creates thousands of them)."""
 
     data: str
     event: str | None = None
@@ -207,14 +206,19 @@ class SSEDecoder:
     def _decode_into(self, lines: list[bytes], events: list[SSEEvent]) -> None:
         for raw in lines:
             if not raw:
-                if self._data:
-                    events.append(SSEEvent("\n".join(self._data), self._event, self._id))
+                data = self._data
+                if data:
+                    text = data[0] if len(data) == 1 else "\n".join(data)
+                    events.append(SSEEvent(text, self._event, self._id))
                     self._data = []
                 self._event = None
                 continue
             # The hot path: a "data: {...}" line.
             if raw.startswith(b"data: "):
-                self._data.append(_text(raw[6:]))
+                try:
+                    self._data.append(raw[6:].decode())
+                except UnicodeDecodeError as exc:
+                    raise MalformedLineError(raw[6:], "invalid UTF-8") from exc
                 continue
             if raw.startswith(b":"):
                 continue
