@@ -25,7 +25,7 @@ from .common import (
     split_think_tags,
     tool_call_from_wire,
 )
-from .stream import ChatAccumulator, DecoderBase, ThinkTagSplitter, guard_shape
+from .stream import ChatAccumulator, DecoderBase, ThinkTagSplitter, guard_shape, loads
 
 __all__ = [
     "OpenAIChatStream",
@@ -378,7 +378,7 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
                 out.append(self._final())
                 continue
             try:
-                data = json.loads(payload)
+                data = loads(payload)
             except ValueError as exc:
                 raise acc.decode_error(
                     MalformedLineError(payload.encode(), "invalid JSON")
