@@ -1,0 +1,87 @@
+"""A batch of requests (an operation yielding a list) is sent concurrently, but bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Generator
+from typing import Any
+
+import httpx
+import pytest
+
+from modelport._http.mapping import ErrorContext
+from modelport._http.transport import AsyncTransport, Request, Response, SyncTransport
+
+BASE = "http://127.0.0.1:11434"
+CTX = ErrorContext("ollama", BASE)
+KWARGS: dict[str, Any] = {"headers": {}, "timeout": 5.0, "connect_timeout": 5.0, "classify": None}
+
+
+def batch(count: int) -> Generator[Any, Any, list[int]]:
+    outcomes = yield [Request("POST", "/api/show", {"n": i}) for i in range(count)]
+    return [o.status for o in outcomes if isinstance(o, Response)]
+
+
+class Gauge:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def enter(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+def test_a_large_sync_batch_runs_sixteen_at_a_time_and_answers_every_request() -> None:
+    gauge = Gauge()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        gauge.enter()
+        time.sleep(0.05)
+        gauge.leave()
+        return httpx.Response(200, json={})
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        statuses = SyncTransport(client, BASE, CTX, **KWARGS).run(batch(40))
+    assert statuses == [200] * 40
+    assert gauge.most == 16
+
+
+@pytest.mark.anyio
+async def test_a_large_async_batch_runs_sixteen_at_a_time_and_answers_every_request() -> None:
+    gauge = Gauge()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        gauge.enter()
+        await asyncio.sleep(0.05)
+        gauge.leave()
+        return httpx.Response(200, json={})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        statuses = await AsyncTransport(client, BASE, CTX, **KWARGS).run(batch(40))
+    assert statuses == [200] * 40
+    assert gauge.most == 16
+
+
+@pytest.mark.anyio
+async def test_a_small_async_batch_is_sent_all_at_once() -> None:
+    gauge = Gauge()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        gauge.enter()
+        await asyncio.sleep(0.05)
+        gauge.leave()
+        return httpx.Response(200, json={})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        statuses = await AsyncTransport(client, BASE, CTX, **KWARGS).run(batch(5))
+    assert statuses == [200] * 5
+    assert gauge.most == 5
