@@ -432,20 +432,10 @@ def test_keep_alive_comments_keep_a_slow_sse_stream_within_the_read_timeout(
 
 
 def test_an_in_band_server_error_before_any_text_is_a_retriable_server_error(
-    lab: Lab, kind: Kind, request: pytest.FixtureRequest
+    lab: Lab, kind: Kind
 ) -> None:
-    """Nothing was delivered, so nothing can be lost: like an HTTP 500, the error should
-    be retriable and let a Client fail over. Ollama's provider does this; the
-    openai_chat dialect raises a non-retriable StreamError with an empty partial."""
-    if kind.name != "ollama":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="design: openai_chat maps an in-band error before any output to "
-                "StreamError (not retriable, no failover) unless it is a context overflow; "
-                "Ollama maps it like an HTTP error. Needs a decision on the status to assume.",
-            )
-        )
+    """Nothing was delivered, so nothing can be lost: like an HTTP 500, the error is
+    retriable and lets a Client fail over (every provider, SSE and NDJSON alike)."""
     server = lab.serve(
         {
             kind.chat_path: stream(

@@ -55,38 +55,47 @@ class LineDecoder:
     ([], [b'tail'])
     """
 
-    __slots__ = ("_buffer", "_max")
+    __slots__ = ("_max", "_parts", "_size")
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
-        self._buffer = b""
+        # The unfinished line is kept as a list of pieces and joined once, when its
+        # newline arrives: a long line costs linear time, not quadratic.
+        self._parts: list[bytes] = []
+        self._size = 0
         self._max = max_line_bytes
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add bytes; return every line completed by them."""
-        if self._buffer:
-            data = self._buffer + data
         if b"\n" not in data:
-            self._buffer = data
-            if len(data) > self._max:
-                self._buffer = b""
-                raise LineTooLongError(self._max)
+            if data:
+                self._size += len(data)
+                if self._size > self._max:
+                    self._parts, self._size = [], 0
+                    raise LineTooLongError(self._max)
+                self._parts.append(data)
             return []
+        if self._parts:
+            self._parts.append(data)
+            data = b"".join(self._parts)
+            self._parts, self._size = [], 0
         lines = data.split(b"\n")
-        self._buffer = tail = lines.pop()
+        tail = lines.pop()
         if len(data) > self._max:  # only then can a line be too long
             if len(tail) > self._max:
-                self._buffer = b""
                 raise LineTooLongError(self._max)
             for line in lines:
                 if len(line) > self._max:
                     raise LineTooLongError(self._max)
+        if tail:
+            self._parts, self._size = [tail], len(tail)
         if b"\r" in data:
             return [line[:-1] if line.endswith(b"\r") else line for line in lines]
         return lines
 
     def finish(self) -> list[bytes]:
         """Return the last, unterminated line, if any."""
-        tail, self._buffer = self._buffer, b""
+        tail = b"".join(self._parts)
+        self._parts, self._size = [], 0
         if tail.endswith(b"\r"):
             tail = tail[:-1]
         return [tail] if tail else []

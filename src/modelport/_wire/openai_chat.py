@@ -10,13 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .._http.decoders import MalformedLineError, SSEDecoder
-from .._http.mapping import ErrorContext, extract_error, is_context_overflow
-from ..errors import ContextLengthExceededError, ModelportError
+from .._http.mapping import ErrorContext, error_from_response, extract_error
+from ..errors import InvalidRequestError, ModelportError, ServerError
 from ..types import ChatChunk, ChatResponse, EmbedResponse, Message, Timings, ToolCall, Usage
 from .common import (
     ChatRequest,
@@ -327,22 +327,46 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
     """Decodes an SSE chat stream into :class:`ChatChunk` objects.
 
     Tool-call fragments are assembled by ``index`` and delivered whole in the last
-    chunk. A ``data: {"error": ...}`` event fails the stream with a
-    :class:`StreamError` that keeps the text so far; so does a stream that ends with
-    neither ``[DONE]`` nor a finish reason.
+    chunk. A ``data: {"error": ...}`` event before any output is classified like an
+    error response (``classify`` holds the provider's own rows; unknown ones are a
+    retriable :class:`ServerError`); after output it is a :class:`StreamError` that
+    keeps the text so far, as is a stream that ends with neither ``[DONE]`` nor a
+    finish reason. A streaming request answered with one plain JSON body (an error,
+    or a whole reply from a server that ignored ``stream``) is handled as that body;
+    one answered with an HTML page (a proxy's) is a :class:`ProtocolError`.
     """
 
-    __slots__ = ("_builders", "_decoder", "_done", "_looked", "_split", "acc", "dialect", "error")
+    __slots__ = (
+        "_body",
+        "_builders",
+        "_classify",
+        "_decoder",
+        "_done",
+        "_looked",
+        "_split",
+        "acc",
+        "dialect",
+        "error",
+    )
 
-    def __init__(self, ctx: ErrorContext, model: str, dialect: OpenAIDialect = DEFAULT_DIALECT):
+    def __init__(
+        self,
+        ctx: ErrorContext,
+        model: str,
+        dialect: OpenAIDialect = DEFAULT_DIALECT,
+        *,
+        classify: Callable[[Mapping[str, Any]], ModelportError | None] | None = None,
+    ) -> None:
         self.acc = ChatAccumulator(ctx, model)
         self.dialect = dialect
         self.error: ModelportError | None = None
+        self._classify = classify
         self._decoder = SSEDecoder()
         self._builders: dict[int, _ToolCallBuilder] = {}
         self._split = ThinkTagSplitter() if dialect.split_think else None
         self._done = False
         self._looked = False
+        self._body: bytearray | None = None
 
     def response(self) -> ChatResponse:
         return self.acc.response()
@@ -354,19 +378,55 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
         return self.acc.decode_error(exc)
 
     def _feed(self, data: bytes, out: list[ChatChunk]) -> None:
+        if self._body is not None:
+            if len(self._body) <= _MAX_WHOLE_BODY:
+                self._body += data
+            return
         if not self._looked and data.strip():
             self._looked = True
             head = data.lstrip()
             if head[:1] == b"<":  # a proxy's or router's HTML page: SSE would ignore it all
                 raise self.acc.decode_error(MalformedLineError(head, "an HTML page, not events"))
+            if head[:1] in (b"{", b"["):  # one JSON body instead of events
+                self._body = bytearray(head)
+                return
         self._events(self._decoder.feed(data), out)
 
     def _finish(self, out: list[ChatChunk]) -> None:
+        if self._body is not None:
+            self._whole_body(bytes(self._body), out)
+            return
         self._events(self._decoder.finish(), out)
         if not self._done:
             if self.acc.finish_reason is None:
                 raise self.acc.ended_early()
             out.append(self._final())
+
+    def _whole_body(self, raw: bytes, out: list[ChatChunk]) -> None:
+        """A plain JSON body answering a streaming request: an error, or a whole reply."""
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise self.acc.decode_error(MalformedLineError(raw, "neither events nor JSON")) from exc
+        if isinstance(data, dict) and data.get("error") is not None:
+            raise self._in_band_error(data)
+        reply = parse_chat_completion(
+            data, self.acc.ctx, dialect=self.dialect, model=self.acc.model
+        )
+        acc = self.acc
+        acc.model, acc.usage, acc.timings = reply.model, reply.usage, reply.timings
+        acc.finish_reason = reply.finish_reason
+        if reply.text or reply.thinking:
+            out.append(acc.add(ChatChunk(text=reply.text, thinking=reply.thinking or "")))
+        final = ChatChunk(
+            tool_calls=tuple(reply.tool_calls),
+            finish_reason=reply.finish_reason,
+            usage=reply.usage,
+            timings=reply.timings,
+            done=True,
+        )
+        out.append(acc.add(final))
+        self._done = True
 
     def _events(self, events: list[Any], out: list[ChatChunk]) -> None:
         acc = self.acc
@@ -460,11 +520,32 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
         return chunk
 
     def _in_band_error(self, data: dict[str, Any]) -> ModelportError:
-        message = in_band_error(data) or json.dumps(data)[:300]
         acc = self.acc
-        if not acc.started and is_context_overflow(message):
-            return ContextLengthExceededError(
-                f"The prompt does not fit the model's context on {acc.ctx.where()}: {message}.",
-                **acc.ctx.kwargs(),
-            )
-        return acc.stream_error(f"{acc.ctx.where()} reported an error mid-stream: {message}")
+        if acc.started:
+            message = in_band_error(data) or json.dumps(data)[:300]
+            return acc.stream_error(f"{acc.ctx.where()} reported an error mid-stream: {message}")
+        error = self._classify(data) if self._classify is not None else None
+        return error if error is not None else error_before_output(data, acc.ctx, acc.model)
+
+
+_MAX_WHOLE_BODY = 1024 * 1024
+
+
+def error_before_output(data: Mapping[str, Any], ctx: ErrorContext, model: str) -> ModelportError:
+    """An error a server put in a stream (or a 200 body) before any output.
+
+    Nothing was delivered, so it is classified like an error response; what the
+    generic rows do not recognise is the server failing (a retriable
+    :class:`ServerError`), so a client may retry or fail over.
+    """
+    body = json.dumps({"error": data.get("error", data)}).encode()
+    error = error_from_response(400, body, {}, ctx, model=model)
+    if type(error) is InvalidRequestError:
+        message, _, _ = extract_error(body)
+        error = ServerError(
+            f"{ctx.where()} reported an error instead of a reply: {message}.",
+            hint="Check the server's log; retrying may help.",
+            **ctx.kwargs(),
+        )
+    error.status_code = 200
+    return error

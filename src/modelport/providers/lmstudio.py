@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from .._http.decoders import MalformedLineError
 from .._http.mapping import ErrorContext, extract_error
-from .._http.transport import ChatDecoder, Op, Request, Response, in_band_error
+from .._http.transport import ChatDecoder, Op, Request, Response
 from .._http.urls import normalize_base_url
 from .._naming import close_names
 from .._wire import openai_chat as wire
@@ -639,9 +638,6 @@ class LMStudioProvider(OpenAICompatibleProvider):
             model,
             self.dialect,
             classify=lambda data: self._stream_error(data, model),
-            body_error=lambda data, raw: in_band_error(
-                Response(200, {}, raw, request), data, self.ctx, self._classify
-            ),
             on_start=lambda: self._mark(model, True),
         )
         return request, decoder
@@ -820,16 +816,11 @@ class LMStudioProvider(OpenAICompatibleProvider):
 
 
 class _LMStudioChatStream(wire.OpenAIChatStream):
-    """The OpenAI SSE decoder, plus what LM Studio does to a stream.
-
-    An error event before any output is classified like a plain error ("No models
-    loaded" is a :class:`ModelNotLoadedError`, not a stream failure). A stream request
-    answered with a plain JSON body (an HTTP 200 error, or a server that ignored
-    ``stream``) becomes that error, or that whole reply as one chunk; one answered with
-    an HTML page (a proxy's login page) is a :class:`ProtocolError`.
+    """The OpenAI SSE decoder with LM Studio's error rows, which remembers that the
+    model is loaded once output starts (the next request needs no JIT timeout).
     """
 
-    __slots__ = ("_body", "_body_error", "_classify", "_on_start", "_sniffed")
+    __slots__ = ("_on_start",)
 
     def __init__(
         self,
@@ -838,78 +829,23 @@ class _LMStudioChatStream(wire.OpenAIChatStream):
         dialect: wire.OpenAIDialect,
         *,
         classify: Callable[[Mapping[str, Any]], ModelportError | None],
-        body_error: Callable[[Mapping[str, Any], bytes], ModelportError | None],
         on_start: Callable[[], None],
     ) -> None:
-        super().__init__(ctx, model, dialect)
-        self._classify = classify
-        self._body_error = body_error
+        super().__init__(ctx, model, dialect, classify=classify)
         self._on_start: Callable[[], None] | None = on_start
-        self._body: bytearray | None = None
-        self._sniffed = False
 
     def _feed(self, data: bytes, out: list[ChatChunk]) -> None:
-        if not self._sniffed:
-            head = data.lstrip()
-            if head:
-                self._sniffed = True
-                if head[:1] in (b"{", b"[", b"<"):  # JSON, or an HTML page from a proxy
-                    self._body = bytearray(head)
-                    return
-        if self._body is not None:
-            if len(self._body) < _MAX_JSON_BODY:
-                self._body += data
-            return
         super()._feed(data, out)
         self._started()
 
     def _finish(self, out: list[ChatChunk]) -> None:
-        if self._body is not None:
-            self._whole_body(bytes(self._body), out)
-        else:
-            super()._finish(out)
+        super()._finish(out)
         self._started()
 
     def _started(self) -> None:
         if self._on_start is not None and self.acc.started:
             self._on_start()
             self._on_start = None
-
-    def _whole_body(self, raw: bytes, out: list[ChatChunk]) -> None:
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            what = "an HTML page" if raw[:1] == b"<" else "neither an event stream nor JSON"
-            raise self.acc.decode_error(MalformedLineError(raw, what)) from exc
-        if isinstance(data, dict) and data.get("error") is not None:
-            raise self._body_error(data, raw) or self._in_band_error(data)
-        reply = wire.parse_chat_completion(
-            data, self.acc.ctx, dialect=self.dialect, model=self.acc.model
-        )
-        acc = self.acc
-        acc.model, acc.usage, acc.timings = reply.model, reply.usage, reply.timings
-        acc.finish_reason = reply.finish_reason
-        if reply.text or reply.thinking:
-            out.append(acc.add(ChatChunk(text=reply.text, thinking=reply.thinking or "")))
-        final = ChatChunk(
-            tool_calls=tuple(reply.tool_calls),
-            finish_reason=reply.finish_reason,
-            usage=reply.usage,
-            timings=reply.timings,
-            done=True,
-        )
-        out.append(acc.add(final))
-        self._done = True
-
-    def _in_band_error(self, data: dict[str, Any]) -> ModelportError:
-        if not self.acc.started:
-            error = self._classify(data)
-            if error is not None:
-                return error
-        return super()._in_band_error(data)
-
-
-_MAX_JSON_BODY = 1024 * 1024
 
 
 # --------------------------------------------------------------------------- helpers
