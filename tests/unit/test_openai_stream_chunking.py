@@ -62,9 +62,18 @@ def _describe(error: ModelportError) -> tuple[Any, ...]:
     return type(error), str(error), getattr(error, "partial", None), error.status_code
 
 
+def in_pairs(pieces: list[bytes], offset: int) -> list[bytes]:
+    """Two events per network chunk (a server that flushes late), starting at offset."""
+    head, rest = pieces[:offset], pieces[offset:]
+    return head + [b"".join(rest[i : i + 2]) for i in range(0, len(rest), 2)]
+
+
 def same_every_way(raw: bytes, dialect: wire.OpenAIDialect = wire.DEFAULT_DIALECT) -> Any:
     whole = run([raw], dialect)
-    assert run(per_event(raw), dialect) == whole
+    events = per_event(raw)
+    assert run(events, dialect) == whole
+    assert run(in_pairs(events, 0), dialect) == whole
+    assert run(in_pairs(events, 1), dialect) == whole
     assert run([raw[i : i + 1] for i in range(len(raw))], dialect) == whole
     assert run([raw[i : i + 7] for i in range(0, len(raw), 7)], dialect) == whole
     return whole
