@@ -22,6 +22,7 @@ from .errors import (
     ModelNotFoundError,
     ModelportError,
     ServiceUnavailableError,
+    StreamError,
 )
 from .providers.base import Provider
 from .types import ModelInfo, Service, ServiceStatus
@@ -106,8 +107,10 @@ class Router:
                 state.service = replace(state.service, status=ServiceStatus.AVAILABLE, error=None)
 
     def record_failure(self, state: ServiceState, error: ModelportError) -> None:
-        """Count a failure of the service itself (unreachable, timeout, 5xx)."""
-        if not error.retriable:
+        """Count a failure of the service itself (unreachable, timeout, 5xx, or a stream
+        that broke off); a caller's mistake (a bad request) is not the service's fault.
+        """
+        if not (error.retriable or isinstance(error, StreamError)):
             return
         with self.lock:
             state.failures += 1

@@ -40,6 +40,7 @@ from .errors import (
     InvalidRequestError,
     ModelportError,
     ServiceUnavailableError,
+    StreamError,
 )
 from .providers import make_provider
 from .providers.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Provider
@@ -451,18 +452,21 @@ class Client(_ClientCore):
         targets = self._targets(model)
         self._check(targets[0], req)
 
-        def open_first(target: Target) -> tuple[Iterator[StreamItem], StreamItem]:
+        def open_first(target: Target) -> tuple[Target, Iterator[StreamItem], StreamItem]:
             items = target.state.provider._chat_items(replace(req, model=target.model))
             try:
-                return items, next(items)
+                return target, items, next(items)
             except BaseException:
                 items.close()  # type: ignore[attr-defined]
                 raise
 
-        items, first = self._drive(targets, open_first)
+        target, items, first = self._drive(targets, open_first)
         try:
             yield first
             yield from items
+        except StreamError as exc:  # too late to fail over, but it counts against health
+            self.router.record_failure(target.state, exc)
+            raise
         finally:
             items.close()  # type: ignore[attr-defined]
 
@@ -703,19 +707,22 @@ class AsyncClient(_ClientCore):
         targets = await self._targets(model)
         self._check(targets[0], req)
 
-        async def open_first(target: Target) -> tuple[Any, StreamItem]:
+        async def open_first(target: Target) -> tuple[Target, Any, StreamItem]:
             items = target.state.provider._achat_items(replace(req, model=target.model))
             try:
-                return items, await items.__anext__()
+                return target, items, await items.__anext__()
             except BaseException:
                 await items.aclose()  # type: ignore[attr-defined]
                 raise
 
-        items, first = await self._drive(targets, open_first)
+        target, items, first = await self._drive(targets, open_first)
         try:
             yield first
             async for item in items:
                 yield item
+        except StreamError as exc:  # too late to fail over, but it counts against health
+            self.router.record_failure(target.state, exc)
+            raise
         finally:
             await items.aclose()
 

@@ -197,10 +197,12 @@ class ModelNotLoadedError(ModelportError):
 
 class ServiceUnavailableError(ModelportError):
     """Raised when the server cannot be reached (connection refused or reset, DNS
-    failure) or says it is busy or still starting (503).
+    failure) or says it is busy or still starting (503). ``retry_after`` holds the
+    seconds a 503 asked to wait, when it said.
     """
 
     retriable = True
+    retry_after: float | None = None
 
 
 class RequestTimeoutError(ModelportError):

@@ -144,6 +144,16 @@ def test_health_reports_build_and_model_count() -> None:
     assert service.latency_ms is not None
 
 
+def test_health_answered_by_a_web_page_is_not_a_llama_server() -> None:
+    page = httpx.Response(
+        200, text="<html>router login</html>", headers={"content-type": "text/html"}
+    )
+    provider, _ = server({"/health": page, "/props": PROPS, "/v1/models": V1_MODELS})
+    service = provider.health()
+    assert service.status is ServiceStatus.UNAVAILABLE
+    assert "router login" in (service.error or "")
+
+
 def test_health_while_loading_reports_unavailable_with_the_reason() -> None:
     loading = httpx.Response(
         503, json={"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}

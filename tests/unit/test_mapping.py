@@ -197,6 +197,13 @@ def test_422_maps_to_invalid_request() -> None:
     assert type(_status(422, '{"detail": [{"msg": "field required"}]}')) is InvalidRequestError
 
 
+def test_503_with_retry_after_keeps_the_wait() -> None:
+    error = _status(503, "busy", {"Retry-After": "4"})
+    assert isinstance(error, ServiceUnavailableError)
+    assert error.retry_after == 4.0
+    assert _status(503, "busy").retry_after is None
+
+
 def test_503_maps_to_retriable_service_unavailable() -> None:
     error = _status(
         503, '{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}'

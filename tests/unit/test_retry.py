@@ -34,6 +34,12 @@ def test_retry_after_is_honoured_exactly() -> None:
     assert policy.delay(0, RateLimitError("slow", retry_after=3.5)) == 3.5
 
 
+def test_retry_after_on_a_503_is_honoured_too() -> None:
+    error = ServiceUnavailableError("busy")
+    error.retry_after = 2.0
+    assert RetryPolicy(rand=lambda: 0.0).delay(0, error) == 2.0
+
+
 def test_a_retry_after_too_long_fails_over_instead_of_waiting() -> None:
     policy = RetryPolicy(max_retry_after=10)
     assert policy.delay(0, RateLimitError("slow", retry_after=120)) is None

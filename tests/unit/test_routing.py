@@ -557,3 +557,16 @@ def test_a_skipped_service_says_where_it_is_and_how_to_start_it() -> None:
     assert "http://127.0.0.1:9" in message
     assert "tried again in" in message
     assert dead.start_hint in message
+
+
+def test_a_stream_that_breaks_after_output_counts_against_the_services_health() -> None:
+    a = FakeServer("a", ["m"])
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b'data: {"choices":[{"delta":{"content":"Hel"}}]}\n\n')
+
+    a.chat_script = [broken]
+    client, _ = make_client(a)
+    with pytest.raises(StreamError), client.chat_stream("m", "hi") as stream:
+        list(stream)
+    assert client.router.states[0].status is ServiceStatus.DEGRADED

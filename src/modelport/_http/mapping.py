@@ -348,11 +348,13 @@ def error_from_response(
     if 400 <= status < 500:
         return InvalidRequestError(f"{where} rejected the request ({status}){said}.", **kw)
     if status == 503:
-        return ServiceUnavailableError(
+        error = ServiceUnavailableError(
             f"{where} is busy or not ready (503){said}.",
             hint="It may still be loading a model; retry shortly.",
             **kw,
         )
+        error.retry_after = parse_retry_after(headers.get("retry-after"))
+        return error
     if status >= 500:
         return ServerError(
             f"{where} failed ({status}){said}.", hint="Check the server's log.", **kw

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import ModelportError, RateLimitError
+from ..errors import ModelportError
 
 __all__ = ["RetryPolicy"]
 
@@ -38,9 +38,10 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt + 1``, or ``None`` to stop."""
         if attempt >= self.max_retries or not error.retriable:
             return None
-        if isinstance(error, RateLimitError) and error.retry_after is not None:
-            if error.retry_after > self.max_retry_after:
+        retry_after = getattr(error, "retry_after", None)  # 429s, and 503s that say
+        if retry_after is not None:
+            if retry_after > self.max_retry_after:
                 return None  # waiting that long is worse than failing over
-            return error.retry_after
+            return float(retry_after)
         ceiling = min(self.max_delay, self.base_delay * 2.0**attempt)
         return ceiling * float(self.rand())

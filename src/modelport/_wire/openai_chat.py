@@ -344,6 +344,7 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
         "_done",
         "_looked",
         "_split",
+        "_whole_events",
         "acc",
         "dialect",
         "error",
@@ -367,6 +368,10 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
         self._done = False
         self._looked = False
         self._body: bytearray | None = None
+        # Whether the SSE decoder holds nothing: no partial line, no unfinished event,
+        # no error it deferred. True at the start and after a piece that was one line
+        # and a blank line; the hot path in _feed needs it.
+        self._whole_events = True
 
     def response(self) -> ChatResponse:
         return self.acc.response()
@@ -390,6 +395,28 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
             if head[:1] in (b"{", b"["):  # one JSON body instead of events
                 self._body = bytearray(head)
                 return
+        if (
+            self._whole_events
+            and data.startswith(b"data: {")
+            and data.find(b"\n") == len(data) - 2
+            and data.endswith(b"\n\n")
+            and not self._done
+        ):
+            # The hot path: servers send one whole `data: {...}` event per network chunk,
+            # and the SSE decoder holds nothing, so the event is this JSON. Anything
+            # unusual takes the general path below.
+            try:
+                event = loads(data[6:-2])
+            except ValueError:
+                pass
+            else:
+                if type(event) is dict and "error" not in event:
+                    chunk = self._chunk(event)
+                    if chunk is not None:
+                        out.append(self.acc.add(chunk))
+                    return
+        # One line and a blank one: an error in it is raised now, not deferred.
+        self._whole_events = data.endswith(b"\n\n") and data.count(b"\n") == 2
         self._events(self._decoder.feed(data), out)
 
     def _finish(self, out: list[ChatChunk]) -> None:

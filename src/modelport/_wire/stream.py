@@ -181,7 +181,8 @@ class ChatAccumulator:
             return error
         return self.stream_error(f"The stream from {self.ctx.where()} broke off: {error.message}")
 
-    def stream_error(self, message: str, *, status_code: int | None = None) -> StreamError:
+    def stream_error(self, message: str, *, status_code: int | None = 200) -> StreamError:
+        """A :class:`StreamError` keeping what arrived; the stream's response was a 200."""
         text = self.text
         got = f" ({len(text)} characters received before it)" if text else ""
         return StreamError(

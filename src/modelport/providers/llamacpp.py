@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from .._http.transport import Op, Request, Response
 from .._wire import openai_chat as wire
-from ..errors import ModelportError
+from ..errors import ModelportError, ProtocolError
 from ..types import Capabilities, ModelInfo, ProviderKind, Service, ServiceStatus
 from .openai_compatible import OpenAICompatibleProvider
 
@@ -42,6 +42,14 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         ]
         if isinstance(health, ModelportError):
             raise health
+        status = _json_or_none(health)
+        if not (isinstance(status, Mapping) and status.get("status") == "ok"):
+            raise ProtocolError(
+                f"{self.ctx.where()} answered /health with {health.text[:80]!r}, not "
+                'llama-server\'s {"status": "ok"}.',
+                hint="Is this URL really a llama.cpp server?",
+                **self.ctx.kwargs(health.status),
+            )
         version = None
         if isinstance(props, Response):
             data = _json_or_none(props)
