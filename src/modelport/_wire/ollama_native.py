@@ -43,7 +43,7 @@ from ..types import (
     Usage,
 )
 from .common import ChatRequest, image_to_base64, parse_arguments
-from .stream import ChatAccumulator, DecoderBase, guard_shape
+from .stream import ChatStreamDecoder, DecoderBase, guard_shape
 
 __all__ = [
     "OllamaChatStream",
@@ -677,7 +677,7 @@ def _json_line(line: bytes) -> Any:
         raise MalformedLineError(line, "invalid JSON") from exc
 
 
-class OllamaChatStream(DecoderBase[ChatChunk]):
+class OllamaChatStream(ChatStreamDecoder):
     """Decodes an NDJSON ``/api/chat`` stream into :class:`ChatChunk` objects.
 
     Content and thinking arrive as deltas; each tool call arrives whole in some
@@ -686,22 +686,12 @@ class OllamaChatStream(DecoderBase[ChatChunk]):
     so far once output has started), and so does a stream that ends without ``done``.
     """
 
-    __slots__ = ("_done", "_lines", "acc", "error")
+    __slots__ = ("_done", "_lines")
 
     def __init__(self, ctx: ErrorContext, model: str) -> None:
-        self.acc = ChatAccumulator(ctx, model)
-        self.error: ModelportError | None = None
+        super().__init__(ctx, model)
         self._lines = LineDecoder()
         self._done = False
-
-    def response(self) -> ChatResponse:
-        return self.acc.response()
-
-    def interrupted(self, error: ModelportError) -> ModelportError:
-        return self.acc.interrupted(error)
-
-    def _decode_error(self, exc: Exception) -> ModelportError:
-        return self.acc.decode_error(exc)
 
     def _feed(self, data: bytes, out: list[ChatChunk]) -> None:
         self._objects(self._lines.feed(data), out)

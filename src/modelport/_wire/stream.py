@@ -12,7 +12,14 @@ from .._http.mapping import ErrorContext
 from ..errors import ModelportError, ProtocolError, StreamError
 from ..types import ChatChunk, ChatResponse, Timings, ToolCall, Usage
 
-__all__ = ["ChatAccumulator", "DecoderBase", "ThinkTagSplitter", "guard_shape", "loads"]
+__all__ = [
+    "ChatAccumulator",
+    "ChatStreamDecoder",
+    "DecoderBase",
+    "ThinkTagSplitter",
+    "guard_shape",
+    "loads",
+]
 
 T = TypeVar("T")
 
@@ -212,6 +219,27 @@ class ChatAccumulator:
         return self.stream_error(
             f"The stream from {self.ctx.where()} ended before the reply finished"
         )
+
+
+class ChatStreamDecoder(DecoderBase[ChatChunk]):
+    """Base of the chat stream decoders: what arrives is collected in ``acc``, which
+    builds the final response and the errors that keep the partial text.
+    """
+
+    __slots__ = ("acc", "error")
+
+    def __init__(self, ctx: ErrorContext, model: str) -> None:
+        self.acc = ChatAccumulator(ctx, model)
+        self.error: ModelportError | None = None
+
+    def response(self) -> ChatResponse:
+        return self.acc.response()
+
+    def interrupted(self, error: ModelportError) -> ModelportError:
+        return self.acc.interrupted(error)
+
+    def _decode_error(self, exc: Exception) -> ModelportError:
+        return self.acc.decode_error(exc)
 
 
 _OPEN = "<think>"
