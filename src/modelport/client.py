@@ -29,6 +29,7 @@ from ._streams import AsyncChatStream, ChatStream, StreamItem
 from ._wire.common import ChatRequest, MessagesInput, build_chat_request
 from .discovery import (
     Candidate,
+    needs_tls,
     parse_service_spec,
     parse_services_env,
     probe_op,
@@ -307,7 +308,7 @@ class Client(_ClientCore):
         from ._http.transport import SyncTransport
 
         timeout = max(self.discovery_timeout, 2.0)
-        with httpx.Client(trust_env=False) as http:
+        with httpx.Client(trust_env=False, verify=needs_tls(pending)) as http:
             return [
                 probe_transport(SyncTransport, http, c, timeout).run(probe_op(c, timeout))
                 for c in pending
@@ -559,7 +560,7 @@ class AsyncClient(_ClientCore):
         from ._http.transport import AsyncTransport
 
         timeout = max(self.discovery_timeout, 2.0)
-        async with httpx.AsyncClient(trust_env=False) as http:
+        async with httpx.AsyncClient(trust_env=False, verify=needs_tls(pending)) as http:
             probes = (
                 probe_transport(AsyncTransport, http, c, timeout).run(probe_op(c, timeout))
                 for c in pending

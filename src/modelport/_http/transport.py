@@ -165,8 +165,20 @@ def in_band_error(
     return error
 
 
+def _stale_connection(exc: Exception) -> bool:
+    """A kept-alive connection the server had already closed: the request never
+    reached it, so sending it again at once, on a fresh connection, is safe.
+
+    Only tried once the transport has had an answer (before that, no connection can
+    have been kept alive), so a server that never answers still gets one request.
+    """
+    return isinstance(exc, httpx.RemoteProtocolError) and "without sending a response" in str(exc)
+
+
 class _TransportBase:
     """What both twins share: building httpx requests and mapping statuses."""
+
+    client: httpx.Client | httpx.AsyncClient
 
     def __init__(
         self,
@@ -180,30 +192,39 @@ class _TransportBase:
     ) -> None:
         self.base_url = base_url
         self.ctx = ctx
+        self._answered = False
         self.headers = dict(headers)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.classify = classify
 
-    def _timeout(self, request: Request) -> httpx.Timeout:
-        read = self.timeout if request.timeout is None else request.timeout
+    def _timeout(self, request: Request) -> Any:
+        if request.timeout is None:
+            return httpx.USE_CLIENT_DEFAULT
+        read = request.timeout
         return httpx.Timeout(read, connect=min(self.connect_timeout, read))
 
     def _url(self, request: Request) -> str:
         return self.base_url + request.path
+
+    def _build(self, request: Request) -> httpx.Request:
+        return self.client.build_request(
+            request.method,
+            self.base_url + request.path,
+            content=self._body(request),
+            headers=self._headers(request),
+            timeout=self._timeout(request),
+        )
 
     def _body(self, request: Request) -> bytes | None:
         if request.json is None:
             return None
         return json.dumps(request.json, separators=(",", ":"), ensure_ascii=False).encode()
 
-    def _headers(self, request: Request) -> dict[str, str]:
-        headers = self.headers
-        if request.json is not None:
-            headers = {**headers, "content-type": "application/json"}
-        if request.headers:
-            headers = {**headers, **request.headers}
-        return headers
+    def _headers(self, request: Request) -> Mapping[str, str] | None:
+        # The client carries the common headers (see client_options); only a
+        # request's own are added here, and httpx merges them.
+        return request.headers or None
 
     def check(self, response: Response) -> None:
         """Raise the mapped error if the response is an error."""
@@ -221,21 +242,27 @@ class _TransportBase:
 class SyncTransport(_TransportBase):
     """Drives operations and streams with an :class:`httpx.Client`."""
 
+    client: httpx.Client
+
     def __init__(self, client: httpx.Client, base_url: str, ctx: ErrorContext, **kwargs: Any):
         super().__init__(base_url, ctx, **kwargs)
         self.client = client
 
+    def _open(self, request: Request, *, stream: bool) -> httpx.Response:
+        retried = False
+        while True:
+            try:
+                response = self.client.send(self._build(request), stream=stream)
+            except httpx.HTTPError as exc:
+                if not retried and self._answered and _stale_connection(exc):
+                    retried = True
+                    continue
+                raise self.transport_error(exc, request) from exc
+            self._answered = True
+            return response
+
     def send(self, request: Request) -> Response:
-        try:
-            response = self.client.request(
-                request.method,
-                self._url(request),
-                content=self._body(request),
-                headers=self._headers(request),
-                timeout=self._timeout(request),
-            )
-        except httpx.HTTPError as exc:
-            raise self.transport_error(exc, request) from exc
+        response = self._open(request, stream=False)
         result = Response(response.status_code, response.headers, response.content, request)
         self.check(result)
         return result
@@ -275,19 +302,7 @@ class SyncTransport(_TransportBase):
 
     def stream(self, request: Request, decoder: StreamDecoder[T]) -> Generator[T, None, None]:
         """Send a streaming request and yield decoded items; closes the response on exit."""
-        try:
-            response = self.client.send(
-                self.client.build_request(
-                    request.method,
-                    self._url(request),
-                    content=self._body(request),
-                    headers=self._headers(request),
-                    timeout=self._timeout(request),
-                ),
-                stream=True,
-            )
-        except httpx.HTTPError as exc:
-            raise self.transport_error(exc, request) from exc
+        response = self._open(request, stream=True)
         try:
             if response.status_code >= 400:
                 try:
@@ -317,21 +332,27 @@ class SyncTransport(_TransportBase):
 class AsyncTransport(_TransportBase):
     """Drives operations and streams with an :class:`httpx.AsyncClient`."""
 
+    client: httpx.AsyncClient
+
     def __init__(self, client: httpx.AsyncClient, base_url: str, ctx: ErrorContext, **kwargs: Any):
         super().__init__(base_url, ctx, **kwargs)
         self.client = client
 
+    async def _open(self, request: Request, *, stream: bool) -> httpx.Response:
+        retried = False
+        while True:
+            try:
+                response = await self.client.send(self._build(request), stream=stream)
+            except httpx.HTTPError as exc:
+                if not retried and self._answered and _stale_connection(exc):
+                    retried = True
+                    continue
+                raise self.transport_error(exc, request) from exc
+            self._answered = True
+            return response
+
     async def send(self, request: Request) -> Response:
-        try:
-            response = await self.client.request(
-                request.method,
-                self._url(request),
-                content=self._body(request),
-                headers=self._headers(request),
-                timeout=self._timeout(request),
-            )
-        except httpx.HTTPError as exc:
-            raise self.transport_error(exc, request) from exc
+        response = await self._open(request, stream=False)
         result = Response(response.status_code, response.headers, response.content, request)
         self.check(result)
         return result
@@ -376,19 +397,7 @@ class AsyncTransport(_TransportBase):
 
     async def stream(self, request: Request, decoder: StreamDecoder[T]) -> AsyncGenerator[T, None]:
         """Send a streaming request and yield decoded items; closes the response on exit."""
-        try:
-            response = await self.client.send(
-                self.client.build_request(
-                    request.method,
-                    self._url(request),
-                    content=self._body(request),
-                    headers=self._headers(request),
-                    timeout=self._timeout(request),
-                ),
-                stream=True,
-            )
-        except httpx.HTTPError as exc:
-            raise self.transport_error(exc, request) from exc
+        response = await self._open(request, stream=True)
         try:
             if response.status_code >= 400:
                 try:

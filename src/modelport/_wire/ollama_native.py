@@ -43,7 +43,7 @@ from ..types import (
     Usage,
 )
 from .common import ChatRequest, image_to_base64, parse_arguments
-from .stream import ChatStreamDecoder, DecoderBase, guard_shape
+from .stream import ChatStreamDecoder, DecoderBase, guard_shape, loads
 
 __all__ = [
     "OllamaChatStream",
@@ -299,13 +299,17 @@ def _message_parts(data: Mapping[str, Any]) -> tuple[str, str, tuple[ToolCall, .
     message = data.get("message")
     if message is None:
         return "", "", ()
-    if not isinstance(message, Mapping):
+    # The hot path (every streamed chunk): a plain dict with text content only.
+    if type(message) is not dict and not isinstance(message, Mapping):
         raise TypeError("message is not an object")
     text = message.get("content") or ""
     thinking = message.get("thinking") or ""
-    if not isinstance(text, str) or not isinstance(thinking, str):
+    if (type(text) is not str or type(thinking) is not str) and not (
+        isinstance(text, str) and isinstance(thinking, str)
+    ):
         raise TypeError("message content is not text")
-    return text, thinking, parse_tool_calls(message.get("tool_calls"))
+    calls = message.get("tool_calls")
+    return text, thinking, parse_tool_calls(calls) if calls is not None else ()
 
 
 def parse_chat(data: Any, ctx: ErrorContext, *, model: str) -> ChatResponse:
@@ -672,7 +676,7 @@ def stream_error_before_output(
 
 def _json_line(line: bytes) -> Any:
     try:
-        return json.loads(line)
+        return loads(line)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise MalformedLineError(line, "invalid JSON") from exc
 

@@ -25,7 +25,7 @@ from .common import (
     split_think_tags,
     tool_call_from_wire,
 )
-from .stream import ChatAccumulator, DecoderBase, ThinkTagSplitter, guard_shape, loads
+from .stream import ChatStreamDecoder, ThinkTagSplitter, guard_shape, loads
 
 __all__ = [
     "OpenAIChatStream",
@@ -323,7 +323,7 @@ class _ToolCallBuilder:
         return ToolCall(name=self.name, arguments=arguments, id=self.id, raw_arguments=raw)
 
 
-class OpenAIChatStream(DecoderBase[ChatChunk]):
+class OpenAIChatStream(ChatStreamDecoder):
     """Decodes an SSE chat stream into :class:`ChatChunk` objects.
 
     Tool-call fragments are assembled by ``index`` and delivered whole in the last
@@ -345,9 +345,7 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
         "_looked",
         "_split",
         "_whole_events",
-        "acc",
         "dialect",
-        "error",
     )
 
     def __init__(
@@ -358,9 +356,8 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
         *,
         classify: Callable[[Mapping[str, Any]], ModelportError | None] | None = None,
     ) -> None:
-        self.acc = ChatAccumulator(ctx, model)
+        super().__init__(ctx, model)
         self.dialect = dialect
-        self.error: ModelportError | None = None
         self._classify = classify
         self._decoder = SSEDecoder()
         self._builders: dict[int, _ToolCallBuilder] = {}
@@ -372,15 +369,6 @@ class OpenAIChatStream(DecoderBase[ChatChunk]):
         # no error it deferred. True at the start and after a piece that was one line
         # and a blank line; the hot path in _feed needs it.
         self._whole_events = True
-
-    def response(self) -> ChatResponse:
-        return self.acc.response()
-
-    def interrupted(self, error: ModelportError) -> ModelportError:
-        return self.acc.interrupted(error)
-
-    def _decode_error(self, exc: Exception) -> ModelportError:
-        return self.acc.decode_error(exc)
 
     def _feed(self, data: bytes, out: list[ChatChunk]) -> None:
         if self._body is not None:

@@ -36,7 +36,7 @@ def loads(text: str | bytes) -> Any:
     are not UTF-8, invalid JSON) is handed to ``json.loads`` itself, so the result
     or the error is exactly what ``json.loads`` gives.
 
-    >>> loads('{"a": [1, 2.5, null]}'), loads(b' {"b": "\\u00e9"} ')
+    >>> loads('{"a": [1, 2.5, null]}'), loads(b' {"b": "\\\\u00e9"} ')
     ({'a': [1, 2.5, None]}, {'b': 'é'})
     >>> loads('{"a": 1} trailing')
     Traceback (most recent call last):
