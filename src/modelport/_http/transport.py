@@ -43,11 +43,16 @@ T = TypeVar("T")
 _MAX_ERROR_BODY = 64 * 1024
 
 MAX_IN_FLIGHT = 16
-"""How many requests of one batch are in flight at once (an Ollama listing asks
-``/api/show`` for every model). Each new connection costs client CPU, and httpcore's
-pool does work in proportion to its connections on every request, so beyond this
-more concurrency is slower: a 100-model listing with 20 ms lookups took 330 ms with
-8 at a time (sync) or all at once (async), 190 ms with 16 (bench/, models)."""
+"""How many requests of one batch are in flight at once in the async twin (an Ollama
+listing asks ``/api/show`` for every model). httpcore's async pool does work in
+proportion to its connections and waiters on every request, so beyond this more
+concurrency is slower: a 100-model listing with 20 ms lookups took 7.8 round trips
+with 16 at a time, 14-15 with 32 or 64 (bench/, models)."""
+
+MAX_THREADS = 32
+"""The same cap for the sync twin's threads, where more concurrency keeps helping up
+to the client's own CPU cost: 7.6 round trips with 16 threads, 5.8 with 32, 5.4 with
+64 (bench/, models)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +302,7 @@ class SyncTransport(_TransportBase):
             return [self._outcome(r) for r in requests]
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, len(requests))) as pool:
+        with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(requests))) as pool:
             return list(pool.map(self._outcome, requests))
 
     def stream(self, request: Request, decoder: StreamDecoder[T]) -> Generator[T, None, None]:
