@@ -256,6 +256,11 @@ class _ClientCore:
         return AllServicesFailedError("No service could list its models", errors=errors)
 
 
+def _for(req: ChatRequest, target: Target) -> ChatRequest:
+    """The request with the model named as the target service names it."""
+    return req if req.model == target.model else replace(req, model=target.model)
+
+
 def _validate_model(model: str) -> None:
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequestError(
@@ -436,9 +441,7 @@ class Client(_ClientCore):
         self._check(targets[0], req)
 
         def call(target: Target) -> ChatResponse:
-            return target.state.provider._io.run(
-                target.state.provider._op_chat(replace(req, model=target.model))
-            )
+            return target.state.provider._io.run(target.state.provider._op_chat(_for(req, target)))
 
         return self._drive(targets, call)
 
@@ -454,7 +457,7 @@ class Client(_ClientCore):
         self._check(targets[0], req)
 
         def open_first(target: Target) -> tuple[Target, Iterator[StreamItem], StreamItem]:
-            items = target.state.provider._chat_items(replace(req, model=target.model))
+            items = target.state.provider._chat_items(_for(req, target))
             try:
                 return target, items, next(items)
             except BaseException:
@@ -690,9 +693,7 @@ class AsyncClient(_ClientCore):
         self._check(targets[0], req)
 
         def call(target: Target) -> Any:
-            return target.state.provider._aio.run(
-                target.state.provider._op_chat(replace(req, model=target.model))
-            )
+            return target.state.provider._aio.run(target.state.provider._op_chat(_for(req, target)))
 
         result: ChatResponse = await self._drive(targets, call)
         return result
@@ -709,7 +710,7 @@ class AsyncClient(_ClientCore):
         self._check(targets[0], req)
 
         async def open_first(target: Target) -> tuple[Target, Any, StreamItem]:
-            items = target.state.provider._achat_items(replace(req, model=target.model))
+            items = target.state.provider._achat_items(_for(req, target))
             try:
                 return target, items, await items.__anext__()
             except BaseException:
