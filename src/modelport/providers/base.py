@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import httpx
 
@@ -51,10 +51,21 @@ if TYPE_CHECKING:
 
     from .._wire.common import ChatOptions
 
-__all__ = ["Provider"]
+__all__ = ["Provider", "ProviderOptions"]
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
+
+
+class ProviderOptions(TypedDict, total=False):
+    """The keyword arguments every provider takes (see :class:`Provider`)."""
+
+    api_key: str | None
+    name: str | None
+    timeout: float
+    connect_timeout: float
+    headers: Mapping[str, str] | None
+    transport: Any
 
 
 class Provider:

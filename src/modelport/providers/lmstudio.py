@@ -27,7 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from .._http.mapping import ErrorContext, extract_error
@@ -59,8 +59,11 @@ from ..types import (
     ServiceStatus,
     Timings,
 )
-from .base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT
+from .base import ProviderOptions
 from .openai_compatible import OpenAICompatibleProvider
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["LMStudioProvider", "duration_seconds", "find_lmstudio_home", "server_port_from_config"]
 
@@ -216,28 +219,16 @@ class LMStudioProvider(OpenAICompatibleProvider):
         self,
         base_url: str | None = None,
         *,
-        api_key: str | None = None,
-        name: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        headers: Mapping[str, str] | None = None,
-        transport: Any = None,
         jit_timeout: float = DEFAULT_JIT_TIMEOUT,
         native_stats: bool = False,
         home: str | os.PathLike[str] | None = None,
         poll_interval: float = 1.0,
+        **options: Unpack[ProviderOptions],
     ) -> None:
         self._home = Path(home) if home is not None else None
-        self._token_source: str | None = "api_key" if api_key is not None else None
-        super().__init__(
-            base_url,
-            api_key=api_key,
-            name=name,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            headers=headers,
-            transport=transport,
-        )
+        given = options.get("api_key") is not None
+        self._token_source: str | None = "api_key" if given else None
+        super().__init__(base_url, **options)
         self.jit_timeout = _seconds("jit_timeout", jit_timeout, allow_zero=False)
         self.poll_interval = _seconds("poll_interval", poll_interval, allow_zero=True)
         self.native_stats = bool(native_stats)

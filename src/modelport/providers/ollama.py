@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .._capabilities import guess_capabilities, merge_capabilities
 from .._http.transport import ChatDecoder, Op, Request, Response, StreamDecoder, in_band_error
@@ -39,7 +39,10 @@ from ..types import (
     Service,
     ServiceStatus,
 )
-from .base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Provider
+from .base import Provider, ProviderOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["OllamaProvider"]
 
@@ -73,23 +76,10 @@ class OllamaProvider(Provider):
         self,
         base_url: str | None = None,
         *,
-        api_key: str | None = None,
-        name: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        headers: Mapping[str, str] | None = None,
-        transport: Any = None,
         show_cache_ttl: float = 300.0,
+        **options: Unpack[ProviderOptions],
     ) -> None:
-        super().__init__(
-            base_url,
-            api_key=api_key,
-            name=name,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            headers=headers,
-            transport=transport,
-        )
+        super().__init__(base_url, **options)
         self.show_cache_ttl = float(show_cache_ttl)
         self._show_cache: dict[tuple[str, str], tuple[float, wire.ShowFacts]] = {}
 
