@@ -135,10 +135,23 @@ class Router:
             return state.models
         return None
 
-    def store_models(self, state: ServiceState, models: list[ModelInfo]) -> None:
+    def listed(self, state: ServiceState, models: list[ModelInfo]) -> None:
+        """A fresh model list arrived: the service is healthy, and the list is cached."""
+        self.record_success(state)
         with self.lock:
             state.models = models
             state.models_at = self.clock()
+
+    def after_wait(
+        self, state: ServiceState, refresh: bool, seen_at: float
+    ) -> list[ModelInfo] | None:
+        """What a caller that waited for a service's refresh lock can use without asking
+        the server: the list another caller fetched meanwhile (``models_at`` moved on
+        from ``seen_at``), or, unless it asked for a refresh, a cached one.
+        """
+        if state.models_at != seen_at and state.models is not None:
+            return state.models
+        return None if refresh else self.cached_models(state)
 
     # ------------------------------------------------------------------ resolution
 

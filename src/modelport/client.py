@@ -327,18 +327,17 @@ class Client(_ClientCore):
             cached = router.cached_models(state)
             if cached is not None:
                 return cached
+        seen_at = state.models_at
         with state.refresh_lock:  # concurrent callers share one refresh
-            if not refresh or state.models_at > time.monotonic() - 0.001:
-                cached = router.cached_models(state)
-                if cached is not None:
-                    return cached
+            shared = router.after_wait(state, refresh, seen_at)
+            if shared is not None:
+                return shared
             try:
                 models = state.provider.models(refresh=refresh)
             except ModelportError as exc:
                 router.record_failure(state, exc)
                 raise
-            router.record_success(state)
-            router.store_models(state, models)
+            router.listed(state, models)
             return models
 
     def _list_all(
@@ -583,18 +582,17 @@ class AsyncClient(_ClientCore):
         if state.async_refresh_lock is None:
             state.async_refresh_lock = asyncio.Lock()
         lock: asyncio.Lock = state.async_refresh_lock  # type: ignore[assignment]
+        seen_at = state.models_at
         async with lock:  # concurrent callers share one refresh
-            if not refresh or state.models_at > time.monotonic() - 0.001:
-                cached = router.cached_models(state)
-                if cached is not None:
-                    return cached
+            shared = router.after_wait(state, refresh, seen_at)
+            if shared is not None:
+                return shared
             try:
                 models = await state.provider.amodels(refresh=refresh)
             except ModelportError as exc:
                 router.record_failure(state, exc)
                 raise
-            router.record_success(state)
-            router.store_models(state, models)
+            router.listed(state, models)
             return models
 
     async def _list_all(

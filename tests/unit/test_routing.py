@@ -570,3 +570,16 @@ def test_a_stream_that_breaks_after_output_counts_against_the_services_health() 
     with pytest.raises(StreamError), client.chat_stream("m", "hi") as stream:
         list(stream)
     assert client.router.states[0].status is ServiceStatus.DEGRADED
+
+
+def test_concurrent_forced_refreshes_share_one_request_whatever_the_clock() -> None:
+    a, b = FakeServer("a", ["m"]), FakeServer("b", ["n"])
+    a.list_delay = b.list_delay = 0.2
+    client, _ = make_client(a, b)
+    client.router.clock = lambda: 5.0  # a frozen clock: sharing must not depend on time
+    threads = [threading.Thread(target=client.models, kwargs={"refresh": True}) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert (a.listings, b.listings) == (1, 1)
