@@ -209,9 +209,6 @@ class _TransportBase:
         read = request.timeout
         return httpx.Timeout(read, connect=min(self.connect_timeout, read))
 
-    def _url(self, request: Request) -> str:
-        return self.base_url + request.path
-
     def _build(self, request: Request) -> httpx.Request:
         return self.client.build_request(
             request.method,

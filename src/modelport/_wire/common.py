@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict, Union, get_args, get_origin, get_type_hints
 
 from ..errors import InvalidRequestError
-from ..types import ImageInput, Message, Role, ToolCall
+from ..types import ImageInput, Message, ToolCall
 
 __all__ = [
     "CHAT_OPTION_NAMES",
@@ -623,8 +623,3 @@ def split_think_tags(text: str) -> tuple[str, str | None]:
     if end == -1:
         return "", body.strip()
     return body[end + len(_THINK_CLOSE) :].lstrip(), body[:end].strip()
-
-
-def roles(messages: Iterable[Message]) -> list[Role]:
-    """The roles of the messages, in order (used by tests and validation)."""
-    return [m.role for m in messages]
