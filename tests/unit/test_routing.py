@@ -583,3 +583,16 @@ def test_concurrent_forced_refreshes_share_one_request_whatever_the_clock() -> N
     for thread in threads:
         thread.join(10)
     assert (a.listings, b.listings) == (1, 1)
+
+
+def test_two_services_with_one_name_are_a_configuration_error() -> None:
+    first = FakeServer("same", ["m"]).provider()
+    second = FakeServer("same", ["n"]).provider()
+    with pytest.raises(ConfigurationError) as caught:
+        modelport.Client(services=[first, second])
+    assert "'same'" in str(caught.value)
+
+
+def test_two_unnamed_services_of_one_kind_get_distinct_names() -> None:
+    client = modelport.Client(services=["llamacpp", "llamacpp"])
+    assert [s.name for s in client.router.states] == ["llamacpp", "llamacpp-2"]
