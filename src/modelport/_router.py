@@ -1,10 +1,10 @@
 """Routing, health and failover decisions, free of I/O.
 
-The :class:`Router` keeps each service's health and cached model list, orders the
-services that can answer a model, and plans failover as a generator
-(:meth:`Router.failover`) that the sync and async clients drive: it yields an
-:class:`Attempt` or a :class:`Sleep`, and receives the attempt's error (or ``None``
-on success).
+The :class:`Router` keeps each service's health, requests in flight and cached
+model list, orders the services that can answer a model, and runs failover as a
+*flow* (:meth:`Router.failover`): a generator, driven by the sync or the async
+client, that delegates each attempt to a flow the caller gives and waits between
+retries with the ``sleep`` step of :mod:`modelport._http.ops`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._http.ops import sleep
 from ._http.retry import RetryPolicy
 from ._naming import close_names, names_match, split_service_prefix
 from .errors import (
@@ -21,13 +23,43 @@ from .errors import (
     CapabilityError,
     ModelNotFoundError,
     ModelportError,
+    RequestTimeoutError,
     ServiceUnavailableError,
     StreamError,
 )
 from .providers.base import Provider
 from .types import ModelInfo, Service, ServiceStatus
 
-__all__ = ["Attempt", "Router", "ServiceState", "Sleep", "Target"]
+if TYPE_CHECKING:
+    import asyncio
+    from typing import TypeAlias
+
+__all__ = ["Flow", "LockBox", "Router", "ServiceState", "Target"]
+
+T = TypeVar("T")
+
+Flow: TypeAlias = Generator[Any, object, T]
+"""A client flow: yields steps (provider operations to run, sleeps, ...) to the
+client's driver, receives their results, returns ``T``."""
+
+
+class LockBox:
+    """A lock for sync callers and one for async callers (one per event loop)."""
+
+    __slots__ = ("_async", "_loop", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._async: asyncio.Lock | None = None
+        self._loop: object = None
+
+    def alock(self) -> asyncio.Lock:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._loop is not loop:
+            self._async, self._loop = asyncio.Lock(), loop
+        return self._async
 
 
 @dataclass(eq=False)
@@ -43,10 +75,13 @@ class ServiceState:
     models_at: float = float("-inf")
     service: Service | None = None
     """The last health report (version, latency, model count)."""
-    fingerprint_pending: bool = False
-    """Configured by URL alone and not yet identified (the provider is a generic one)."""
-    refresh_lock: threading.Lock = field(default_factory=threading.Lock)
-    async_refresh_lock: object | None = None
+    unreachable: bool = False
+    """Whether the last failure was failing to reach the server at all."""
+    in_flight: int = 0
+    """This client's requests to the service that have not finished (a stream counts
+    until it is closed)."""
+    refresh: LockBox = field(default_factory=LockBox)
+    """Held while the model list is refreshed, so concurrent callers share one refresh."""
 
     @property
     def name(self) -> str:
@@ -60,19 +95,6 @@ class Target:
     state: ServiceState
     model: str
     info: ModelInfo | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    target: Target
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    seconds: float
-
-
-FailoverPlan = Generator["Attempt | Sleep", "ModelportError | None", None]
 
 
 class Router:
@@ -98,6 +120,7 @@ class Router:
     # ------------------------------------------------------------------ health
 
     def record_success(self, state: ServiceState) -> None:
+        """A request to the service succeeded: it is healthy again."""
         with self.lock:
             state.status = ServiceStatus.AVAILABLE
             state.failures = 0
@@ -115,11 +138,26 @@ class Router:
         with self.lock:
             state.failures += 1
             state.last_error = str(error)
+            state.unreachable = isinstance(error, (ServiceUnavailableError, RequestTimeoutError))
             if state.failures >= self.failure_threshold:
                 state.status = ServiceStatus.UNAVAILABLE
                 state.unavailable_since = self.clock()
             else:
                 state.status = ServiceStatus.DEGRADED
+
+    def record_probe(self, state: ServiceState) -> None:
+        """A health probe or a listing answered. That shows the server is reachable,
+        not that its requests work: it clears failures to reach it, never the health
+        that failed requests (5xx, broken streams) earned.
+        """
+        with self.lock:
+            if state.failures and not state.unreachable:
+                return
+            state.status = ServiceStatus.AVAILABLE
+            state.failures = 0
+            state.unavailable_since = None
+            state.last_error = None
+            state.unreachable = False
 
     def usable(self, state: ServiceState) -> bool:
         """Unavailable services are skipped until their cool-down has passed."""
@@ -136,8 +174,8 @@ class Router:
         return None
 
     def listed(self, state: ServiceState, models: list[ModelInfo]) -> None:
-        """A fresh model list arrived: the service is healthy, and the list is cached."""
-        self.record_success(state)
+        """A fresh model list arrived: the service is reachable, and the list is cached."""
+        self.record_probe(state)
         with self.lock:
             state.models = models
             state.models_at = self.clock()
@@ -178,7 +216,8 @@ class Router:
 
         With one possible service, it is used without consulting lists (its server
         reports a missing model itself). Otherwise the cached lists decide: loaded
-        before not loaded, healthy before degraded, then configured order.
+        before not loaded, healthy before degraded, then the fewest requests in flight,
+        then configured order.
         """
         named, name = self.by_prefix(model)
         pool = named if named is not None else self.states
@@ -203,6 +242,7 @@ class Router:
             key=lambda t: (
                 0 if (t.info and t.info.loaded) else 1,
                 rank[t.state.status],
+                t.state.in_flight,
                 order[id(t.state)],
             )
         )
@@ -238,11 +278,20 @@ class Router:
 
     # ------------------------------------------------------------------ failover
 
-    def failover(self, targets: Sequence[Target]) -> FailoverPlan:
-        """Plan attempts: retries with backoff per service, then the next service.
+    def failover(
+        self,
+        targets: Sequence[Target],
+        attempt: Callable[[Target], Flow[T]],
+        *,
+        keep: bool = False,
+    ) -> Flow[tuple[Target, T]]:
+        """Try ``attempt`` on each target in turn: retries with backoff per service,
+        then the next service. Returns the target that answered, and its result.
 
-        Non-retriable errors are raised at once and never failed over. When every
-        target failed: the error itself for a single target, else
+        Each attempt counts as a request in flight until it ends (with ``keep``, the
+        successful one stays counted until :meth:`release`: a stream, until it is
+        closed). Non-retriable errors are raised at once and never failed over. When
+        every target failed: the error itself for a single target, else
         :class:`AllServicesFailedError` with each cause.
         """
         errors: list[ModelportError] = []
@@ -253,29 +302,48 @@ class Router:
                 errors.append(self.unavailable_error(state))
                 continue
             tried += 1
-            attempt = 0
+            retry = 0
             while True:
-                error = yield Attempt(target)
-                if error is None:
-                    self.record_success(state)
-                    return
-                self.record_failure(state, error)
-                if isinstance(error, ModelNotFoundError) and len(targets) > 1:
-                    errors.append(error)  # a stale list: the next service may have it
-                    break
-                if not error.retriable:
-                    raise error
-                delay = self.policy.delay(attempt, error)
-                if delay is None:
-                    errors.append(error)
-                    break
-                attempt += 1
-                yield Sleep(delay)
+                self.hold(state)
+                try:
+                    result = yield from attempt(target)
+                except ModelportError as error:
+                    self.release(state)
+                    self.record_failure(state, error)
+                    if isinstance(error, ModelNotFoundError) and len(targets) > 1:
+                        errors.append(error)  # a stale list: the next service may have it
+                        break
+                    if not error.retriable:
+                        raise
+                    delay = self.policy.delay(retry, error)
+                    if delay is None:
+                        errors.append(error)
+                        break
+                    retry += 1
+                    yield from sleep(delay)
+                    continue
+                except BaseException:
+                    self.release(state)
+                    raise
+                if not keep:
+                    self.release(state)
+                self.record_success(state)
+                return target, result
         if len(errors) == 1:
             raise errors[0]
         raise AllServicesFailedError(
             f"Every service that has this model failed ({len(errors)} tried)", errors=errors
         )
+
+    def hold(self, state: ServiceState) -> None:
+        """One more request in flight to the service."""
+        with self.lock:
+            state.in_flight += 1
+
+    def release(self, state: ServiceState) -> None:
+        """A request to the service finished."""
+        with self.lock:
+            state.in_flight = max(0, state.in_flight - 1)
 
     def unavailable_error(self, state: ServiceState) -> ServiceUnavailableError:
         """Why a service in its cool-down was skipped."""
@@ -310,7 +378,8 @@ class Router:
             name=state.name,
             kind=state.provider.kind,
             status=status,
-            error=base.error or state.last_error,
+            error=state.last_error or base.error,
+            in_flight=state.in_flight,
         )
 
 

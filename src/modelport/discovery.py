@@ -15,8 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
+from ._classify import classify, facts_from_response
+from ._coerce import opt_str
 from ._http.mapping import ErrorContext
-from ._http.transport import Op, Request, Response
+from ._http.ops import Op, Outcome, Request, Response, gather, send
 from ._http.urls import normalize_base_url, parse_ollama_host
 from .errors import ConfigurationError, ModelportError, RequestTimeoutError, ServiceUnavailableError
 from .types import ProviderKind, Service, ServiceStatus
@@ -153,7 +155,7 @@ def candidates(
 
 
 def _lmstudio_config_port(home: str | os.PathLike[str] | None) -> int | None:
-    from .providers.lmstudio import find_lmstudio_home, server_port_from_config
+    from .providers.lmstudio.config import find_lmstudio_home, server_port_from_config
 
     try:
         return server_port_from_config(home if home is not None else find_lmstudio_home())
@@ -173,8 +175,9 @@ def probe_op(candidate: Candidate, timeout: float) -> Op[Service]:
         return max(0.001, deadline - time.perf_counter())
 
     name = candidate.name or candidate.hint or "server"
+    root: Outcome
     try:
-        root = yield Request("GET", "/", timeout=remaining())
+        root = yield from send(Request("GET", "/", timeout=remaining()))
     except ModelportError as exc:
         root = exc
     if isinstance(root, (ServiceUnavailableError, RequestTimeoutError)):
@@ -186,32 +189,36 @@ def probe_op(candidate: Candidate, timeout: float) -> Op[Service]:
             error=_reason(root),
         )
     if isinstance(root, Response) and "ollama is running" in root.text.lower():
-        version, tags = yield [
-            Request("GET", "/api/version", timeout=remaining()),
-            Request("GET", "/api/tags", timeout=remaining()),
-        ]
+        version_answer, tags = yield from gather(
+            [
+                Request("GET", "/api/version", timeout=remaining()),
+                Request("GET", "/api/tags", timeout=remaining()),
+            ]
+        )
         return Service(
             name=candidate.name or "ollama",
             kind="ollama",
             base_url=candidate.url,
-            version=_field(version, "version"),
+            version=opt_str(_field(version_answer, "version")),
             latency_ms=(time.perf_counter() - started) * 1000.0,
             model_count=_count(tags, "models"),
         )
-    greeting, v0, props, models = yield [
-        Request("GET", "/lmstudio-greeting", timeout=remaining()),
-        Request("GET", "/api/v0/models", timeout=remaining()),
-        Request("GET", "/props", timeout=remaining()),
-        Request("GET", "/v1/models", timeout=remaining()),
-    ]
+    greeting, v0, props, models = yield from gather(
+        [
+            Request("GET", "/lmstudio-greeting", timeout=remaining()),
+            Request("GET", "/api/v0/models", timeout=remaining()),
+            Request("GET", "/props", timeout=remaining()),
+            Request("GET", "/v1/models", timeout=remaining()),
+        ]
+    )
     latency = (time.perf_counter() - started) * 1000.0
     kind: ProviderKind | None = None
-    version = None
+    version: str | None = None
     if _field(greeting, "lmstudio") is True or _looks_like_lmstudio_models(v0):
         kind = "lmstudio"
     elif _is_llamacpp(props, models):
         kind = "llamacpp"
-        version = _field(props, "build_info")
+        version = opt_str(_field(props, "build_info"))
     elif _count(models, "data") is not None:
         kind = "openai"
     if kind is None:
@@ -245,28 +252,23 @@ def _reason(error: ModelportError) -> str:
     return f"not reachable ({error.message})"
 
 
-def _json(outcome: Response | ModelportError) -> Any:
+def _json(outcome: Outcome) -> object:
     if not isinstance(outcome, Response) or outcome.status >= 400:
         return None
-    import json
-
-    try:
-        return json.loads(outcome.content)
-    except ValueError:
-        return None
+    return outcome.json_or_none()
 
 
-def _field(outcome: Response | ModelportError, key: str) -> Any:
+def _field(outcome: Outcome, key: str) -> Any:
     data = _json(outcome)
     return data.get(key) if isinstance(data, dict) else None
 
 
-def _count(outcome: Response | ModelportError, key: str) -> int | None:
+def _count(outcome: Outcome, key: str) -> int | None:
     value = _field(outcome, key)
     return len(value) if isinstance(value, list) else None
 
 
-def _looks_like_lmstudio_models(outcome: Response | ModelportError) -> bool:
+def _looks_like_lmstudio_models(outcome: Outcome) -> bool:
     entries = _field(outcome, "data")
     return (
         isinstance(entries, list)
@@ -275,7 +277,7 @@ def _looks_like_lmstudio_models(outcome: Response | ModelportError) -> bool:
     )
 
 
-def _is_llamacpp(props: Response | ModelportError, models: Response | ModelportError) -> bool:
+def _is_llamacpp(props: Outcome, models: Outcome) -> bool:
     data = _json(props)
     if isinstance(data, dict) and "default_generation_settings" in data:
         return True
@@ -285,7 +287,7 @@ def _is_llamacpp(props: Response | ModelportError, models: Response | ModelportE
     )
 
 
-def _not_a_model_server(models: Response | ModelportError) -> str:
+def _not_a_model_server(models: Outcome) -> str:
     if isinstance(models, Response):
         head = models.content[:200].lstrip().lower()
         what = "an HTML page" if head.startswith((b"<!doctype", b"<html")) else "something else"
@@ -300,14 +302,22 @@ def _not_a_model_server(models: Response | ModelportError) -> str:
 
 def probe_transport(io_class: type[T], client: Any, candidate: Candidate, timeout: float) -> T:
     """A transport for probing one candidate: no auth, every wait bounded by ``timeout``."""
+    ctx = ErrorContext(service=candidate.name or "server", base_url=candidate.url)
+
+    def on_error(response: Response) -> ModelportError:
+        request = response.request
+        facts = facts_from_response(
+            response.status, response.content, response.headers, ctx, path=request.path
+        )
+        return classify(facts, ctx)
+
     return io_class(  # type: ignore[call-arg]
         client,
         candidate.url,
-        ErrorContext(service=candidate.name or "server", base_url=candidate.url),
-        headers={},
+        ctx,
+        on_error=on_error,
         timeout=timeout,
         connect_timeout=timeout,
-        classify=None,
     )
 
 
@@ -317,45 +327,53 @@ def discover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[S
     Returns one :class:`Service` per candidate, available ones first. Never raises
     for a server that is down or strange; see ``Service.status`` and ``.error``.
     """
-    import httpx
-
-    from ._http.transport import SyncTransport
-
-    found = candidates(hosts)
     _check_timeout(timeout)
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
-    with httpx.Client(trust_env=False, limits=limits, verify=needs_tls(found)) as client:
-        from concurrent.futures import ThreadPoolExecutor, wait
-
-        def probe(candidate: Candidate) -> Service:
-            io = probe_transport(SyncTransport, client, candidate, timeout)
-            return io.run(probe_op(candidate, timeout))
-
-        pool = ThreadPoolExecutor(max_workers=len(found))
-        futures = [pool.submit(probe, c) for c in found]
-        wait(futures, timeout=timeout * 1.05 + 0.05)
-        pool.shutdown(wait=False, cancel_futures=True)
-        results = [
-            f.result() if f.done() and not f.cancelled() else _timed_out(c)
-            for f, c in zip(futures, found, strict=False)
-        ]
-    return _finish(results)
+    return _finish(probe(candidates(hosts), timeout))
 
 
 async def adiscover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[Service]:
     """Async :func:`discover`."""
+    _check_timeout(timeout)
+    return _finish(await aprobe(candidates(hosts), timeout))
+
+
+def probe(found: Sequence[Candidate], timeout: float) -> list[Service]:
+    """Fingerprint every candidate at once, in order; all within ``timeout`` (and a little)."""
+    import httpx
+
+    from ._http.transport import SyncTransport
+
+    if not found:
+        return []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
+    with httpx.Client(trust_env=False, limits=limits, verify=needs_tls(found)) as client:
+        from concurrent.futures import ThreadPoolExecutor, wait
+
+        def one(candidate: Candidate) -> Service:
+            io = probe_transport(SyncTransport, client, candidate, timeout)
+            return io.run(probe_op(candidate, timeout))
+
+        pool = ThreadPoolExecutor(max_workers=len(found))
+        futures = [pool.submit(one, c) for c in found]
+        wait(futures, timeout=timeout * 1.05 + 0.05)
+        pool.shutdown(wait=False, cancel_futures=True)
+        return [_outcome(f, c) for f, c in zip(futures, found, strict=True)]
+
+
+async def aprobe(found: Sequence[Candidate], timeout: float) -> list[Service]:
+    """Async :func:`probe`."""
     import asyncio
 
     import httpx
 
     from ._http.transport import AsyncTransport
 
-    found = candidates(hosts)
-    _check_timeout(timeout)
+    if not found:
+        return []
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
     async with httpx.AsyncClient(trust_env=False, limits=limits, verify=needs_tls(found)) as client:
 
-        async def probe(candidate: Candidate) -> Service:
+        async def one(candidate: Candidate) -> Service:
             io = probe_transport(AsyncTransport, client, candidate, timeout)
             try:
                 return await asyncio.wait_for(
@@ -363,9 +381,27 @@ async def adiscover(hosts: Sequence[str] | None = None, timeout: float = 0.5) ->
                 )
             except asyncio.TimeoutError:
                 return _timed_out(candidate)
+            except Exception as exc:  # a bug must not sink discovery: report it
+                return _failed(candidate, exc)
 
-        results = list(await asyncio.gather(*(probe(c) for c in found)))
-    return _finish(results)
+        return list(await asyncio.gather(*(one(c) for c in found)))
+
+
+def _outcome(future: Any, candidate: Candidate) -> Service:
+    if not future.done() or future.cancelled():
+        return _timed_out(candidate)
+    error = future.exception()
+    return _failed(candidate, error) if error is not None else future.result()
+
+
+def _failed(candidate: Candidate, error: BaseException) -> Service:
+    return Service(
+        name=candidate.name or candidate.hint or "server",
+        kind=candidate.hint or "openai",
+        base_url=candidate.url,
+        status=ServiceStatus.UNAVAILABLE,
+        error=f"could not be probed ({type(error).__name__}: {error})",
+    )
 
 
 def needs_tls(found: Sequence[Candidate]) -> bool:

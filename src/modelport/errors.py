@@ -28,6 +28,10 @@ about it). ``str(error)`` is one line that names the server and the fix.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "AllServicesFailedError",
@@ -46,6 +50,21 @@ __all__ = [
     "ServiceUnavailableError",
     "StreamError",
 ]
+
+
+class ErrorOrigin(TypedDict, total=False):
+    """Where an error came from: the service, its URL and the HTTP status."""
+
+    service: str | None
+    base_url: str | None
+    status_code: int | None
+
+
+class ErrorFields(ErrorOrigin, total=False):
+    """The keyword fields every error takes (see :class:`ModelportError`)."""
+
+    hint: str | None
+    retriable: bool | None
 
 
 class ModelportError(Exception):
@@ -134,24 +153,9 @@ class ContextLengthExceededError(InvalidRequestError):
     """
 
     def __init__(
-        self,
-        message: str,
-        *,
-        context_length: int | None = None,
-        service: str | None = None,
-        base_url: str | None = None,
-        status_code: int | None = None,
-        hint: str | None = None,
-        retriable: bool | None = None,
+        self, message: str, *, context_length: int | None = None, **fields: Unpack[ErrorFields]
     ) -> None:
-        super().__init__(
-            message,
-            service=service,
-            base_url=base_url,
-            status_code=status_code,
-            hint=hint,
-            retriable=retriable,
-        )
+        super().__init__(message, **fields)
         self.context_length = context_length
 
 
@@ -167,24 +171,13 @@ class ModelNotFoundError(ModelportError):
         *,
         model: str | None = None,
         suggestions: Sequence[str] = (),
-        service: str | None = None,
-        base_url: str | None = None,
-        status_code: int | None = None,
-        hint: str | None = None,
-        retriable: bool | None = None,
+        **fields: Unpack[ErrorFields],
     ) -> None:
         suggestions = list(suggestions)
         if suggestions and "did you mean" not in message.lower():
             shown = ", ".join(suggestions[:5])
             message = f"{message.rstrip('.')}. Did you mean: {shown}?"
-        super().__init__(
-            message,
-            service=service,
-            base_url=base_url,
-            status_code=status_code,
-            hint=hint,
-            retriable=retriable,
-        )
+        super().__init__(message, **fields)
         self.model = model
         self.suggestions = suggestions
 
@@ -223,24 +216,9 @@ class RateLimitError(ModelportError):
     retriable = True
 
     def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        service: str | None = None,
-        base_url: str | None = None,
-        status_code: int | None = None,
-        hint: str | None = None,
-        retriable: bool | None = None,
+        self, message: str, *, retry_after: float | None = None, **fields: Unpack[ErrorFields]
     ) -> None:
-        super().__init__(
-            message,
-            service=service,
-            base_url=base_url,
-            status_code=status_code,
-            hint=hint,
-            retriable=retriable,
-        )
+        super().__init__(message, **fields)
         self.retry_after = retry_after
 
 
@@ -270,20 +248,9 @@ class StreamError(ModelportError):
         *,
         partial: str = "",
         partial_thinking: str = "",
-        service: str | None = None,
-        base_url: str | None = None,
-        status_code: int | None = None,
-        hint: str | None = None,
-        retriable: bool | None = None,
+        **fields: Unpack[ErrorFields],
     ) -> None:
-        super().__init__(
-            message,
-            service=service,
-            base_url=base_url,
-            status_code=status_code,
-            hint=hint,
-            retriable=retriable,
-        )
+        super().__init__(message, **fields)
         self.partial = partial
         self.partial_thinking = partial_thinking
 
@@ -298,24 +265,13 @@ class AllServicesFailedError(ModelportError):
         message: str,
         *,
         errors: Sequence[ModelportError] = (),
-        service: str | None = None,
-        base_url: str | None = None,
-        status_code: int | None = None,
-        hint: str | None = None,
-        retriable: bool | None = None,
+        **fields: Unpack[ErrorFields],
     ) -> None:
         errors = list(errors)
         if errors and ":" not in message:
             causes = "; ".join(f"{e.service or '?'}: {e}" for e in errors)
             message = f"{message}: {causes}"
-        super().__init__(
-            message,
-            service=service,
-            base_url=base_url,
-            status_code=status_code,
-            hint=hint,
-            retriable=retriable,
-        )
+        super().__init__(message, **fields)
         self.errors = errors
-        if retriable is None:
+        if fields.get("retriable") is None:
             self.retriable = any(e.retriable for e in errors)

@@ -11,17 +11,19 @@
 
 A reply may be a string, or a function of the :class:`~modelport._wire.common.ChatRequest`
 returning a string or a whole :class:`~modelport.ChatResponse`. Queue failures with
-:meth:`FakeProvider.fail_next` to test how your code handles them. Nothing here
-opens a socket.
+:meth:`FakeProvider.fail_next` to test how your code handles them, and give it a
+``latency`` (and a ``chunk_delay`` between streamed pieces) to test timeouts, load
+balancing or streaming without a real server. Nothing here opens a socket.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from ._http.transport import Op
+from ._http.ops import ItemOp, Op, emit, sleep
+from ._http.settings import check_seconds
 from ._streams import StreamItem
 from ._wire.common import ChatRequest
 from .errors import CapabilityError, ModelportError
@@ -42,12 +44,6 @@ __all__ = ["FakeProvider"]
 Reply = str | Callable[[ChatRequest], "str | ChatResponse"]
 
 
-def _now(value: Any) -> Op[Any]:
-    """An operation that needs no request."""
-    yield from ()
-    return value
-
-
 class FakeProvider(Provider):
     """A provider that answers from memory instead of a server.
 
@@ -58,6 +54,9 @@ class FakeProvider(Provider):
         kind: the kind it pretends to be.
         dimensions: the size of its embedding vectors.
         stream_pieces: how many pieces a streamed reply is cut into.
+        latency: seconds each request takes before it answers (slept, without
+            blocking an event loop in async code).
+        chunk_delay: seconds between the pieces of a streamed reply.
     """
 
     kind: ClassVar[ProviderKind] = "openai"
@@ -72,12 +71,16 @@ class FakeProvider(Provider):
         kind: ProviderKind = "openai",
         dimensions: int = 4,
         stream_pieces: int = 3,
+        latency: float = 0.0,
+        chunk_delay: float = 0.0,
     ) -> None:
         super().__init__(f"http://127.0.0.1:9/{name}", name=name)
         self.kind = kind  # type: ignore[misc]
         self.reply = reply
         self.dimensions = dimensions
         self.stream_pieces = max(1, stream_pieces)
+        self.latency = check_seconds("latency", latency, allow_zero=True)
+        self.chunk_delay = check_seconds("chunk_delay", chunk_delay, allow_zero=True)
         self.requests: list[ChatRequest] = []
         self.embedded: list[list[str]] = []
         self._failures: list[ModelportError] = []
@@ -127,19 +130,31 @@ class FakeProvider(Provider):
     # ------------------------------------------------------------------ operations
 
     def _op_health(self) -> Op[Service]:
-        return _now(self._service(model_count=len(self._models), version="fake"))
+        yield from sleep(self.latency)
+        return self._service(model_count=len(self._models), version="fake")
 
-    def _op_models(self) -> Op[list[ModelInfo]]:
-        return _now(list(self._models))
+    def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
+        yield from sleep(self.latency)
+        return list(self._models)
 
     def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
-        return _now(self._answer(req))
+        yield from sleep(self.latency)
+        return self._answer(req)
+
+    def _op_chat_stream(self, req: ChatRequest) -> ItemOp[StreamItem]:
+        response = yield from self._op_chat(req)
+        for index, chunk in enumerate(self._pieces(response)):
+            if index:
+                yield from sleep(self.chunk_delay)
+            yield from emit(chunk)
+        yield from emit(response)
 
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+        yield from sleep(self.latency)
         self.embedded.append(inputs)
         self._maybe_fail()
         vectors = [[float((len(text) + i) % 7) for i in range(self.dimensions)] for text in inputs]
-        return _now(EmbedResponse(vectors=vectors, model=model, service=self.name))
+        return EmbedResponse(vectors=vectors, model=model, service=self.name)
 
     def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Op[None]:
         raise CapabilityError("The fake server cannot load models.", service=self.name)
@@ -159,14 +174,3 @@ class FakeProvider(Provider):
             )
         )
         return chunks
-
-    def _chat_items(self, req: ChatRequest) -> Iterator[StreamItem]:
-        response = self._answer(req)
-        yield from self._pieces(response)
-        yield response
-
-    async def _achat_items(self, req: ChatRequest) -> AsyncIterator[StreamItem]:
-        response = self._answer(req)
-        for chunk in self._pieces(response):
-            yield chunk
-        yield response

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -83,8 +83,12 @@ class Message:
         # Keep the frozen promise for sequences a caller passes as lists.
         if type(self.images) is not tuple:
             images = self.images
-            # A lone image (a path or data string, bytes) is one image, not a sequence.
-            one = isinstance(images, (str, bytes, bytearray, os.PathLike))
+            # A lone image (a path or data string, bytes) is one image, not a sequence;
+            # so is anything else that is not a sequence (the dialect then says what
+            # an image may be).
+            one = isinstance(images, (str, bytes, bytearray, os.PathLike)) or not isinstance(
+                images, Iterable
+            )
             object.__setattr__(self, "images", (images,) if one else tuple(images))
         if type(self.tool_calls) is not tuple:
             object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
@@ -228,6 +232,8 @@ class Service:
     latency_ms: float | None = None
     model_count: int | None = None
     error: str | None = None
+    in_flight: int = 0
+    """Requests this client has in flight to the service now (streams until closed)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from modelport._http.decoders import NDJSONDecoder
-from modelport._http.transport import Op, Request
+from modelport._http.ops import ItemOp, Op, Request, send, stream
 from modelport.errors import ModelportError, StreamError
 from modelport.providers import LlamaCppProvider
 from modelport.types import PullProgress
@@ -64,6 +64,8 @@ def ollama_pull_lines() -> list[dict[str, Any]]:
 class _PullDecoder:
     """Ollama-shaped NDJSON pull progress, with its in-band ``{"error": ...}`` line."""
 
+    done = False
+
     def __init__(self) -> None:
         self.error: ModelportError | None = None
         self._lines = NDJSONDecoder()
@@ -98,16 +100,23 @@ class ManagingProvider(LlamaCppProvider):
     """A llama.cpp provider that can also pull, load and unload (as Ollama and LM Studio
     can), so the management commands are exercised through a real provider."""
 
+    can_pull = True
+
     def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Op[None]:
-        yield Request(
-            "POST", "/manage/load", {"model": model, "context_length": context_length, "ttl": ttl}
+        yield from send(
+            Request(
+                "POST",
+                "/manage/load",
+                {"model": model, "context_length": context_length, "ttl": ttl},
+            )
         )
 
     def _op_unload(self, model: str) -> Op[None]:
-        yield Request("POST", "/manage/unload", {"model": model})
+        yield from send(Request("POST", "/manage/unload", {"model": model}))
 
-    def _stream_pull(self, model: str) -> tuple[Request, _PullDecoder]:
-        return Request("POST", "/api/pull", {"model": model, "stream": True}), _PullDecoder()
+    def _op_pull(self, model: str) -> ItemOp[PullProgress]:
+        request = Request("POST", "/api/pull", {"model": model, "stream": True})
+        yield from stream(request, _PullDecoder())
 
 
 @dataclass

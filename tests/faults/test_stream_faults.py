@@ -414,11 +414,11 @@ def test_an_ollama_pull_behind_a_broken_proxy_is_a_server_error(
     lab.assert_no_leak(provider)
 
 
-def test_keep_alive_comments_keep_a_slow_sse_stream_within_the_read_timeout(
+def test_keep_alive_comments_are_not_progress_once_the_read_timeout_has_passed(
     lab: Lab, sse_kind: Kind
 ) -> None:
-    """A model that thinks for longer than the read timeout before its next token,
-    behind a server that sends SSE comments meanwhile, is still read to the end."""
+    """SSE comments keep a connection open, not a stream alive: a stream that sends
+    nothing but comments for longer than the read timeout fails, keeping what came."""
     kind = sse_kind
     body = [kind.piece("Thinking done: ")]
     body += [b": ping\n\n"] * 8  # about twice the read timeout of silence, in comments
@@ -426,8 +426,9 @@ def test_keep_alive_comments_keep_a_slow_sse_stream_within_the_read_timeout(
     server = lab.serve({kind.chat_path: stream(body, content_type=kind.stream_type, delay=0.12)})
     provider = lab.provider(kind, server.url)
     outcome = lab.stream(provider, kind.model)
-    assert outcome.error is None, repr(outcome.error)
-    assert outcome.text == "Thinking done: 42"
+    error = check_error(outcome.error, StreamError, provider, status=200)
+    assert error.partial == outcome.text == "Thinking done: "
+    assert "keep-alive" in str(error)
     lab.assert_no_leak(provider)
 
 

@@ -198,9 +198,12 @@ def test_candidates_cover_defaults_env_and_hosts_without_duplicates() -> None:
 
 
 def test_without_configuration_only_loopback_is_probed() -> None:
-    from modelport._http.urls import is_loopback_url
+    import ipaddress
+    from urllib.parse import urlsplit
 
-    assert all(is_loopback_url(c.url) for c in candidates(None, {}))
+    hosts = [urlsplit(c.url).hostname or "" for c in candidates(None, {})]
+    assert hosts
+    assert all(ipaddress.ip_address(host).is_loopback for host in hosts)
 
 
 def test_lmstudio_port_from_its_server_config_is_a_candidate(tmp_path: Any) -> None:
@@ -217,7 +220,7 @@ def test_lmstudio_port_from_its_server_config_is_a_candidate(tmp_path: Any) -> N
 def test_client_fingerprints_a_url_given_as_a_service(serve: Callable[[Routes], str]) -> None:
     url = serve(OLLAMA)
     client = modelport.Client(services=[url, f"box={serve(LLAMACPP)}"])
-    states = client._ensure()
+    states = client._run(client._ensure())
     assert [(s.name, s.provider.kind) for s in states] == [
         ("ollama", "ollama"),
         ("box", "llamacpp"),

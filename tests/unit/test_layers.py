@@ -13,14 +13,18 @@ LAYERS = {
     "errors": set(),
     "_version": set(),
     "_naming": set(),
+    "_coerce": {"errors"},
     "_capabilities": {"types"},
     "_http": {"errors", "types", "_http"},
-    "_wire": {"errors", "types", "_http", "_wire"},
+    "_classify": {"errors", "types", "_http", "_naming", "_classify"},
+    "_wire": {"errors", "types", "_http", "_classify", "_coerce", "_wire"},
     "_streams": {"errors", "types"},
     "providers": {
         "errors",
         "types",
         "_http",
+        "_classify",
+        "_coerce",
         "_wire",
         "_streams",
         "_naming",
@@ -28,20 +32,19 @@ LAYERS = {
         "_version",
         "providers",
     },
-    "discovery": {"errors", "types", "_http", "providers"},
+    "discovery": {"errors", "types", "_http", "_classify", "_coerce", "providers"},
     "testing": {"errors", "types", "_http", "_wire", "_streams", "providers"},
     "_router": {"errors", "types", "_http", "_naming", "providers"},
-    "client": {
+    "_core": {
         "errors",
         "types",
         "_http",
         "_wire",
-        "_streams",
         "_router",
         "discovery",
         "providers",
-        "_naming",
     },
+    "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "_core", "discovery"},
 }
 
 

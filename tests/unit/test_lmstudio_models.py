@@ -121,9 +121,32 @@ def test_models_fall_back_to_v1_models_when_native_endpoints_are_missing() -> No
         "text-embedding-nomic-embed-text-v1.5",
     ]
     for info in models:
-        assert info.capabilities == Capabilities()  # the server does not say
-        assert info.loaded is None
+        assert info.loaded is None  # the server does not say
         assert info.context_length is None
+    # Only what the name makes near-certain: the embedding model, as for any
+    # OpenAI-compatible server's /v1/models.
+    assert models[0].capabilities == Capabilities()
+    assert models[1].capabilities == Capabilities(chat=False, embedding=True)
+
+
+def test_v1_models_fallback_builds_models_as_the_openai_compatible_provider_does() -> None:
+    from modelport import OpenAICompatibleProvider
+
+    fake = FakeLMStudio(fallback=not_found_404).on(
+        "GET", "/v1/models", fixture_reply("v1_models.json")
+    )
+    lmstudio = fake.provider().models()
+    generic = OpenAICompatibleProvider(
+        "http://127.0.0.1:1234", name="lmstudio", transport=fake.transport()
+    ).models()
+    for ours, theirs in zip(lmstudio, generic, strict=True):
+        assert (ours.id, ours.name, ours.capabilities) == (
+            theirs.id,
+            theirs.name,
+            theirs.capabilities,
+        )
+        assert {k: v for k, v in ours.details.items() if k != "api"} == dict(theirs.details)
+        assert ours.details["api"] == "/v1/models"
 
 
 def test_the_working_api_family_is_remembered() -> None:

@@ -18,7 +18,8 @@ from modelport import (
     ServerError,
     ServiceUnavailableError,
 )
-from modelport._http.mapping import ErrorContext, error_from_response, map_transport_error
+from modelport._classify import error_from_response
+from modelport._http.mapping import ErrorContext, map_transport_error
 
 CTX = ErrorContext(
     service="box",

@@ -153,10 +153,11 @@ def test_a_slash_that_names_no_service_is_part_of_the_model_name() -> None:
 
 def test_loaded_models_are_preferred_over_unloaded_ones() -> None:
     class Partly(OpenAICompatibleProvider):
-        def _model_from_entry(self, entry: Any) -> Any:
+        def _op_models(self, refresh: bool = False) -> Any:
             from dataclasses import replace
 
-            return replace(super()._model_from_entry(entry), loaded=self.name == "b")
+            models = yield from super()._op_models(refresh)
+            return [replace(m, loaded=self.name == "b") for m in models]
 
     a, b = FakeServer("a", ["m"]), FakeServer("b", ["m"])
     providers = [
@@ -497,9 +498,9 @@ def test_client_without_arguments_uses_what_discovery_finds(
     monkeypatch.setattr(discovery, "discover", fake)
     client = modelport.Client()
     assert calls == []  # lazy: nothing happens until first use
-    states = client._ensure()
+    states = client._run(client._ensure())
     assert [(s.name, s.provider.kind) for s in states] == [("llamacpp", "llamacpp")]
-    client._ensure()
+    client._run(client._ensure())
     assert len(calls) == 1
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modelport._wire.stream import loads
+from modelport._http.jsonio import BadJSON, loads
 
 SAME = [
     '{"choices":[{"index":0,"delta":{"content":" the"},"finish_reason":null}]}',
@@ -43,13 +43,17 @@ def test_loads_returns_what_json_loads_returns(text: Any) -> None:
 
 
 @pytest.mark.parametrize("text", BAD)
-def test_loads_raises_what_json_loads_raises(text: Any) -> None:
+def test_loads_raises_one_error_type_saying_what_json_loads_says(text: Any) -> None:
     with pytest.raises(ValueError) as expected:
         json.loads(text)
-    with pytest.raises(ValueError) as got:
+    with pytest.raises(BadJSON) as got:
         loads(text)
-    assert type(got.value) is type(expected.value)
     assert str(got.value) == str(expected.value)
+
+
+def test_loads_turns_nesting_too_deep_for_the_stack_into_bad_json() -> None:
+    with pytest.raises(BadJSON, match="nested too deeply"):
+        loads(b"[" * 100_000 + b"]" * 100_000)
 
 
 def test_loads_does_not_share_objects_between_calls() -> None:

@@ -5,22 +5,31 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Generator
 from typing import Any
 
 import httpx
 import pytest
 
+from modelport._classify import classify, facts_from_response
 from modelport._http.mapping import ErrorContext
-from modelport._http.transport import AsyncTransport, Request, Response, SyncTransport
+from modelport._http.ops import Op, Request, Response, gather
+from modelport._http.transport import AsyncTransport, SyncTransport
 
 BASE = "http://127.0.0.1:11434"
 CTX = ErrorContext("ollama", BASE)
-KWARGS: dict[str, Any] = {"headers": {}, "timeout": 5.0, "connect_timeout": 5.0, "classify": None}
 
 
-def batch(count: int) -> Generator[Any, Any, list[int]]:
-    outcomes = yield [Request("POST", "/api/show", {"n": i}) for i in range(count)]
+def _on_error(response: Response) -> Any:
+    return classify(
+        facts_from_response(response.status, response.content, response.headers, CTX), CTX
+    )
+
+
+KWARGS: dict[str, Any] = {"on_error": _on_error, "timeout": 5.0, "connect_timeout": 5.0}
+
+
+def batch(count: int) -> Op[list[int]]:
+    outcomes = yield from gather([Request("POST", "/api/show", {"n": i}) for i in range(count)])
     return [o.status for o in outcomes if isinstance(o, Response)]
 
 

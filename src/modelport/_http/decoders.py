@@ -9,8 +9,9 @@ bound.
 
 from __future__ import annotations
 
-import json
 from typing import Any, NamedTuple
+
+from .jsonio import BadJSON, loads
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
@@ -23,16 +24,15 @@ __all__ = [
 ]
 
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
-"""16 MiB: Ollama's own client allows 8 MB lines (images echoed back, context arrays)."""
-
-_loads = json.loads
+"""16 MiB: Ollama's own client allows 8 MB lines (images echoed back, context arrays).
+The same bound holds for one whole SSE event, however many ``data:`` lines it has."""
 
 
 class LineTooLongError(ValueError):
-    """A stream line exceeded the decoder's bound."""
+    """A stream line (or one SSE event) exceeded the decoder's bound."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"a stream line exceeded {limit} bytes without a newline")
+    def __init__(self, limit: int, what: str = "a stream line") -> None:
+        super().__init__(f"{what} exceeded {limit} bytes")
         self.limit = limit
 
 
@@ -134,8 +134,8 @@ class NDJSONDecoder:
         for line in lines:
             if line.strip():
                 try:
-                    values.append(_loads(line))
-                except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+                    values.append(loads(line))
+                except BadJSON as exc:
                     error = MalformedLineError(line, "invalid JSON")
                     error.__cause__ = exc
                     if not values:
@@ -155,8 +155,8 @@ class SSEEvent(NamedTuple):
     def json(self) -> Any:
         """The ``data`` parsed as JSON; raises :class:`MalformedLineError` if it is not."""
         try:
-            return _loads(self.data)
-        except ValueError as exc:
+            return loads(self.data)
+        except BadJSON as exc:
             raise MalformedLineError(self.data.encode(), "invalid JSON in SSE data") from exc
 
 
@@ -177,14 +177,16 @@ class SSEDecoder:
     ([], [SSEEvent(data='a\\nb', event='error', id=None)])
     """
 
-    __slots__ = ("_data", "_event", "_id", "_lines", "_pending")
+    __slots__ = ("_data", "_event", "_id", "_lines", "_max", "_pending", "_size")
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self._lines = LineDecoder(max_line_bytes)
+        self._max = max_line_bytes
+        self._size = 0  # the characters of data held for the event being built
         self._data: list[str] = []
         self._event: str | None = None
         self._id: str | None = None
-        self._pending: MalformedLineError | None = None
+        self._pending: ValueError | None = None
 
     def feed(self, data: bytes) -> list[SSEEvent]:
         """Add bytes; return every event completed by them."""
@@ -196,6 +198,7 @@ class SSEDecoder:
         if self._data:
             events.append(SSEEvent("\n".join(self._data), self._event, self._id))
             self._data = []
+            self._size = 0
             self._event = None
         return events
 
@@ -206,7 +209,7 @@ class SSEDecoder:
         events: list[SSEEvent] = []
         try:
             self._decode_into(lines, events)
-        except MalformedLineError as error:
+        except (MalformedLineError, LineTooLongError) as error:
             if not events:
                 raise
             self._pending = error
@@ -220,14 +223,12 @@ class SSEDecoder:
                     text = data[0] if len(data) == 1 else "\n".join(data)
                     events.append(SSEEvent(text, self._event, self._id))
                     self._data = []
+                    self._size = 0
                 self._event = None
                 continue
             # The hot path: a "data: {...}" line.
             if raw.startswith(b"data: "):
-                try:
-                    self._data.append(raw[6:].decode())
-                except UnicodeDecodeError as exc:
-                    raise MalformedLineError(raw[6:], "invalid UTF-8") from exc
+                self._add_data(raw[6:])
                 continue
             if raw.startswith(b":"):
                 continue
@@ -235,12 +236,20 @@ class SSEDecoder:
             if value.startswith(b" "):
                 value = value[1:]
             if name == b"data":
-                self._data.append(_text(value))
+                self._add_data(value)
             elif name == b"event":
                 self._event = _text(value)
             elif name == b"id" and b"\0" not in value:
                 self._id = _text(value)
             # "retry" and unknown fields are ignored, as the spec says.
+
+    def _add_data(self, raw: bytes) -> None:
+        # One event may not grow past the bound, however many lines carry it.
+        self._size += len(raw) + 1
+        if self._size > self._max:
+            self._data, self._size = [], 0
+            raise LineTooLongError(self._max, "one server-sent event")
+        self._data.append(_text(raw))
 
 
 def _text(raw: bytes) -> str:

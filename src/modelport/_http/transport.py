@@ -1,46 +1,49 @@
-"""The I/O twins: the only code that differs between sync and async.
+"""The I/O twins: the drivers of operations, and the only code that differs between
+sync and async.
 
-Provider logic is written once, as *operations*: generators that yield
-:class:`Request` objects (or a list of them, to be sent concurrently) and receive
-:class:`Response` objects back, then return a result. Failures arrive in the
-generator as a :class:`~modelport.errors.ModelportError` thrown at the ``yield``,
-so an operation can fall back (for example to an older endpoint).
-:class:`SyncTransport` and :class:`AsyncTransport` drive operations and streams
-with httpx; each is a few lines of sending, iterating and closing.
+Provider logic is written once, as *operations* (:mod:`modelport._http.ops`).
+:class:`SyncTransport` and :class:`AsyncTransport` run them with httpx: ``run(op)``
+for an operation that returns a value, ``iterate(op)`` for one that produces items.
+Each twin is a few lines of sending, iterating, sleeping and closing; what they
+share (building requests, reading bodies under their caps, reading a stream) is in
+:class:`_TransportBase` and the pure helpers below.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 
-from ..errors import ModelportError, ProtocolError
-from ..types import ChatChunk, ChatResponse
-from .mapping import ErrorContext, error_from_response, map_transport_error
-
-if TYPE_CHECKING:
-    from typing import TypeAlias
+from ..errors import ModelportError, ProtocolError, RequestTimeoutError
+from .mapping import ErrorContext, map_transport_error
+from .ops import (
+    Emit,
+    Gather,
+    ItemOp,
+    Op,
+    Outcome,
+    Request,
+    Response,
+    Sleep,
+    Stream,
+    StreamDecoder,
+    body_json,
+)
 
 __all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_ERROR_BYTES",
     "AsyncTransport",
-    "Op",
-    "Request",
-    "Response",
-    "ChatDecoder",
-    "StreamDecoder",
+    "Caps",
     "SyncTransport",
-    "error_for",
-    "in_band_error",
 ]
 
 T = TypeVar("T")
-
-
-_MAX_ERROR_BODY = 64 * 1024
+I = TypeVar("I")  # noqa: E741
 
 MAX_IN_FLIGHT = 16
 """How many requests of one batch are in flight at once in the async twin (an Ollama
@@ -55,119 +58,117 @@ to the client's own CPU cost: 7.6 round trips with 16 threads, 5.8 with 32, 5.4 
 64 (bench/, models)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One HTTP request, described without doing it."""
-
-    method: str
-    path: str
-    json: Any = None
-    timeout: float | None = None
-    """Read timeout override in seconds; ``None`` uses the transport's default."""
-    model: str | None = None
-    """The model the request is about, for error messages."""
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        return f"{self.method} {self.path}"
+DEFAULT_MAX_BODY_BYTES = 128 * 1024 * 1024
+DEFAULT_MAX_ERROR_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
-class Response:
-    """A complete HTTP response with its body read."""
+class Caps:
+    """How much of a server's answer is read, and for how long."""
 
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-    request: Request
-
-    def json(self, ctx: ErrorContext) -> Any:
-        """The body as JSON, or a :class:`ProtocolError` that names the server."""
-        try:
-            return json.loads(self.content)
-        except ValueError as exc:
-            shown = self.content[:200].decode("utf-8", "replace")
-            raise ProtocolError(
-                f"{ctx.where()} sent a body that is not JSON for "
-                f"{self.request.describe()}: {shown!r}.",
-                hint="Is this URL really a model server of that kind?",
-                **ctx.kwargs(self.status),
-            ) from exc
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """A non-streamed body, after decompression."""
+    max_error_bytes: int = DEFAULT_MAX_ERROR_BYTES
+    """An error body: enough for any message, never a server's whole dump."""
+    deadline: float | None = None
+    """Seconds a non-streamed request may take in all; ``None``: twice its read timeout."""
 
 
-Outcome = Response | ModelportError
-Op: TypeAlias = Generator[Request | list[Request], Any, T]
-"""An operation: yields requests (or lists of them), receives responses, returns T.
-
-A yielded list receives a list of :data:`Outcome` (a response or the error for
-each), so one failed lookup does not sink a batch.
-"""
+OnError = Callable[[Response], ModelportError]
+"""Turns an error answer (a 3xx, 4xx or 5xx with its body) into the error to raise."""
 
 
-class StreamDecoder(Protocol[T]):
-    """Turns the bytes of a streamed body into items; knows what was received so far.
+class _TransportBase:
+    """What both twins share: building httpx requests, reading bodies, mapping failures."""
 
-    A failure found while decoding (an in-band error line, a stream that ends early)
-    is recorded in ``error`` after the items before it are returned, so the caller
-    receives every item the server sent before it raises.
-    """
+    client: httpx.Client | httpx.AsyncClient
 
-    error: ModelportError | None
+    def __init__(
+        self,
+        base_url: str,
+        ctx: ErrorContext,
+        *,
+        on_error: OnError,
+        timeout: float,
+        connect_timeout: float,
+        caps: Caps = Caps(),
+    ) -> None:
+        self.base_url = base_url
+        self.ctx = ctx
+        self.on_error = on_error
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.caps = caps
+        self._answered = False
 
-    def feed(self, data: bytes) -> list[T]: ...
+    def _build(self, request: Request, read: float | None) -> httpx.Request:
+        # The client carries the common headers and the default timeout; only a
+        # request's own headers and timeout are added here.
+        timeout: Any = httpx.USE_CLIENT_DEFAULT
+        if read is not None:
+            timeout = httpx.Timeout(read, connect=min(self.connect_timeout, read))
+        return self.client.build_request(
+            request.method,
+            self.base_url + request.path,
+            content=None if request.json is None else body_json(request.json),
+            headers=request.headers or None,
+            timeout=timeout,
+        )
 
-    def finish(self) -> list[T]: ...
+    def _deadline(self, request: Request) -> float:
+        read = request.timeout if request.timeout is not None else self.timeout
+        return self.caps.deadline if self.caps.deadline is not None else 2.0 * read
 
-    def interrupted(self, error: ModelportError) -> ModelportError:
-        """The error to raise when the transport broke with ``error`` part-way."""
-        ...
+    def _read_bound(self, request: Request, started: float, deadline: float) -> float | None:
+        """The read timeout for the next read: never past the deadline."""
+        left = deadline - (time.monotonic() - started)
+        read = request.timeout if request.timeout is not None else self.timeout
+        return min(read, max(left, 0.001)) if left < read else request.timeout
 
+    def transport_error(self, exc: Exception, request: Request) -> ModelportError:
+        return map_transport_error(exc, self.ctx, what=request.describe())
 
-class ChatDecoder(StreamDecoder[ChatChunk], Protocol):
-    """A chat stream decoder, which can also build the final response."""
+    def too_slow(self, request: Request, deadline: float) -> RequestTimeoutError:
+        return RequestTimeoutError(
+            f"{self.ctx.where()} did not finish answering {request.describe()} within "
+            f"{deadline:g} s.",
+            hint="The server is sending very slowly; raise deadline= or timeout=, or check it.",
+            **self.ctx.kwargs(),
+        )
 
-    def response(self) -> ChatResponse: ...
-
-
-Classifier = Callable[[Response], ModelportError | None]
-"""A provider's own error rows, consulted before the generic mapping."""
-
-
-def error_for(response: Response, ctx: ErrorContext, classify: Classifier | None) -> ModelportError:
-    """The error for an error response: the provider's rows first, then the generic ones."""
-    if classify is not None:
-        error = classify(response)
-        if error is not None:
-            return error
-    return error_from_response(
-        response.status,
-        response.content,
-        response.headers,
-        ctx,
-        path=response.request.path,
-        model=response.request.model,
-    )
+    def too_big(self, request: Request, limit: int) -> ProtocolError:
+        return ProtocolError(
+            f"{self.ctx.where()} sent more than {limit} bytes for {request.describe()}.",
+            hint="Raise max_body_bytes= if this answer really is that large.",
+            **self.ctx.kwargs(),
+        )
 
 
-def in_band_error(
-    response: Response, data: Any, ctx: ErrorContext, classify: Classifier | None
-) -> ModelportError | None:
-    """The error carried by a successful-looking body with a top-level ``error`` key.
+class _Body:
+    """Collects a body's chunks up to a cap, and notes whether it was cut."""
 
-    Some servers (LM Studio) answer errors with HTTP 200. The body is classified as a
-    400 would be; the error keeps the real status.
-    """
-    if response.status >= 400 or not isinstance(data, dict) or data.get("error") is None:
-        return None
-    error = error_for(
-        Response(400, response.headers, response.content, response.request), ctx, classify
-    )
-    error.status_code = response.status
-    return error
+    __slots__ = ("chunks", "cut", "limit", "size")
+
+    def __init__(self, limit: int) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+        self.cut = False
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; ``False`` once the cap is reached (stop reading)."""
+        room = self.limit - self.size
+        if len(chunk) > room:
+            self.chunks.append(chunk[:room])
+            self.size = self.limit
+            self.cut = True
+            return False
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        return True
+
+    def bytes(self) -> bytes:
+        return b"".join(self.chunks)
 
 
 def _stale_connection(exc: Exception) -> bool:
@@ -180,65 +181,8 @@ def _stale_connection(exc: Exception) -> bool:
     return isinstance(exc, httpx.RemoteProtocolError) and "without sending a response" in str(exc)
 
 
-class _TransportBase:
-    """What both twins share: building httpx requests and mapping statuses."""
-
-    client: httpx.Client | httpx.AsyncClient
-
-    def __init__(
-        self,
-        base_url: str,
-        ctx: ErrorContext,
-        *,
-        headers: Mapping[str, str],
-        timeout: float,
-        connect_timeout: float,
-        classify: Classifier | None,
-    ) -> None:
-        self.base_url = base_url
-        self.ctx = ctx
-        self._answered = False
-        self.headers = dict(headers)
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.classify = classify
-
-    def _timeout(self, request: Request) -> Any:
-        if request.timeout is None:
-            return httpx.USE_CLIENT_DEFAULT
-        read = request.timeout
-        return httpx.Timeout(read, connect=min(self.connect_timeout, read))
-
-    def _build(self, request: Request) -> httpx.Request:
-        return self.client.build_request(
-            request.method,
-            self.base_url + request.path,
-            content=self._body(request),
-            headers=self._headers(request),
-            timeout=self._timeout(request),
-        )
-
-    def _body(self, request: Request) -> bytes | None:
-        if request.json is None:
-            return None
-        return json.dumps(request.json, separators=(",", ":"), ensure_ascii=False).encode()
-
-    def _headers(self, request: Request) -> Mapping[str, str] | None:
-        # The client carries the common headers (see client_options); only a
-        # request's own are added here, and httpx merges them.
-        return request.headers or None
-
-    def check(self, response: Response) -> None:
-        """Raise the mapped error if the response is an error."""
-        if response.status < 400:
-            return
-        raise self.error_for(response)
-
-    def error_for(self, response: Response) -> ModelportError:
-        return error_for(response, self.ctx, self.classify)
-
-    def transport_error(self, exc: Exception, request: Request) -> ModelportError:
-        return map_transport_error(exc, self.ctx, what=request.describe())
+def _unexpected_step(step: object) -> TypeError:
+    return TypeError(f"an operation run for its value yielded {step!r}; use iterate()")
 
 
 class SyncTransport(_TransportBase):
@@ -250,11 +194,11 @@ class SyncTransport(_TransportBase):
         super().__init__(base_url, ctx, **kwargs)
         self.client = client
 
-    def _open(self, request: Request, *, stream: bool) -> httpx.Response:
+    def _open(self, request: Request, read: float | None) -> httpx.Response:
         retried = False
         while True:
             try:
-                response = self.client.send(self._build(request), stream=stream)
+                response = self.client.send(self._build(request, read), stream=True)
             except httpx.HTTPError as exc:
                 if not retried and self._answered and _stale_connection(exc):
                     retried = True
@@ -263,11 +207,45 @@ class SyncTransport(_TransportBase):
             self._answered = True
             return response
 
+    def _error(self, response: httpx.Response, request: Request) -> ModelportError:
+        """The error an error answer means (its body read up to the cap); a body that
+        breaks off is raised as the transport failure it is.
+        """
+        body = _Body(self.caps.max_error_bytes)
+        try:
+            for chunk in response.iter_bytes():
+                if not body.add(chunk):
+                    break
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc, request) from exc
+        return self.on_error(
+            Response(response.status_code, response.headers, body.bytes(), request)
+        )
+
     def send(self, request: Request) -> Response:
-        response = self._open(request, stream=False)
-        result = Response(response.status_code, response.headers, response.content, request)
-        self.check(result)
-        return result
+        """Send one request and read its whole body (within the caps and the deadline)."""
+        started = time.monotonic()
+        deadline = self._deadline(request)
+        response = self._open(request, self._read_bound(request, started, deadline))
+        try:
+            if response.status_code >= 300:
+                raise self._error(response, request)
+            body = _Body(self.caps.max_body_bytes)
+            try:
+                for chunk in response.iter_bytes():
+                    if not body.add(chunk):
+                        raise self.too_big(request, self.caps.max_body_bytes)
+                    if time.monotonic() - started > deadline:
+                        raise self.too_slow(request, deadline)
+            except httpx.TimeoutException as exc:
+                if time.monotonic() - started >= deadline:
+                    raise self.too_slow(request, deadline) from exc
+                raise self.transport_error(exc, request) from exc
+            except httpx.HTTPError as exc:
+                raise self.transport_error(exc, request) from exc
+            return Response(response.status_code, response.headers, body.bytes(), request)
+        finally:
+            response.close()
 
     def _outcome(self, request: Request) -> Outcome:
         try:
@@ -275,26 +253,7 @@ class SyncTransport(_TransportBase):
         except ModelportError as exc:
             return exc
 
-    def run(self, op: Op[T]) -> T:
-        """Run an operation to its result."""
-        try:
-            step = next(op)
-            while True:
-                if isinstance(step, list):
-                    step = op.send(self._send_all(step))
-                    continue
-                try:
-                    response = self.send(step)
-                except ModelportError as exc:
-                    step = op.throw(exc)
-                else:
-                    step = op.send(response)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            op.close()
-
-    def _send_all(self, requests: list[Request]) -> list[Outcome]:
+    def _send_all(self, requests: Sequence[Request]) -> list[Outcome]:
         if len(requests) <= 1:
             return [self._outcome(r) for r in requests]
         from concurrent.futures import ThreadPoolExecutor
@@ -302,31 +261,75 @@ class SyncTransport(_TransportBase):
         with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(requests))) as pool:
             return list(pool.map(self._outcome, requests))
 
-    def stream(self, request: Request, decoder: StreamDecoder[T]) -> Generator[T, None, None]:
-        """Send a streaming request and yield decoded items; closes the response on exit."""
-        response = self._open(request, stream=True)
+    def _step(self, step: object) -> tuple[object, ModelportError | None]:
+        """Do one step of an operation: its result, or the error to throw into it."""
+        if type(step) is Request:
+            try:
+                return self.send(step), None
+            except ModelportError as exc:
+                return None, exc
+        if type(step) is Gather:
+            return self._send_all(step.requests), None
+        if type(step) is Sleep:
+            time.sleep(step.seconds)
+            return None, None
+        raise _unexpected_step(step)
+
+    def run(self, op: Op[T]) -> T:
+        """Run an operation to its result."""
+        value: object = None
+        error: ModelportError | None = None
         try:
-            if response.status_code >= 400:
+            while True:
                 try:
-                    body = _read_capped(response.iter_bytes())
-                except httpx.HTTPError as exc:
-                    raise self.transport_error(exc, request) from exc
-                raise self.error_for(
-                    Response(response.status_code, response.headers, body, request)
-                )
+                    step = op.send(value) if error is None else op.throw(error)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                value, error = self._step(step)
+        finally:
+            op.close()
+
+    def iterate(self, op: ItemOp[I]) -> Iterator[I]:
+        """Run an item operation, yielding its items as they come."""
+        value: object = None
+        error: ModelportError | None = None
+        try:
+            while True:
+                try:
+                    step = op.send(value) if error is None else op.throw(error)
+                except StopIteration:
+                    return
+                value = error = None
+                if type(step) is Emit:
+                    yield step.item
+                elif type(step) is Stream:
+                    try:
+                        yield from self.stream(step.request, step.decoder)
+                    except ModelportError as exc:
+                        error = exc
+                else:
+                    value, error = self._step(step)
+        finally:
+            op.close()
+
+    def stream(self, request: Request, decoder: StreamDecoder[I]) -> Iterator[I]:
+        """Send a streaming request and yield decoded items; closes the response on exit."""
+        response = self._open(request, request.timeout)
+        try:
+            if response.status_code >= 300:
+                raise self._error(response, request)
+            reader = _StreamReader(self, request, decoder)
             try:
                 for data in response.iter_bytes():
-                    items = decoder.feed(data)
+                    items = reader.feed(data)
                     if items:
                         yield from items
-                    if decoder.error is not None:
-                        raise decoder.error
+                    if reader.over():
+                        break
             except httpx.HTTPError as exc:
-                error = self.transport_error(exc, request)
-                raise decoder.interrupted(error) from exc
-            yield from decoder.finish()
-            if decoder.error is not None:
-                raise decoder.error
+                raise reader.broke(exc) from exc
+            yield from reader.finish()
+            reader.check()
         finally:
             response.close()
 
@@ -340,11 +343,11 @@ class AsyncTransport(_TransportBase):
         super().__init__(base_url, ctx, **kwargs)
         self.client = client
 
-    async def _open(self, request: Request, *, stream: bool) -> httpx.Response:
+    async def _open(self, request: Request, read: float | None) -> httpx.Response:
         retried = False
         while True:
             try:
-                response = await self.client.send(self._build(request), stream=stream)
+                response = await self.client.send(self._build(request, read), stream=True)
             except httpx.HTTPError as exc:
                 if not retried and self._answered and _stale_connection(exc):
                     retried = True
@@ -353,11 +356,46 @@ class AsyncTransport(_TransportBase):
             self._answered = True
             return response
 
+    async def _error(self, response: httpx.Response, request: Request) -> ModelportError:
+        """The error an error answer means (its body read up to the cap); a body that
+        breaks off is raised as the transport failure it is.
+        """
+        body = _Body(self.caps.max_error_bytes)
+        try:
+            async for chunk in response.aiter_bytes():
+                if not body.add(chunk):
+                    break
+        except httpx.HTTPError as exc:
+            raise self.transport_error(exc, request) from exc
+        return self.on_error(
+            Response(response.status_code, response.headers, body.bytes(), request)
+        )
+
     async def send(self, request: Request) -> Response:
-        response = await self._open(request, stream=False)
-        result = Response(response.status_code, response.headers, response.content, request)
-        self.check(result)
-        return result
+        """Send one request and read its whole body (within the caps and the deadline)."""
+        import asyncio
+
+        deadline = self._deadline(request)
+        try:
+            return await asyncio.wait_for(self._send(request), deadline)
+        except asyncio.TimeoutError:
+            raise self.too_slow(request, deadline) from None
+
+    async def _send(self, request: Request) -> Response:
+        response = await self._open(request, request.timeout)
+        try:
+            if response.status_code >= 300:
+                raise await self._error(response, request)
+            body = _Body(self.caps.max_body_bytes)
+            try:
+                async for chunk in response.aiter_bytes():
+                    if not body.add(chunk):
+                        raise self.too_big(request, self.caps.max_body_bytes)
+            except httpx.HTTPError as exc:
+                raise self.transport_error(exc, request) from exc
+            return Response(response.status_code, response.headers, body.bytes(), request)
+        finally:
+            await response.aclose()
 
     async def _outcome(self, request: Request) -> Outcome:
         try:
@@ -365,26 +403,7 @@ class AsyncTransport(_TransportBase):
         except ModelportError as exc:
             return exc
 
-    async def run(self, op: Op[T]) -> T:
-        """Run an operation to its result."""
-        try:
-            step = next(op)
-            while True:
-                if isinstance(step, list):
-                    step = op.send(await self._send_all(step))
-                    continue
-                try:
-                    response = await self.send(step)
-                except ModelportError as exc:
-                    step = op.throw(exc)
-                else:
-                    step = op.send(response)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            op.close()
-
-    async def _send_all(self, requests: list[Request]) -> list[Outcome]:
+    async def _send_all(self, requests: Sequence[Request]) -> list[Outcome]:
         import asyncio
 
         if len(requests) <= MAX_IN_FLIGHT:
@@ -397,48 +416,140 @@ class AsyncTransport(_TransportBase):
 
         return list(await asyncio.gather(*(gated(r) for r in requests)))
 
-    async def stream(self, request: Request, decoder: StreamDecoder[T]) -> AsyncGenerator[T, None]:
-        """Send a streaming request and yield decoded items; closes the response on exit."""
-        response = await self._open(request, stream=True)
+    async def _step(self, step: object) -> tuple[object, ModelportError | None]:
+        """Do one step of an operation: its result, or the error to throw into it."""
+        if type(step) is Request:
+            try:
+                return await self.send(step), None
+            except ModelportError as exc:
+                return None, exc
+        if type(step) is Gather:
+            return await self._send_all(step.requests), None
+        if type(step) is Sleep:
+            import asyncio
+
+            await asyncio.sleep(step.seconds)
+            return None, None
+        raise _unexpected_step(step)
+
+    async def run(self, op: Op[T]) -> T:
+        """Run an operation to its result."""
+        value: object = None
+        error: ModelportError | None = None
         try:
-            if response.status_code >= 400:
+            while True:
                 try:
-                    body = await _aread_capped(response.aiter_bytes())
-                except httpx.HTTPError as exc:
-                    raise self.transport_error(exc, request) from exc
-                raise self.error_for(
-                    Response(response.status_code, response.headers, body, request)
-                )
+                    step = op.send(value) if error is None else op.throw(error)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                value, error = await self._step(step)
+        finally:
+            op.close()
+
+    async def iterate(self, op: ItemOp[I]) -> AsyncIterator[I]:
+        """Run an item operation, yielding its items as they come."""
+        value: object = None
+        error: ModelportError | None = None
+        try:
+            while True:
+                try:
+                    step = op.send(value) if error is None else op.throw(error)
+                except StopIteration:
+                    return
+                value = error = None
+                if type(step) is Emit:
+                    yield step.item
+                elif type(step) is Stream:
+                    items = self.stream(step.request, step.decoder)
+                    try:
+                        async for item in items:
+                            yield item
+                    except ModelportError as exc:
+                        error = exc
+                    finally:
+                        await items.aclose()
+                else:
+                    value, error = await self._step(step)
+        finally:
+            op.close()
+
+    async def stream(self, request: Request, decoder: StreamDecoder[I]) -> AsyncGenerator[I, None]:
+        """Send a streaming request and yield decoded items; closes the response on exit."""
+        response = await self._open(request, request.timeout)
+        try:
+            if response.status_code >= 300:
+                raise await self._error(response, request)
+            reader = _StreamReader(self, request, decoder)
             try:
                 async for data in response.aiter_bytes():
-                    for item in decoder.feed(data):
+                    for item in reader.feed(data):
                         yield item
-                    if decoder.error is not None:
-                        raise decoder.error
+                    if reader.over():
+                        break
             except httpx.HTTPError as exc:
-                error = self.transport_error(exc, request)
-                raise decoder.interrupted(error) from exc
-            for item in decoder.finish():
+                raise reader.broke(exc) from exc
+            for item in reader.finish():
                 yield item
-            if decoder.error is not None:
-                raise decoder.error
+            reader.check()
         finally:
             await response.aclose()
 
 
-def _read_capped(chunks: Iterator[bytes]) -> bytes:
-    body = b""
-    for chunk in chunks:
-        body += chunk
-        if len(body) >= _MAX_ERROR_BODY:
-            break
-    return body[:_MAX_ERROR_BODY]
+class _StreamReader:
+    """The pure part of reading a stream, shared by both twins: feeding the decoder,
+    raising its errors after the items before them, noticing the stream's own end,
+    and timing out a stream that sends bytes but no content.
+    """
 
+    __slots__ = ("_decoder", "_last", "_request", "_timeout", "_transport")
 
-async def _aread_capped(chunks: AsyncIterator[bytes]) -> bytes:
-    body = b""
-    async for chunk in chunks:
-        body += chunk
-        if len(body) >= _MAX_ERROR_BODY:
-            break
-    return body[:_MAX_ERROR_BODY]
+    def __init__(
+        self, transport: _TransportBase, request: Request, decoder: StreamDecoder[Any]
+    ) -> None:
+        self._transport = transport
+        self._request = request
+        self._decoder = decoder
+        self._timeout = request.timeout if request.timeout is not None else transport.timeout
+        self._last = time.monotonic()
+
+    def feed(self, data: bytes) -> Sequence[Any]:
+        """The items in ``data``; a failure in it is raised by :meth:`over` after them."""
+        decoder = self._decoder
+        items = decoder.feed(data)
+        if decoder.error is not None:
+            return items
+        if items:
+            self._last = time.monotonic()
+        elif time.monotonic() - self._last > self._timeout:
+            raise self._stalled()
+        return items
+
+    def over(self) -> bool:
+        """Whether to stop reading: the stream reached its own end, or failed."""
+        decoder = self._decoder
+        if decoder.error is not None:
+            raise decoder.error
+        return decoder.done
+
+    def finish(self) -> Sequence[Any]:
+        """The items of an unterminated last line; a failure is raised by :meth:`check`."""
+        decoder = self._decoder
+        return [] if decoder.done or decoder.error is not None else decoder.finish()
+
+    def check(self) -> None:
+        """Raise the failure the decoder found at the end, if any."""
+        if self._decoder.error is not None:
+            raise self._decoder.error
+
+    def broke(self, exc: Exception) -> ModelportError:
+        return self._decoder.interrupted(self._transport.transport_error(exc, self._request))
+
+    def _stalled(self) -> ModelportError:
+        transport = self._transport
+        error = RequestTimeoutError(
+            f"{transport.ctx.where()} sent nothing but keep-alives for {self._timeout:g} s "
+            f"during {self._request.describe()}.",
+            hint="The model may be stuck or still loading; raise timeout= or retry.",
+            **transport.ctx.kwargs(),
+        )
+        return self._decoder.interrupted(error)

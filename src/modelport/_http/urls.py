@@ -10,7 +10,13 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
 
-__all__ = ["connectable_host", "is_loopback_url", "normalize_base_url", "parse_ollama_host"]
+__all__ = [
+    "connectable_host",
+    "normalize_base_url",
+    "parse_ollama_host",
+    "shown_url",
+    "url_credentials",
+]
 
 _UNSPECIFIED = {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "[::1]"}
 
@@ -30,39 +36,105 @@ def normalize_base_url(url: str, *, what: str = "base URL") -> str:
     'https://example.com/ollama'
     >>> normalize_base_url("http://0.0.0.0:1234")
     'http://127.0.0.1:1234'
+    >>> normalize_base_url("http://user:pw@127.0.0.1:8080")  # credentials: url_credentials()
+    'http://127.0.0.1:8080'
     >>> normalize_base_url("ftp://example.com")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     modelport.errors.ConfigurationError: Invalid base URL 'ftp://example.com': the scheme must be...
+    >>> normalize_base_url("http://u:s3cret@127.0.0.1:abc")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    modelport.errors.ConfigurationError: Invalid base URL 'http://u:***@127.0.0.1:abc': ...
     """
     if not isinstance(url, str) or not url.strip():
         raise ConfigurationError(
-            f"Invalid {what} {url!r}: expected a URL like http://127.0.0.1:11434."
+            f"Invalid {what} {url!r:.80}: expected a URL like http://127.0.0.1:11434."
         )
     text = url.strip()
+    shown = shown_url(text)
+    if any(char <= " " or char == "\x7f" for char in text):
+        raise ConfigurationError(
+            f"Invalid {what} {shown!r}: it has a space or a control character.",
+            hint="Use a URL like http://127.0.0.1:11434.",
+        )
     if "://" not in text:
         text = "http://" + text
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise ConfigurationError(f"Invalid {what} {url!r}: {exc}.") from exc
+        raise ConfigurationError(f"Invalid {what} {shown!r}: {shown_url(str(exc))}.") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise ConfigurationError(
-            f"Invalid {what} {url!r}: the scheme must be http or https.",
+            f"Invalid {what} {shown!r}: the scheme must be http or https.",
             hint="Use a URL like http://127.0.0.1:11434.",
         )
     host = parts.hostname
     if not host:
-        raise ConfigurationError(f"Invalid {what} {url!r}: it has no host.")
+        raise ConfigurationError(f"Invalid {what} {shown!r}: it has no host.")
     if parts.query or parts.fragment:
-        raise ConfigurationError(f"Invalid {what} {url!r}: a base URL has no query or fragment.")
+        raise ConfigurationError(f"Invalid {what} {shown!r}: a base URL has no query or fragment.")
+    if port == 0:
+        raise ConfigurationError(f"Invalid {what} {shown!r}: port 0 is not a port to connect to.")
+    _check_host(host, what, shown)
     host = connectable_host(host)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc = f"{netloc}:{port}"
     path = parts.path.rstrip("/")
     return f"{parts.scheme.lower()}://{netloc}{path}"
+
+
+def _check_host(host: str, what: str, shown: str) -> None:
+    """A host a connection can be made to: a valid IP address, or a name."""
+    if host.replace(".", "").isdigit() or ":" in host:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ConfigurationError(
+                f"Invalid {what} {shown!r}: {host!r} is not a valid IP address."
+            ) from None
+        return
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-._~%")
+    if not all(char in allowed or ord(char) > 127 for char in host.lower()):
+        raise ConfigurationError(f"Invalid {what} {shown!r}: {host!r} is not a valid host name.")
+
+
+def shown_url(url: str) -> str:
+    """A URL with any password in it masked, for messages.
+
+    >>> shown_url("http://user:s3cret@host:1/x"), shown_url("http://host:1")
+    ('http://user:***@host:1/x', 'http://host:1')
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    userinfo, _, hostport = authority.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    masked = f"{user}:***@{hostport}" if ":" in userinfo else f"{user}@{hostport}"
+    return f"{scheme}{sep}{masked}{slash}{path}"
+
+
+def url_credentials(url: str) -> tuple[str, str] | None:
+    """The ``user:password`` in a URL, to send as HTTP Basic auth (``None`` if none).
+
+    >>> url_credentials("http://me:p%40ss@host:1"), url_credentials("http://host")
+    (('me', 'p@ss'), None)
+    """
+    from urllib.parse import unquote
+
+    text = url.strip()
+    try:
+        parts = urlsplit(text if "://" in text else "http://" + text)
+    except ValueError:
+        return None
+    if parts.username is None:
+        return None
+    return unquote(parts.username), unquote(parts.password or "")
 
 
 def connectable_host(host: str) -> str:
@@ -148,20 +220,3 @@ def _split_host_port(hostport: str) -> tuple[str, int | None]:
         return host, int(port_text)
     except ValueError:
         return host, None
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether a URL points at this machine.
-
-    >>> is_loopback_url("http://127.0.0.1:1234"), is_loopback_url("http://[::1]:80")
-    (True, True)
-    >>> is_loopback_url("http://localhost:8080"), is_loopback_url("http://10.1.2.3")
-    (True, False)
-    """
-    host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -8,38 +8,33 @@ translate that one shape into their server's JSON.
 
 from __future__ import annotations
 
-import base64
-import inspect
 import json
+import math
 import os
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypedDict
 
+from .._http.jsonio import BadJSON, loads
 from ..errors import InvalidRequestError
 from ..types import ImageInput, Message, ToolCall
+from .inputs import JsonSchema, ToolInput, normalize_tools, response_format
 
 __all__ = [
     "CHAT_OPTION_NAMES",
     "ChatOptions",
     "ChatRequest",
-    "JsonSchema",
     "MessagesInput",
-    "ToolInput",
     "build_chat_request",
-    "image_to_base64",
     "normalize_inputs",
     "normalize_message",
-    "normalize_tools",
+    "options_by_table",
     "parse_arguments",
-    "schema_of",
+    "require_model",
     "split_think_tags",
     "tool_call_from_wire",
 ]
 
-JsonSchema = Mapping[str, Any]
-ToolInput = Mapping[str, Any] | Callable[..., Any]
 MessagesInput = str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]
 
 _ROLES: frozenset[str] = frozenset(("system", "user", "assistant", "tool"))
@@ -109,10 +104,7 @@ def build_chat_request(
     unknown = set(options) - CHAT_OPTION_NAMES
     if unknown:
         raise InvalidRequestError(_unknown_options_message(unknown))
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidRequestError(
-            "The model name is empty.", hint="Pass a model name such as 'llama3.2'."
-        )
+    model = require_model(model)
     normalized = normalize_messages(messages)
     system = options.get("system")
     if system is not None:
@@ -129,7 +121,7 @@ def build_chat_request(
             hint="Add a user message.",
         )
 
-    schema, json_mode = _response_format(options.get("response_format"))
+    schema, json_mode = response_format(options.get("response_format"))
     stop = options.get("stop")
     stops: tuple[str, ...] = (stop,) if isinstance(stop, str) else tuple(stop or ())
     if not all(isinstance(s, str) for s in stops):
@@ -150,22 +142,22 @@ def build_chat_request(
         raise InvalidRequestError("keep_alive must be seconds (a number) or a duration like '5m'.")
 
     return ChatRequest(
-        model=model.strip(),
+        model=model,
         messages=normalized,
         tools=normalize_tools(options.get("tools") or ()),
         tool_choice=tool_choice,
         schema=schema,
         json_mode=json_mode,
-        temperature=_number(options, "temperature", low=0.0),
-        top_p=_number(options, "top_p", low=0.0, high=1.0),
-        max_tokens=_positive_int(options, "max_tokens"),
+        temperature=_checked_number(options, "temperature", low=0.0),
+        top_p=_checked_number(options, "top_p", low=0.0, high=1.0),
+        max_tokens=_checked_positive_int(options, "max_tokens"),
         stop=stops,
-        seed=_int(options, "seed"),
+        seed=_checked_int(options, "seed"),
         think=think,
         keep_alive=keep_alive,
-        context_length=_positive_int(options, "context_length"),
+        context_length=_checked_positive_int(options, "context_length"),
         options=dict(extra),
-        timeout=_number(options, "timeout", low=0.0, strict_low=True),
+        timeout=_checked_number(options, "timeout", low=0.0, strict_low=True),
     )
 
 
@@ -179,7 +171,39 @@ def _unknown_options_message(unknown: Iterable[str]) -> str:
     return f"Unknown chat option {', '.join(parts)}. Raw server options go in options={{...}}."
 
 
-def _number(
+def require_model(model: object, hint: str = "Pass a model name such as 'llama3.2'.") -> str:
+    """The model name, stripped; an empty or non-string name is the caller's mistake.
+
+    >>> require_model(" llama3.2 ")
+    'llama3.2'
+    >>> require_model("")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    modelport.errors.InvalidRequestError: The model name is empty. ...
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequestError("The model name is empty.", hint=hint)
+    return model.strip()
+
+
+def options_by_table(req: ChatRequest, table: Mapping[str, str]) -> dict[str, Any]:
+    """The request's options named by ``table`` (request field -> wire name), for the
+    ones the caller set: one table per dialect, instead of the same lines in each.
+
+    >>> req = ChatRequest("m", (), temperature=0.5, stop=("x",), max_tokens=None)
+    >>> options_by_table(req, {"temperature": "temperature", "stop": "stop", "max_tokens": "n"})
+    {'temperature': 0.5, 'stop': ['x']}
+    """
+    out: dict[str, Any] = {}
+    for name, wire_name in table.items():
+        value = getattr(req, name)
+        if value is None or value == ():
+            continue
+        out[wire_name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _checked_number(
     options: Mapping[str, Any],
     key: str,
     *,
@@ -192,6 +216,12 @@ def _number(
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidRequestError(f"{key} must be a number, not {type(value).__name__}.")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite:
+        raise InvalidRequestError(f"{key} must be a finite number, not {value!r:.40}.")
     if low is not None and (value < low or (strict_low and value == low)):
         raise InvalidRequestError(
             f"{key} must be {'>' if strict_low else '>='} {low:g}, not {value}."
@@ -201,17 +231,19 @@ def _number(
     return float(value)
 
 
-def _int(options: Mapping[str, Any], key: str) -> int | None:
+def _checked_int(options: Mapping[str, Any], key: str) -> int | None:
     value = options.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequestError(f"{key} must be an integer, not {type(value).__name__}.")
+    if not -(2**63) <= value < 2**64:  # what servers parse: a 64-bit integer
+        raise InvalidRequestError(f"{key} must fit in 64 bits.")
     return value
 
 
-def _positive_int(options: Mapping[str, Any], key: str) -> int | None:
-    value = _int(options, key)
+def _checked_positive_int(options: Mapping[str, Any], key: str) -> int | None:
+    value = _checked_int(options, key)
     if value is not None and value <= 0:
         raise InvalidRequestError(f"{key} must be a positive integer, not {value}.")
     return value
@@ -254,7 +286,9 @@ def normalize_message(message: Message | Mapping[str, Any], index: int = 0) -> M
         raise InvalidRequestError(_role_error(message["role"], index))
     content = message.get("content")
     raw_images: Any = message.get("images") or ()
-    if isinstance(raw_images, (str, bytes, bytearray, os.PathLike)):
+    if isinstance(raw_images, (str, bytes, bytearray, os.PathLike)) or not isinstance(
+        raw_images, Iterable
+    ):
         raw_images = (raw_images,)  # one image, not a sequence of characters
     images: list[ImageInput] = list(raw_images)
     if content is None:
@@ -347,7 +381,7 @@ def tool_call_from_wire(data: Mapping[str, Any]) -> ToolCall:
     )
 
 
-def parse_arguments(value: Any) -> tuple[dict[str, Any], str | None]:
+def parse_arguments(value: object) -> tuple[dict[str, Any], str | None]:
     """Parse tool-call arguments sent as a dict or a JSON string.
 
     Returns ``(arguments, raw)``: ``raw`` is the original text when it was not a JSON
@@ -364,225 +398,16 @@ def parse_arguments(value: Any) -> tuple[dict[str, Any], str | None]:
         return dict(value), None
     if isinstance(value, str):
         try:
-            parsed = json.loads(value)
-        except ValueError:
+            parsed = loads(value)
+        except BadJSON:
             return {}, value
         if isinstance(parsed, dict):
             return parsed, None
         return {}, value
-    return {}, json.dumps(value)
-
-
-# --------------------------------------------------------------------------- images
-
-
-_DATA_URL = re.compile(r"^data:[^;,]*(;[^,]*)?,", re.IGNORECASE)
-_BASE64 = re.compile(r"^[A-Za-z0-9+/\s]+=*$")
-
-
-def image_to_base64(image: ImageInput) -> tuple[str, str]:
-    """Return ``(base64_data, mime_type)`` for bytes, a path, a data URL or base64 text.
-
-    >>> image_to_base64(b"\\x89PNG\\r\\n\\x1a\\n")
-    ('iVBORw0KGgo=', 'image/png')
-    >>> image_to_base64("data:image/jpeg;base64,/9j/4A==")
-    ('/9j/4A==', 'image/jpeg')
-    """
-    if isinstance(image, (bytes, bytearray)):
-        return base64.b64encode(image).decode("ascii"), _sniff_mime(bytes(image))
-    if isinstance(image, os.PathLike):
-        return _read_image_file(os.fspath(image))
-    if not isinstance(image, str):
-        raise InvalidRequestError(
-            f"An image must be bytes, a path or a string, not {type(image).__name__}."
-        )
-    match = _DATA_URL.match(image)
-    if match:
-        mime = image[5 : image.index(";") if ";" in image[: match.end()] else match.end() - 1]
-        return image[match.end() :], mime or "image/png"
-    if image.startswith(("http://", "https://")):
-        raise InvalidRequestError(
-            "Image URLs are not fetched; local servers need the image data.",
-            hint="Pass the bytes or a file path instead.",
-        )
-    if len(image) < 4096 and os.path.isfile(image):
-        return _read_image_file(image)
-    if _BASE64.match(image[:4096]):
-        head = base64.b64decode(image[:64] + "=" * (-len(image[:64]) % 4), validate=False)
-        return "".join(image.split()), _sniff_mime(head)
-    raise InvalidRequestError(
-        f"Cannot read image {image[:60]!r}: not a file, a data URL or base64 data."
-    )
-
-
-def _read_image_file(path: str) -> tuple[str, str]:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise InvalidRequestError(f"Cannot read image file {path!r}: {exc.strerror}.") from exc
-    return base64.b64encode(data).decode("ascii"), _sniff_mime(data)
-
-
-def _sniff_mime(head: bytes) -> str:
-    if head.startswith(b"\x89PNG"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return "image/png"
-
-
-# --------------------------------------------------------------------------- tools & schemas
-
-
-def normalize_tools(tools: Sequence[ToolInput]) -> tuple[Mapping[str, Any], ...]:
-    """Return tools in the OpenAI function format, from dicts or Python functions."""
-    if isinstance(tools, (str, Mapping)) or not isinstance(tools, Sequence):
-        raise InvalidRequestError("tools must be a list of tool dicts or functions.")
-    result: list[Mapping[str, Any]] = []
-    for tool in tools:
-        if callable(tool) and not isinstance(tool, Mapping):
-            result.append(_tool_from_function(tool))
-        elif isinstance(tool, Mapping):
-            # The full form {"type", "function"} or the short {"name", "parameters"}.
-            function = tool.get("function", tool)
-            if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
-                raise InvalidRequestError("Each tool needs a function name.")
-            result.append({"type": tool.get("type", "function"), "function": dict(function)})
-        else:
-            raise InvalidRequestError(
-                f"A tool must be a dict or a function, not {type(tool).__name__}."
-            )
-    return tuple(result)
-
-
-_JSON_TYPES: dict[Any, str] = {
-    str: "string",
-    int: "integer",
-    float: "number",
-    bool: "boolean",
-    list: "array",
-    dict: "object",
-}
-
-
-def _tool_from_function(func: Callable[..., Any]) -> Mapping[str, Any]:
-    """Describe a Python function as a tool from its signature and docstring."""
-    name = getattr(func, "__name__", None)
-    if not isinstance(name, str) or name == "<lambda>":
-        raise InvalidRequestError("A function used as a tool needs a name (not a lambda).")
-    doc = inspect.getdoc(func) or ""
-    summary, arg_docs = _parse_docstring(doc)
-    try:
-        hints = get_type_hints(func)
-    except Exception:  # unresolvable forward references: fall back to no types
-        hints = {}
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for param in inspect.signature(func).parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name == "self":
-            continue
-        schema = _annotation_schema(hints.get(param.name))
-        if param.name in arg_docs:
-            schema["description"] = arg_docs[param.name]
-        properties[param.name] = schema
-        if param.default is param.empty:
-            required.append(param.name)
-    return {
-        "type": "function",
-        "function": {
-            "name": name,
-            "description": summary,
-            "parameters": {"type": "object", "properties": properties, "required": required},
-        },
-    }
-
-
-def _annotation_schema(annotation: Any) -> dict[str, Any]:
-    if annotation in _JSON_TYPES:
-        return {"type": _JSON_TYPES[annotation]}
-    origin = get_origin(annotation)
-    if origin in (list, tuple, Sequence):
-        args = get_args(annotation)
-        schema: dict[str, Any] = {"type": "array"}
-        if args and args[0] is not Ellipsis:
-            schema["items"] = _annotation_schema(args[0])
-        return schema
-    if origin in (dict, Mapping):
-        return {"type": "object"}
-    members = [a for a in get_args(annotation) if a is not type(None)]
-    if origin is Union or type(annotation).__name__ == "UnionType":
-        if len(members) == 1:
-            return _annotation_schema(members[0])
-        return {"anyOf": [_annotation_schema(a) for a in members]}
-    if type(annotation).__name__ == "_LiteralGenericAlias" or str(origin) == "typing.Literal":
-        return {"enum": list(get_args(annotation))}
-    return {}
-
-
-def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    """Split a Google-style docstring into its summary and ``Args:`` descriptions."""
-    lines = doc.splitlines()
-    summary_lines: list[str] = []
-    args: dict[str, str] = {}
-    in_args = False
-    current: str | None = None
-    for line in lines:
-        stripped = line.strip()
-        if stripped.lower() in ("args:", "arguments:", "parameters:"):
-            in_args = True
-            continue
-        if in_args:
-            if stripped.endswith(":") and " " not in stripped:
-                in_args = False  # the next section, e.g. "Returns:"
-                continue
-            match = re.match(r"^(\w+)\s*(\([^)]*\))?\s*:\s*(.*)$", stripped)
-            if match:
-                current = match.group(1)
-                args[current] = match.group(3)
-            elif current and stripped:
-                args[current] = f"{args[current]} {stripped}".strip()
-        elif not args:
-            summary_lines.append(stripped)
-    summary = " ".join(line for line in summary_lines if line).strip()
-    return summary, args
-
-
-def schema_of(response_format: Any) -> JsonSchema:
-    """The JSON schema of a ``response_format``: a dict, or a class with ``model_json_schema()``."""
-    schema, _ = _response_format(response_format)
-    if schema is None:
-        raise InvalidRequestError("response_format has no schema.")
-    return schema
-
-
-def _response_format(value: Any) -> tuple[JsonSchema | None, bool]:
-    if value is None:
-        return None, False
-    if value == "json" or (isinstance(value, Mapping) and value.get("type") == "json_object"):
-        return None, True
-    if isinstance(value, Mapping):
-        if value.get("type") == "json_schema":  # already in the OpenAI wrapper
-            inner = value.get("json_schema") or {}
-            schema = inner.get("schema") if isinstance(inner, Mapping) else None
-            if not isinstance(schema, Mapping):
-                raise InvalidRequestError("response_format json_schema has no 'schema'.")
-            return dict(schema), False
-        if value.get("type") == "text":
-            return None, False
-        return dict(value), False
-    method = getattr(value, "model_json_schema", None)
-    if callable(method):
-        schema = method()
-        if isinstance(schema, Mapping):
-            return dict(schema), False
-    raise InvalidRequestError(
-        "response_format must be a JSON schema dict, 'json', or a class with model_json_schema()."
-    )
+        return {}, json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return {}, repr(value)
 
 
 # --------------------------------------------------------------------------- inputs & thinking

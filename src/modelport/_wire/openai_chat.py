@@ -8,23 +8,28 @@ of this code.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._http.decoders import MalformedLineError, SSEDecoder
-from .._http.mapping import ErrorContext, error_from_response, extract_error
-from ..errors import InvalidRequestError, ModelportError, ServerError
+from .._classify import Rules, classify, facts_from_data, message_from_json
+from .._coerce import opt_float, opt_int
+from .._http.decoders import DEFAULT_MAX_LINE_BYTES, MalformedLineError, SSEDecoder
+from .._http.jsonio import BadJSON
+from .._http.mapping import ErrorContext
+from ..errors import ModelportError
 from ..types import ChatChunk, ChatResponse, EmbedResponse, Message, Timings, ToolCall, Usage
 from .common import (
     ChatRequest,
-    image_to_base64,
+    options_by_table,
     parse_arguments,
     split_think_tags,
     tool_call_from_wire,
 )
+from .inputs import data_url, image_url
 from .stream import ChatStreamDecoder, ThinkTagSplitter, guard_shape, loads
 
 __all__ = [
@@ -36,6 +41,7 @@ __all__ = [
     "parse_embeddings",
     "parse_llamacpp_timings",
     "parse_model_list",
+    "parse_model_list_entries",
     "parse_usage",
 ]
 
@@ -52,9 +58,21 @@ class OpenAIDialect:
     """Send ``think`` as ``chat_template_kwargs.enable_thinking`` (llama.cpp)."""
     keep_alive_as_ttl: bool = False
     """Send numeric ``keep_alive`` as ``ttl`` seconds (LM Studio JIT loading)."""
+    image_urls: bool = True
+    """Pass ``http(s)`` image URLs on for the server to fetch (vLLM and hosted APIs do;
+    llama.cpp and LM Studio need the image data)."""
 
 
 DEFAULT_DIALECT = OpenAIDialect()
+
+OPTIONS: Mapping[str, str] = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_tokens": "max_tokens",
+    "stop": "stop",
+    "seed": "seed",
+}
+"""The shared chat options, by their names in Chat Completions JSON."""
 
 
 # --------------------------------------------------------------------------- requests
@@ -66,7 +84,7 @@ def build_chat_body(
     """The JSON body for ``POST /v1/chat/completions``."""
     body: dict[str, Any] = {
         "model": req.model,
-        "messages": [_message(m) for m in req.messages],
+        "messages": [_message(m, dialect) for m in req.messages],
     }
     if stream:
         body["stream"] = True
@@ -83,16 +101,7 @@ def build_chat_body(
             if dialect.json_mode_as_schema
             else {"type": "json_object"}
         )
-    if req.temperature is not None:
-        body["temperature"] = req.temperature
-    if req.top_p is not None:
-        body["top_p"] = req.top_p
-    if req.max_tokens is not None:
-        body["max_tokens"] = req.max_tokens
-    if req.stop:
-        body["stop"] = list(req.stop)
-    if req.seed is not None:
-        body["seed"] = req.seed
+    body.update(options_by_table(req, OPTIONS))
     if req.think is not None:
         if isinstance(req.think, str):
             body["reasoning_effort"] = req.think
@@ -109,15 +118,15 @@ def build_chat_body(
     return body
 
 
-def _message(message: Message) -> dict[str, Any]:
+def _message(message: Message, dialect: OpenAIDialect) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role}
     if message.images:
         parts: list[dict[str, Any]] = []
         if message.content:
             parts.append({"type": "text", "text": message.content})
         for image in message.images:
-            data, mime = image_to_base64(image)
-            parts.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}})
+            url = image_url(image) if dialect.image_urls else data_url(image)
+            parts.append({"type": "image_url", "image_url": {"url": url}})
         out["content"] = parts
     else:
         out["content"] = message.content
@@ -170,7 +179,7 @@ def build_embed_body(model: str, inputs: list[str]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- responses
 
 
-def parse_usage(data: Any) -> Usage | None:
+def parse_usage(data: object) -> Usage | None:
     """Usage from an OpenAI ``usage`` object; ``None`` when absent or all zeros.
 
     >>> parse_usage({"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5})
@@ -180,9 +189,9 @@ def parse_usage(data: Any) -> Usage | None:
     """
     if not isinstance(data, Mapping):
         return None
-    prompt = _int_or_none(data.get("prompt_tokens"))
-    completion = _int_or_none(data.get("completion_tokens"))
-    total = _int_or_none(data.get("total_tokens"))
+    prompt = opt_int(data.get("prompt_tokens"))
+    completion = opt_int(data.get("completion_tokens"))
+    total = opt_int(data.get("total_tokens"))
     if not (prompt or completion or total):
         return None
     if total is None and prompt is not None and completion is not None:
@@ -190,39 +199,20 @@ def parse_usage(data: Any) -> Usage | None:
     return Usage(prompt, completion, total)
 
 
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _float_or_none(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def parse_llamacpp_timings(data: Any) -> Timings | None:
+def parse_llamacpp_timings(data: object) -> Timings | None:
     """Timings from llama.cpp's ``timings`` block (milliseconds and tokens/s)."""
     if not isinstance(data, Mapping):
         return None
     return Timings(
-        tokens_per_second=_float_or_none(data.get("predicted_per_second")),
-        prompt_ms=_float_or_none(data.get("prompt_ms")),
-        generation_ms=_float_or_none(data.get("predicted_ms")),
-        prompt_tokens_per_second=_float_or_none(data.get("prompt_per_second")),
+        tokens_per_second=opt_float(data.get("predicted_per_second")),
+        prompt_ms=opt_float(data.get("prompt_ms")),
+        generation_ms=opt_float(data.get("predicted_ms")),
+        prompt_tokens_per_second=opt_float(data.get("prompt_per_second")),
     )
 
 
-def in_band_error(data: Mapping[str, Any]) -> str | None:
-    """The message of a top-level ``error`` in a body that may carry one on HTTP 200."""
-    error = data.get("error")
-    if error is None:
-        return None
-    message, _, _ = extract_error(json.dumps({"error": error}).encode())
-    return message or "unknown error"
-
-
 def parse_chat_completion(
-    data: Any,
+    data: object,
     ctx: ErrorContext,
     *,
     dialect: OpenAIDialect = DEFAULT_DIALECT,
@@ -255,7 +245,7 @@ def parse_chat_completion(
     return guard_shape(ctx, "a chat reply", parse)
 
 
-def _content_text(content: Any) -> str:
+def _content_text(content: object) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
@@ -265,11 +255,13 @@ def _content_text(content: Any) -> str:
     raise TypeError(f"message content is {type(content).__name__}")
 
 
-def parse_embeddings(data: Any, ctx: ErrorContext, *, model: str) -> EmbedResponse:
+def parse_embeddings(data: object, ctx: ErrorContext, *, model: str) -> EmbedResponse:
     """An :class:`EmbedResponse` from a ``/v1/embeddings`` body (floats or base64)."""
 
     def parse() -> EmbedResponse:
-        items = sorted(data["data"], key=lambda item: item.get("index", 0))
+        if not isinstance(data, Mapping) or not isinstance(data["data"], list):
+            raise TypeError("'data' is not a list of embeddings")
+        items = sorted(data["data"], key=_index)
         vectors = [_vector(item["embedding"]) for item in items]
         return EmbedResponse(
             vectors=vectors,
@@ -281,9 +273,21 @@ def parse_embeddings(data: Any, ctx: ErrorContext, *, model: str) -> EmbedRespon
     return guard_shape(ctx, "embeddings", parse)
 
 
-def _vector(value: Any) -> list[float]:
-    if isinstance(value, str):
-        raw = base64.b64decode(value)
+def _index(item: object) -> int:
+    if not isinstance(item, Mapping):
+        raise TypeError("an embedding entry is not an object")
+    index = opt_int(item.get("index"))
+    return 0 if index is None else index
+
+
+def _vector(value: object) -> list[float]:
+    if isinstance(value, str):  # encoding_format "base64": little-endian float32s
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"an embedding is not valid base64 ({exc})") from exc
+        if len(raw) % 4:
+            raise ValueError(f"a base64 embedding of {len(raw)} bytes is not float32 values")
         return list(struct.unpack(f"<{len(raw) // 4}f", raw))
     if isinstance(value, list) and value and isinstance(value[0], list):
         value = value[0]  # llama.cpp with pooling none nests one level deeper
@@ -292,34 +296,52 @@ def _vector(value: Any) -> list[float]:
     return [float(x) for x in value]
 
 
-def parse_model_list(data: Any, ctx: ErrorContext) -> list[Mapping[str, Any]]:
+def parse_model_list(data: object, ctx: ErrorContext) -> list[Mapping[str, Any]]:
     """The entries of a ``/v1/models`` body (each has at least an ``id``)."""
+    return guard_shape(ctx, "the model list", lambda: parse_model_list_entries(data))
 
-    def parse() -> list[Mapping[str, Any]]:
-        entries = data["data"]
-        if not isinstance(entries, list):
-            raise TypeError("'data' is not a list")
-        for entry in entries:
-            if not isinstance(entry.get("id"), str):
-                raise TypeError("a model entry has no id")
-        return entries
 
-    return guard_shape(ctx, "the model list", parse)
+def parse_model_list_entries(data: object) -> list[Mapping[str, Any]]:
+    """:func:`parse_model_list` that raises ``TypeError`` on a wrong shape."""
+    entries = data["data"] if isinstance(data, Mapping) else None
+    if not isinstance(entries, list):
+        raise TypeError("'data' is not a list")
+    for entry in entries:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
+            raise TypeError("a model entry has no id")
+    return entries
 
 
 # --------------------------------------------------------------------------- streaming
 
 
 class _ToolCallBuilder:
-    __slots__ = ("arguments", "id", "name")
+    __slots__ = ("arguments", "id", "name", "whole")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.name = ""
         self.arguments: list[str] = []
+        self.whole: object = None  # arguments some servers send as one object
+
+    def add(self, fragment: Mapping[str, Any]) -> None:
+        if fragment.get("id"):
+            self.id = str(fragment["id"])
+        function = fragment.get("function") or {}
+        if not isinstance(function, Mapping):
+            raise TypeError("a tool call's function is not an object")
+        name = function.get("name")
+        if isinstance(name, str) and name:
+            self.name = name
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            self.arguments.append(arguments)
+        elif arguments is not None:
+            self.whole = arguments
 
     def build(self) -> ToolCall:
-        arguments, raw = parse_arguments("".join(self.arguments))
+        value = self.whole if self.whole is not None else "".join(self.arguments)
+        arguments, raw = parse_arguments(value)
         return ToolCall(name=self.name, arguments=arguments, id=self.id, raw_arguments=raw)
 
 
@@ -328,21 +350,21 @@ class OpenAIChatStream(ChatStreamDecoder):
 
     Tool-call fragments are assembled by ``index`` and delivered whole in the last
     chunk. A ``data: {"error": ...}`` event before any output is classified like an
-    error response (``classify`` holds the provider's own rows; unknown ones are a
-    retriable :class:`ServerError`); after output it is a :class:`StreamError` that
-    keeps the text so far, as is a stream that ends with neither ``[DONE]`` nor a
-    finish reason. A streaming request answered with one plain JSON body (an error,
-    or a whole reply from a server that ignored ``stream``) is handled as that body;
-    one answered with an HTML page (a proxy's) is a :class:`ProtocolError`.
+    error answer (``rules`` are the server kind's own rows); after output it is a
+    :class:`StreamError` that keeps the text so far, as is a stream that ends with
+    neither ``[DONE]`` nor a finish reason. A streaming request answered with one plain
+    JSON body (an error, or a whole reply from a server that ignored ``stream``) is
+    handled as that body; one answered with an HTML page (a proxy's) is a
+    :class:`ProtocolError`. Nothing after ``[DONE]`` is read.
     """
 
     __slots__ = (
         "_body",
         "_builders",
-        "_classify",
         "_decoder",
         "_done",
         "_looked",
+        "_rules",
         "_split",
         "_whole_events",
         "dialect",
@@ -354,12 +376,13 @@ class OpenAIChatStream(ChatStreamDecoder):
         model: str,
         dialect: OpenAIDialect = DEFAULT_DIALECT,
         *,
-        classify: Callable[[Mapping[str, Any]], ModelportError | None] | None = None,
+        rules: Rules | None = None,
+        max_event_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
         super().__init__(ctx, model)
         self.dialect = dialect
-        self._classify = classify
-        self._decoder = SSEDecoder()
+        self._rules = rules
+        self._decoder = SSEDecoder(max_event_bytes)
         self._builders: dict[int, _ToolCallBuilder] = {}
         self._split = ThinkTagSplitter() if dialect.split_think else None
         self._done = False
@@ -369,6 +392,10 @@ class OpenAIChatStream(ChatStreamDecoder):
         # no error it deferred. True at the start and after a piece that was one line
         # and a blank line; the hot path in _feed needs it.
         self._whole_events = True
+
+    @property
+    def done(self) -> bool:
+        return self._done
 
     def _feed(self, data: bytes, out: list[ChatChunk]) -> None:
         if self._body is not None:
@@ -395,7 +422,7 @@ class OpenAIChatStream(ChatStreamDecoder):
             # unusual takes the general path below.
             try:
                 event = loads(data[6:-2])
-            except ValueError:
+            except BadJSON:
                 pass
             else:
                 if type(event) is dict and "error" not in event:
@@ -420,8 +447,8 @@ class OpenAIChatStream(ChatStreamDecoder):
     def _whole_body(self, raw: bytes, out: list[ChatChunk]) -> None:
         """A plain JSON body answering a streaming request: an error, or a whole reply."""
         try:
-            data = json.loads(raw)
-        except ValueError as exc:
+            data = loads(raw)
+        except BadJSON as exc:
             raise self.acc.decode_error(MalformedLineError(raw, "neither events nor JSON")) from exc
         if isinstance(data, dict) and data.get("error") is not None:
             raise self._in_band_error(data)
@@ -454,7 +481,7 @@ class OpenAIChatStream(ChatStreamDecoder):
                 continue
             try:
                 data = loads(payload)
-            except ValueError as exc:
+            except BadJSON as exc:
                 raise acc.decode_error(
                     MalformedLineError(payload.encode(), "invalid JSON")
                 ) from exc
@@ -468,50 +495,50 @@ class OpenAIChatStream(ChatStreamDecoder):
 
     def _chunk(self, data: dict[str, Any]) -> ChatChunk | None:
         acc = self.acc
-        usage = data.get("usage")
-        if usage:
-            acc.usage = parse_usage(usage) or acc.usage
-        if "timings" in data:
-            acc.timings = parse_llamacpp_timings(data["timings"])
-        if data.get("model"):
-            acc.model = data["model"]
-        choices = data.get("choices")
-        if not choices:
-            return None
         try:
+            usage = data.get("usage")
+            if usage:
+                acc.usage = parse_usage(usage) or acc.usage
+            if "timings" in data:
+                acc.timings = parse_llamacpp_timings(data["timings"])
+            if isinstance(data.get("model"), str) and data["model"]:
+                acc.model = data["model"]
+            choices = data.get("choices")
+            if not choices:
+                return None
             choice = choices[0]
             delta = choice.get("delta") or {}
             text = delta.get("content") or ""
             thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
-            if delta.get("tool_calls"):
-                self._add_tool_fragments(delta["tool_calls"])
+            fragments = delta.get("tool_calls")
+            if fragments:
+                self._add_tool_fragments(fragments)
             reason = choice.get("finish_reason")
-        except (AttributeError, TypeError, KeyError) as exc:
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
             raise self.acc.decode_error(exc) from exc
-        if reason:
+        if not isinstance(text, str) or not isinstance(thinking, str):
+            raise self.acc.decode_error(TypeError("delta content is not text"))
+        if isinstance(reason, str) and reason:
             acc.finish_reason = reason
         if self._split is not None and text:
             text, split = self._split.feed(text)
             thinking = thinking + split
         if not text and not thinking:
             return None
-        if not isinstance(text, str) or not isinstance(thinking, str):
-            raise self.acc.decode_error(TypeError("delta content is not text"))
         return ChatChunk(text=text, thinking=thinking)
 
-    def _add_tool_fragments(self, fragments: list[Mapping[str, Any]]) -> None:
+    def _add_tool_fragments(self, fragments: object) -> None:
+        if not isinstance(fragments, list):
+            raise TypeError("tool_calls is not a list")
         for position, fragment in enumerate(fragments):
+            if not isinstance(fragment, Mapping):
+                raise TypeError("a tool call fragment is not an object")
             index = fragment.get("index", position)
-            builder = self._builders.get(index)
+            key = index if isinstance(index, int) else position
+            builder = self._builders.get(key)
             if builder is None:
-                builder = self._builders[index] = _ToolCallBuilder()
-            if fragment.get("id"):
-                builder.id = str(fragment["id"])
-            function = fragment.get("function") or {}
-            if function.get("name"):
-                builder.name = function["name"]
-            if function.get("arguments"):
-                builder.arguments.append(function["arguments"])
+                builder = self._builders[key] = _ToolCallBuilder()
+            builder.add(fragment)
 
     def _final(self) -> ChatChunk:
         self._done = True
@@ -536,31 +563,13 @@ class OpenAIChatStream(ChatStreamDecoder):
 
     def _in_band_error(self, data: dict[str, Any]) -> ModelportError:
         acc = self.acc
+        ctx = acc.ctx
         if acc.started:
-            message = in_band_error(data) or json.dumps(data)[:300]
-            return acc.stream_error(f"{acc.ctx.where()} reported an error mid-stream: {message}")
-        error = self._classify(data) if self._classify is not None else None
-        return error if error is not None else error_before_output(data, acc.ctx, acc.model)
+            message, _ = message_from_json(data)
+            said = ctx.redact(message or json.dumps(data)[:300])
+            return acc.stream_error(f"{ctx.where()} reported an error mid-stream: {said}")
+        facts = facts_from_data(data, ctx, status=200, arrived="stream", model=acc.model)
+        return classify(facts, ctx, self._rules)
 
 
 _MAX_WHOLE_BODY = 1024 * 1024
-
-
-def error_before_output(data: Mapping[str, Any], ctx: ErrorContext, model: str) -> ModelportError:
-    """An error a server put in a stream (or a 200 body) before any output.
-
-    Nothing was delivered, so it is classified like an error response; what the
-    generic rows do not recognise is the server failing (a retriable
-    :class:`ServerError`), so a client may retry or fail over.
-    """
-    body = json.dumps({"error": data.get("error", data)}).encode()
-    error = error_from_response(400, body, {}, ctx, model=model)
-    if type(error) is InvalidRequestError:
-        message, _, _ = extract_error(body)
-        error = ServerError(
-            f"{ctx.where()} reported an error instead of a reply: {message}.",
-            hint="Check the server's log; retrying may help.",
-            **ctx.kwargs(),
-        )
-    error.status_code = 200
-    return error

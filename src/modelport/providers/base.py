@@ -1,10 +1,26 @@
 """The provider interface, written once for sync and async.
 
-A provider owns one server: its base URL, auth, model listing, capabilities and
-model management. Subclasses implement *operations* (``_op_*`` generators that yield
-requests and return results) and *stream specs* (``_stream_*``). This base class
-turns each into a public sync method and its ``a``-prefixed async twin, so no
-protocol code is written twice.
+A provider owns one server: its base URL, auth, model listing, capabilities, error
+rules and model management. A subclass implements *operations*: generators that
+yield steps and return a result (see :mod:`modelport._http.ops`), for example::
+
+    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+        response = yield from send(Request("POST", "/v1/embeddings", {...}, model=model))
+        data = self._body(response)           # JSON, with an in-band error raised
+        return parse_embeddings(data, self.ctx, model=model)
+
+This base class turns each operation into a public sync method and its
+``a``-prefixed async twin, so no protocol code is written twice.
+
+**The seam.** :meth:`_run`, :meth:`_arun`, :meth:`_iterate` and :meth:`_aiterate`
+run one of this provider's operations on its own HTTP connections. The public
+methods here and the :class:`~modelport.Client` both go through them, with requests
+validated once (:func:`~modelport._wire.common.build_chat_request`), so a provider is
+called the same way whoever calls it.
+
+**Errors.** An error answer becomes an exception in one place
+(:func:`modelport._classify.classify`): the provider's :attr:`rules` (its server
+kind's own rows) first, then the generic rows.
 """
 
 from __future__ import annotations
@@ -12,21 +28,22 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
 
 import httpx
 
+from .._classify import Rules, classify, facts_from_data, facts_from_response
 from .._http.mapping import ErrorContext
+from .._http.ops import ItemOp, Op, Request, Response, emit, stream
+from .._http.settings import check_api_key, check_bytes, check_headers, check_seconds
 from .._http.transport import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_ERROR_BYTES,
     AsyncTransport,
-    ChatDecoder,
-    Op,
-    Request,
-    Response,
-    StreamDecoder,
+    Caps,
     SyncTransport,
 )
-from .._http.urls import normalize_base_url
+from .._http.urls import normalize_base_url, shown_url, url_credentials
 from .._streams import AsyncChatStream, ChatStream, StreamItem
 from .._version import __version__
 from .._wire.common import (
@@ -34,8 +51,9 @@ from .._wire.common import (
     MessagesInput,
     build_chat_request,
     normalize_inputs,
+    require_model,
 )
-from .._wire.stream import guard_shape
+from .._wire.stream import ChatStreamDecoder, guard_shape
 from ..errors import CapabilityError, ConfigurationError, ModelNotFoundError, ModelportError
 from ..types import (
     ChatResponse,
@@ -44,17 +62,24 @@ from ..types import (
     ProviderKind,
     PullProgress,
     Service,
+    ServiceStatus,
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from typing_extensions import Unpack
 
     from .._wire.common import ChatOptions
 
 __all__ = ["Provider", "ProviderOptions"]
 
+T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
+
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
 class ProviderOptions(TypedDict, total=False):
@@ -65,27 +90,40 @@ class ProviderOptions(TypedDict, total=False):
     timeout: float
     connect_timeout: float
     headers: Mapping[str, str] | None
-    transport: Any
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None
+    max_body_bytes: int
+    max_error_bytes: int
+    max_event_bytes: int
+    deadline: float | None
 
 
 class Provider:
     """Base class of every provider. Use a subclass such as :class:`OllamaProvider`.
 
     Args:
-        base_url: the server's URL; each kind has its own default.
-        api_key: sent as ``Authorization: Bearer``; never shown in repr or errors.
+        base_url: the server's URL; each kind has its own default. ``user:password@``
+            in it is sent as HTTP Basic auth and never shown.
+        api_key: sent as ``Authorization: Bearer``; never shown in repr, errors or logs.
         name: the service name used in model ids (``"name/model"``) and errors.
-        timeout: read timeout in seconds for each request (streams: between chunks).
+        timeout: read timeout in seconds for each request (streams: between chunks,
+            and the longest a stream may go without content).
         connect_timeout: how long to wait for the connection itself.
         headers: extra headers for every request.
         transport: an httpx transport (for example ``httpx.MockTransport`` in tests),
             used by both the sync and the async client.
+        max_body_bytes: the most a non-streamed answer may be, decompressed (128 MiB).
+        max_error_bytes: how much of an error answer is read (64 KiB).
+        max_event_bytes: the most one stream event or line may be (16 MiB).
+        deadline: seconds a non-streamed request may take in all, however the server
+            paces its answer (default: twice its read timeout).
     """
 
     kind: ClassVar[ProviderKind]
     server_name: ClassVar[str] = "the server"
     default_base_url: ClassVar[str] = ""
     start_hint: ClassVar[str] = "Is the server running?"
+    can_pull: ClassVar[bool] = False
+    """Whether the server can download models (:meth:`pull`)."""
 
     def __init__(
         self,
@@ -96,30 +134,43 @@ class Provider:
         timeout: float = DEFAULT_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         headers: Mapping[str, str] | None = None,
-        transport: Any = None,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_error_bytes: int = DEFAULT_MAX_ERROR_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        deadline: float | None = None,
     ) -> None:
         url = base_url or self._default_url()
         if not url:
             raise ConfigurationError(f"{type(self).__name__} needs a base_url.")
+        self._credentials = url_credentials(url) if isinstance(url, str) else None
         self.base_url = self._normalize_url(url)
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ConfigurationError(
                 f"Invalid service name {name!r}: use a non-empty name without '/'."
             )
         self.name: str = name or self.kind
-        for label, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigurationError(
-                    f"{label} must be a positive number of seconds, not {value!r}."
-                )
-        self.timeout = float(timeout)
-        self.connect_timeout = float(connect_timeout)
-        self._api_key = api_key if api_key is not None else self._api_key_from_env()
-        self._extra_headers = dict(headers or {})
+        self.timeout = check_seconds("timeout", timeout)
+        self.connect_timeout = check_seconds("connect_timeout", connect_timeout)
+        self.caps = Caps(
+            max_body_bytes=check_bytes("max_body_bytes", max_body_bytes),
+            max_error_bytes=check_bytes("max_error_bytes", max_error_bytes),
+            deadline=None if deadline is None else check_seconds("deadline", deadline),
+        )
+        self.max_event_bytes = check_bytes("max_event_bytes", max_event_bytes)
+        key = api_key if api_key is not None else self._api_key_from_env()
+        self._api_key = check_api_key(key)
+        if self._api_key and self._credentials:
+            raise ConfigurationError(
+                f"{type(self).__name__} got both an api_key and a user:password in its URL "
+                f"({shown_url(url)}); give one of them."
+            )
+        self._extra_headers = check_headers(headers)
         self._transport = transport
         self._lock = threading.Lock()
         self._sync: SyncTransport | None = None
         self._async: AsyncTransport | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ configuration
 
@@ -137,14 +188,25 @@ class Provider:
         """Where the credentials come from, for authentication errors."""
         return "Check the api_key passed to the provider."
 
+    @property
+    def rules(self) -> Rules | None:
+        """The server kind's own error rows (:mod:`modelport._classify`); ``None``: only
+        the generic ones.
+        """
+        return None
+
     @cached_property
     def ctx(self) -> ErrorContext:
+        secrets = [self._api_key or ""]
+        if self._credentials:
+            secrets.append(self._credentials[1])
         return ErrorContext(
             service=self.name,
             base_url=self.base_url,
             server=self.server_name,
             start_hint=self.start_hint,
             auth_hint=self.auth_hint,
+            secrets=tuple(s for s in secrets if len(s) >= 4),
         )
 
     def _headers(self) -> dict[str, str]:
@@ -154,21 +216,52 @@ class Provider:
         headers.update(self._extra_headers)
         return headers
 
-    def _classify(self, response: Response) -> ModelportError | None:
-        """The provider's own error rows, consulted before the generic mapping."""
-        return None
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, name={self.name!r})"
 
+    # ------------------------------------------------------------------ errors
+
+    def _on_error(self, response: Response) -> ModelportError:
+        """The error for an error answer (a 3xx, 4xx or 5xx status)."""
+        request = response.request
+        facts = facts_from_response(
+            response.status,
+            response.content,
+            response.headers,
+            self.ctx,
+            path=request.path,
+            what=request.describe(),
+            model=request.model,
+        )
+        return classify(facts, self.ctx, self.rules)
+
+    def _body(self, response: Response) -> Any:
+        """The answer's JSON; an ``error`` inside a successful answer (LM Studio sends
+        them with HTTP 200) is raised as the error it describes.
+        """
+        data = response.json(self.ctx)
+        if isinstance(data, dict) and data.get("error") is not None:
+            request = response.request
+            facts = facts_from_data(
+                data,
+                self.ctx,
+                status=response.status,
+                arrived="body",
+                path=request.path,
+                what=request.describe(),
+                model=request.model,
+            )
+            raise classify(facts, self.ctx, self.rules)
+        return data
+
     # ------------------------------------------------------------------ I/O twins
 
-    def _transport_kwargs(self) -> dict[str, Any]:
+    def _transport_options(self) -> dict[str, Any]:
         return {
-            "headers": self._headers(),
+            "on_error": self._on_error,
             "timeout": self.timeout,
             "connect_timeout": self.connect_timeout,
-            "classify": self._classify,
+            "caps": self.caps,
         }
 
     def _client_options(self) -> dict[str, Any]:
@@ -181,6 +274,8 @@ class Provider:
             "verify": not self.base_url.startswith("http://"),
             "headers": {**self._headers(), "content-type": "application/json"},
             "timeout": httpx.Timeout(self.timeout, connect=min(self.connect_timeout, self.timeout)),
+            "auth": self._credentials,
+            "follow_redirects": False,
         }
 
     @property
@@ -193,22 +288,28 @@ class Provider:
                         **self._client_options(),
                     )
                     self._sync = SyncTransport(
-                        client, self.base_url, self.ctx, **self._transport_kwargs()
+                        client, self.base_url, self.ctx, **self._transport_options()
                     )
         return self._sync
 
     @property
     def _aio(self) -> AsyncTransport:
-        if self._async is None:
+        # An httpx.AsyncClient belongs to the event loop it first ran in; a provider used
+        # from a new loop (a second asyncio.run) gets a new one.
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async_loop is not loop:
             with self._lock:
-                if self._async is None:
+                if self._async is None or self._async_loop is not loop:
                     client = httpx.AsyncClient(
                         limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
                         **self._client_options(),
                     )
                     self._async = AsyncTransport(
-                        client, self.base_url, self.ctx, **self._transport_kwargs()
+                        client, self.base_url, self.ctx, **self._transport_options()
                     )
+                    self._async_loop = loop
         return self._async
 
     def close(self) -> None:
@@ -219,9 +320,12 @@ class Provider:
 
     async def aclose(self) -> None:
         """Close every HTTP connection this provider opened."""
+        import asyncio
+
         self.close()
         aio, self._async = self._async, None
-        if aio is not None:
+        loop, self._async_loop = self._async_loop, None
+        if aio is not None and loop is asyncio.get_running_loop():
             await aio.client.aclose()
 
     def __enter__(self) -> Provider:
@@ -236,13 +340,37 @@ class Provider:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    # ------------------------------------------------------------------ the seam
+
+    def _run(self, op: Op[T]) -> T:
+        """Run one of this provider's operations (sync)."""
+        return self._io.run(op)
+
+    async def _arun(self, op: Op[T]) -> T:
+        """Run one of this provider's operations (async)."""
+        return await self._aio.run(op)
+
+    def _iterate(self, op: ItemOp[I]) -> Iterator[I]:
+        """Run one of this provider's item operations, yielding its items (sync)."""
+        return self._io.iterate(op)
+
+    async def _aiterate(self, op: ItemOp[I]) -> AsyncIterator[I]:
+        """Run one of this provider's item operations, yielding its items (async)."""
+        items = self._aio.iterate(op)
+        try:
+            async for item in items:
+                yield item
+        finally:
+            await items.aclose()  # type: ignore[attr-defined]
+
     # ------------------------------------------------------------------ operations (override)
 
     def _op_health(self) -> Op[Service]:
         """Check the server answers; return it as a :class:`Service`."""
         raise NotImplementedError
 
-    def _op_models(self) -> Op[list[ModelInfo]]:
+    def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
+        """Every model the server offers (``refresh``: bypass the provider's own caches)."""
         raise NotImplementedError
 
     def _op_model_info(self, model: str) -> Op[ModelInfo]:
@@ -253,8 +381,15 @@ class Provider:
     def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
         raise NotImplementedError
 
-    def _stream_chat(self, req: ChatRequest) -> tuple[Request, ChatDecoder]:
+    def _stream_chat(self, req: ChatRequest) -> tuple[Request, ChatStreamDecoder]:
+        """The streaming request for a chat, and the decoder of its answer."""
         raise NotImplementedError
+
+    def _op_chat_stream(self, req: ChatRequest) -> ItemOp[StreamItem]:
+        """The chunks of a streamed chat, then the whole :class:`ChatResponse`."""
+        request, decoder = self._stream_chat(req)
+        yield from stream(request, decoder)
+        yield from emit(decoder.response())
 
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
         raise self._unsupported("embeddings")
@@ -268,7 +403,7 @@ class Provider:
     def _op_delete(self, model: str) -> Op[None]:
         raise self._unsupported("deleting models")
 
-    def _stream_pull(self, model: str) -> tuple[Request, StreamDecoder[PullProgress]]:
+    def _op_pull(self, model: str) -> ItemOp[PullProgress]:
         raise self._unsupported("downloading models")
 
     # ------------------------------------------------------------------ helpers for subclasses
@@ -279,9 +414,6 @@ class Provider:
             hint=hint,
             **self.ctx.kwargs(),
         )
-
-    def _json(self, response: Response) -> Any:
-        return response.json(self.ctx)
 
     def _parse(self, what: str, parse: Any) -> Any:
         return guard_shape(self.ctx, what, parse)
@@ -306,151 +438,116 @@ class Provider:
     def _model_id(self, name: str) -> str:
         return f"{self.name}/{name}"
 
-    def _request(self, method: str, path: str, json: Any = None, **kwargs: Any) -> Request:
-        return Request(method, path, json, **kwargs)
-
-    # ------------------------------------------------------------------ public API (sync)
-
-    def health(self) -> Service:
-        """Ask the server whether it is up; never raises for an unreachable server."""
-        return self._io.run(self._op_health_safe())
-
-    def models(self, refresh: bool = False) -> list[ModelInfo]:
-        """Every model this server offers, with what it says about each."""
-        return self._io.run(self._op_models())
-
-    def model_info(self, model: str) -> ModelInfo:
-        """One model, with its capabilities read live from the server."""
-        return self._io.run(self._op_model_info(model))
-
-    def chat(
-        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
-    ) -> ChatResponse:
-        """Send a chat and return the whole reply. See :class:`ChatOptions` for options."""
-        return self._io.run(self._op_chat(build_chat_request(model, messages, options)))
-
-    def chat_stream(
-        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
-    ) -> ChatStream:
-        """Send a chat and stream the reply as :class:`ChatChunk` deltas."""
-        return ChatStream(self._chat_items(build_chat_request(model, messages, options)))
-
-    def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
-        """Embed one string or a list of strings."""
-        return self._io.run(self._op_embed(model, self._embed_inputs(model, input)))
-
-    def load(self, model: str, context_length: int | None = None, ttl: float | None = None) -> None:
-        """Load a model into memory, where the server supports it."""
-        self._io.run(self._op_load(model, context_length, ttl))
-
-    def unload(self, model: str) -> None:
-        """Unload a model from memory, where the server supports it."""
-        self._io.run(self._op_unload(model))
-
-    def delete(self, model: str) -> None:
-        """Delete a downloaded model, where the server supports it."""
-        self._io.run(self._op_delete(model))
-
-    def pull(self, model: str) -> Iterator[PullProgress]:
-        """Download a model, yielding progress; raises if the download fails."""
-        return self._io.stream(*self._stream_pull(model))
-
-    # ------------------------------------------------------------------ public API (async)
-
-    async def ahealth(self) -> Service:
-        """Async :meth:`health`."""
-        return await self._aio.run(self._op_health_safe())
-
-    async def amodels(self, refresh: bool = False) -> list[ModelInfo]:
-        """Async :meth:`models`."""
-        return await self._aio.run(self._op_models())
-
-    async def amodel_info(self, model: str) -> ModelInfo:
-        """Async :meth:`model_info`."""
-        return await self._aio.run(self._op_model_info(model))
-
-    async def achat(
-        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
-    ) -> ChatResponse:
-        """Async :meth:`chat`."""
-        return await self._aio.run(self._op_chat(build_chat_request(model, messages, options)))
-
-    def achat_stream(
-        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
-    ) -> AsyncChatStream:
-        """Async :meth:`chat_stream`: use ``async for`` / ``async with``."""
-        return AsyncChatStream(self._achat_items(build_chat_request(model, messages, options)))
-
-    async def aembed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
-        """Async :meth:`embed`."""
-        return await self._aio.run(self._op_embed(model, self._embed_inputs(model, input)))
-
-    async def aload(
-        self, model: str, context_length: int | None = None, ttl: float | None = None
-    ) -> None:
-        """Async :meth:`load`."""
-        await self._aio.run(self._op_load(model, context_length, ttl))
-
-    async def aunload(self, model: str) -> None:
-        """Async :meth:`unload`."""
-        await self._aio.run(self._op_unload(model))
-
-    async def adelete(self, model: str) -> None:
-        """Async :meth:`delete`."""
-        await self._aio.run(self._op_delete(model))
-
-    def apull(self, model: str) -> AsyncIterator[PullProgress]:
-        """Async :meth:`pull`."""
-        return self._aio.stream(*self._stream_pull(model))
-
-    # ------------------------------------------------------------------ shared plumbing
-
-    def _embed_inputs(self, model: str, input: str | Sequence[str]) -> list[str]:
-        from ..errors import InvalidRequestError
-
-        if not isinstance(model, str) or not model.strip():
-            raise InvalidRequestError(
-                "The model name is empty.", hint="Pass an embedding model name."
-            )
-        return normalize_inputs(input)
+    def _service(self, **fields: Any) -> Service:
+        return Service(name=self.name, kind=self.kind, base_url=self.base_url, **fields)
 
     def _op_health_safe(self) -> Op[Service]:
         """Health that reports failures in ``Service.error`` instead of raising."""
         import time
 
-        from ..types import ServiceStatus
-
         started = time.perf_counter()
         try:
             service = yield from self._op_health()
         except ModelportError as exc:
-            return Service(
-                name=self.name,
-                kind=self.kind,
-                base_url=self.base_url,
-                status=ServiceStatus.UNAVAILABLE,
-                error=str(exc),
-            )
+            return self._service(status=ServiceStatus.UNAVAILABLE, error=str(exc))
         if service.latency_ms is None:
             from dataclasses import replace
 
             service = replace(service, latency_ms=(time.perf_counter() - started) * 1000.0)
         return service
 
-    def _service(self, **fields: Any) -> Service:
-        return Service(name=self.name, kind=self.kind, base_url=self.base_url, **fields)
+    # ------------------------------------------------------------------ public API (sync)
 
-    def _chat_items(self, req: ChatRequest) -> Iterator[StreamItem]:
-        request, decoder = self._stream_chat(req)
-        yield from self._io.stream(request, decoder)
-        yield decoder.response()
+    def health(self) -> Service:
+        """Ask the server whether it is up; never raises for an unreachable server."""
+        return self._run(self._op_health_safe())
 
-    async def _achat_items(self, req: ChatRequest) -> AsyncIterator[StreamItem]:
-        request, decoder = self._stream_chat(req)
-        chunks = self._aio.stream(request, decoder)
-        try:
-            async for chunk in chunks:
-                yield chunk
-        finally:
-            await chunks.aclose()
-        yield decoder.response()
+    def models(self, refresh: bool = False) -> list[ModelInfo]:
+        """Every model this server offers, with what it says about each."""
+        return self._run(self._op_models(refresh))
+
+    def model_info(self, model: str) -> ModelInfo:
+        """One model, with its capabilities read live from the server."""
+        return self._run(self._op_model_info(require_model(model)))
+
+    def chat(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> ChatResponse:
+        """Send a chat and return the whole reply. See :class:`ChatOptions` for options."""
+        return self._run(self._op_chat(build_chat_request(model, messages, options)))
+
+    def chat_stream(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> ChatStream:
+        """Send a chat and stream the reply as :class:`ChatChunk` deltas."""
+        req = build_chat_request(model, messages, options)
+        return ChatStream(self._iterate(self._op_chat_stream(req)))
+
+    def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
+        """Embed one string or a list of strings."""
+        return self._run(self._op_embed(require_model(model), normalize_inputs(input)))
+
+    def load(self, model: str, context_length: int | None = None, ttl: float | None = None) -> None:
+        """Load a model into memory, where the server supports it."""
+        self._run(self._op_load(require_model(model), context_length, ttl))
+
+    def unload(self, model: str) -> None:
+        """Unload a model from memory, where the server supports it."""
+        self._run(self._op_unload(require_model(model)))
+
+    def delete(self, model: str) -> None:
+        """Delete a downloaded model, where the server supports it."""
+        self._run(self._op_delete(require_model(model)))
+
+    def pull(self, model: str) -> Iterator[PullProgress]:
+        """Download a model, yielding progress; raises if the download fails."""
+        return self._iterate(self._op_pull(require_model(model)))
+
+    # ------------------------------------------------------------------ public API (async)
+
+    async def ahealth(self) -> Service:
+        """Async :meth:`health`."""
+        return await self._arun(self._op_health_safe())
+
+    async def amodels(self, refresh: bool = False) -> list[ModelInfo]:
+        """Async :meth:`models`."""
+        return await self._arun(self._op_models(refresh))
+
+    async def amodel_info(self, model: str) -> ModelInfo:
+        """Async :meth:`model_info`."""
+        return await self._arun(self._op_model_info(require_model(model)))
+
+    async def achat(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> ChatResponse:
+        """Async :meth:`chat`."""
+        return await self._arun(self._op_chat(build_chat_request(model, messages, options)))
+
+    def achat_stream(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> AsyncChatStream:
+        """Async :meth:`chat_stream`: use ``async for`` / ``async with``."""
+        req = build_chat_request(model, messages, options)
+        return AsyncChatStream(self._aiterate(self._op_chat_stream(req)))
+
+    async def aembed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
+        """Async :meth:`embed`."""
+        return await self._arun(self._op_embed(require_model(model), normalize_inputs(input)))
+
+    async def aload(
+        self, model: str, context_length: int | None = None, ttl: float | None = None
+    ) -> None:
+        """Async :meth:`load`."""
+        await self._arun(self._op_load(require_model(model), context_length, ttl))
+
+    async def aunload(self, model: str) -> None:
+        """Async :meth:`unload`."""
+        await self._arun(self._op_unload(require_model(model)))
+
+    async def adelete(self, model: str) -> None:
+        """Async :meth:`delete`."""
+        await self._arun(self._op_delete(require_model(model)))
+
+    def apull(self, model: str) -> AsyncIterator[PullProgress]:
+        """Async :meth:`pull`."""
+        return self._aiterate(self._op_pull(require_model(model)))

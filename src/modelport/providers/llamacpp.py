@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from .._http.transport import Op, Request, Response
+from .._coerce import opt_pos_int, opt_str
+from .._http.ops import Op, Request, Response, gather, response_of
 from .._wire import openai_chat as wire
-from ..errors import ModelportError, ProtocolError
+from ..errors import ProtocolError
 from ..types import Capabilities, ModelInfo, ProviderKind, Service, ServiceStatus
 from .openai_compatible import OpenAICompatibleProvider
 
@@ -31,18 +32,16 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         "Is `llama-server` running? Start it with `llama-server -m MODEL.gguf --jinja`."
     )
     dialect: ClassVar[wire.OpenAIDialect] = wire.OpenAIDialect(
-        split_think=True, think_as_template_kwarg=True
+        split_think=True, think_as_template_kwarg=True, image_urls=False
     )
 
     def _op_health(self) -> Op[Service]:
-        health, props, models = yield [
-            Request("GET", "/health"),
-            Request("GET", "/props"),
-            Request("GET", "/v1/models"),
-        ]
-        if isinstance(health, ModelportError):
-            raise health
-        status = _json_or_none(health)
+        outcomes = yield from gather(
+            [Request("GET", "/health"), Request("GET", "/props"), Request("GET", "/v1/models")]
+        )
+        health = response_of(outcomes[0])
+        props, models = outcomes[1:]
+        status = health.json_or_none()
         if not (isinstance(status, Mapping) and status.get("status") == "ok"):
             raise ProtocolError(
                 f"{self.ctx.where()} answered /health with {health.text[:80]!r}, not "
@@ -52,22 +51,21 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             )
         version = None
         if isinstance(props, Response):
-            data = _json_or_none(props)
+            data = props.json_or_none()
             if isinstance(data, Mapping) and isinstance(data.get("build_info"), str):
                 version = data["build_info"]
         count = None
         if isinstance(models, Response):
-            data = _json_or_none(models)
+            data = models.json_or_none()
             if isinstance(data, Mapping) and isinstance(data.get("data"), list):
                 count = len(data["data"])
         return self._service(status=ServiceStatus.AVAILABLE, version=version, model_count=count)
 
-    def _op_models(self) -> Op[list[ModelInfo]]:
-        models, props = yield [Request("GET", "/v1/models"), Request("GET", "/props")]
-        if isinstance(models, ModelportError):
-            raise models
-        entries = wire.parse_model_list(self._json(models), self.ctx)
-        props_data = _json_or_none(props) if isinstance(props, Response) else None
+    def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
+        outcomes = yield from gather([Request("GET", "/v1/models"), Request("GET", "/props")])
+        models, props = response_of(outcomes[0]), outcomes[1]
+        entries = wire.parse_model_list(self._body(models), self.ctx)
+        props_data = props.json_or_none() if isinstance(props, Response) else None
         if not isinstance(props_data, Mapping):
             props_data = {}
         return [self._model(entry, props_data) for entry in entries]
@@ -96,14 +94,14 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             name=name,
             service=self.name,
             kind=self.kind,
-            context_length=_int(meta.get("n_ctx_train")),
-            loaded_context_length=_int(served_ctx),
+            context_length=opt_pos_int(meta.get("n_ctx_train")),
+            loaded_context_length=opt_pos_int(served_ctx),
             loaded=loaded,
             capabilities=self._capabilities(entry, props),
             parameter_size=_human_count(n_params) if isinstance(n_params, int) else None,
-            quantization=_str(meta.get("ftype")) or _str(props.get("model_ftype")),
+            quantization=opt_str(meta.get("ftype")) or opt_str(props.get("model_ftype")),
             format="gguf",
-            size_bytes=_int(meta.get("size")),
+            size_bytes=opt_pos_int(meta.get("size")),
             details=details,
         )
 
@@ -128,23 +126,6 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         return Capabilities(
             chat=True, tools=tools, vision=vision, embedding=None, thinking=thinking
         )
-
-
-def _json_or_none(response: Response) -> Any:
-    try:
-        import json
-
-        return json.loads(response.content)
-    except ValueError:
-        return None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _human_count(n: int) -> str:

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._capabilities import guess_capabilities, merge_capabilities
-from .._http.transport import ChatDecoder, Op, Request, Response, StreamDecoder, in_band_error
+from .._classify import Rules
+from .._classify import ollama as ollama_rules
+from .._coerce import opt_int, opt_str
+from .._http.ops import ItemOp, Op, Outcome, Request, Response, gather, response_of, send, stream
 from .._http.urls import normalize_base_url, parse_ollama_host
 from .._naming import close_names, normalize_ollama_name
 from .._streams import StreamItem
+from .._wire import ollama_models as models_wire
 from .._wire import ollama_native as wire
 from .._wire.common import ChatRequest
 from ..errors import (
@@ -68,6 +72,7 @@ class OllamaProvider(Provider):
     """
 
     kind: ClassVar[ProviderKind] = "ollama"
+    can_pull: ClassVar[bool] = True
     server_name: ClassVar[str] = "Ollama"
     default_base_url: ClassVar[str] = "http://127.0.0.1:11434"
     start_hint: ClassVar[str] = "Is `ollama serve` running?"
@@ -81,7 +86,7 @@ class OllamaProvider(Provider):
     ) -> None:
         super().__init__(base_url, **options)
         self.show_cache_ttl = float(show_cache_ttl)
-        self._show_cache: dict[tuple[str, str], tuple[float, wire.ShowFacts]] = {}
+        self._show_cache: dict[tuple[str, str], tuple[float, models_wire.ShowFacts]] = {}
 
     # ------------------------------------------------------------------ configuration
 
@@ -108,26 +113,17 @@ class OllamaProvider(Provider):
             "a local Ollama needs no key."
         )
 
-    def _classify(self, response: Response) -> ModelportError | None:
-        return wire.classify_error(
-            response.status,
-            response.content,
-            response.headers.get("content-type", ""),
-            self.ctx,
-            path=response.request.path,
-            model=response.request.model,
-        )
+    @property
+    def rules(self) -> Rules:
+        return ollama_rules.rules
 
     # ------------------------------------------------------------------ health
 
     def _op_health(self) -> Op[Service]:
-        root, version, tags = yield [
-            Request("GET", "/"),
-            Request("GET", "/api/version"),
-            Request("GET", "/api/tags"),
-        ]
-        if isinstance(root, ModelportError):
-            raise root
+        outcomes = yield from gather(
+            [Request("GET", "/"), Request("GET", "/api/version"), Request("GET", "/api/tags")]
+        )
+        root, version, tags = response_of(outcomes[0]), outcomes[1], outcomes[2]
         number = _field(version, "version")
         number = number if isinstance(number, str) else None
         if "ollama is running" not in root.text.lower() and number is None:
@@ -148,31 +144,22 @@ class OllamaProvider(Provider):
 
     # ------------------------------------------------------------------ models
 
-    def models(self, refresh: bool = False) -> list[ModelInfo]:
+    def ps(self) -> list[ModelInfo]:
+        """The models loaded in memory now (``/api/ps``), with their allocated context."""
+        return self._run(self._op_ps())
+
+    async def aps(self) -> list[ModelInfo]:
+        """Async :meth:`ps`."""
+        return await self._arun(self._op_ps())
+
+    def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
         """Every installed model, with capabilities and context from ``/api/show``.
 
         The ``/api/show`` lookups run concurrently and are cached per name and digest;
         ``refresh=True`` asks again.
         """
-        return self._io.run(self._op_models(refresh))
-
-    async def amodels(self, refresh: bool = False) -> list[ModelInfo]:
-        """Async :meth:`models`."""
-        return await self._aio.run(self._op_models(refresh))
-
-    def ps(self) -> list[ModelInfo]:
-        """The models loaded in memory now (``/api/ps``), with their allocated context."""
-        return self._io.run(self._op_ps())
-
-    async def aps(self) -> list[ModelInfo]:
-        """Async :meth:`ps`."""
-        return await self._aio.run(self._op_ps())
-
-    def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
-        tags, ps = yield [Request("GET", "/api/tags"), Request("GET", "/api/ps")]
-        if isinstance(tags, ModelportError):
-            raise tags
-        entries = wire.parse_tags(self._json(tags), self.ctx)
+        tags, ps = yield from gather([Request("GET", "/api/tags"), Request("GET", "/api/ps")])
+        entries = models_wire.parse_tags(self._body(response_of(tags)), self.ctx)
         loaded = self._loaded(ps)
         facts = yield from self._op_show_all(entries, refresh)
         return [
@@ -181,13 +168,13 @@ class OllamaProvider(Provider):
 
     def _op_show_all(
         self, entries: Sequence[Mapping[str, Any]], refresh: bool
-    ) -> Op[dict[str, wire.ShowFacts]]:
+    ) -> Op[dict[str, models_wire.ShowFacts]]:
         now = time.monotonic()
-        found: dict[str, wire.ShowFacts] = {}
+        found: dict[str, models_wire.ShowFacts] = {}
         wanted: list[Mapping[str, Any]] = []
         for entry in entries:
             name = entry["name"]
-            listed = wire.facts_from_tags_entry(entry)
+            listed = models_wire.facts_from_tags_entry(entry)
             if listed is not None:
                 found[name] = listed
                 continue
@@ -198,15 +185,17 @@ class OllamaProvider(Provider):
             wanted.append(entry)
         if not wanted:
             return found
-        outcomes = yield [
-            Request("POST", "/api/show", {"model": entry["name"]}, model=entry["name"])
-            for entry in wanted
-        ]
+        outcomes = yield from gather(
+            [
+                Request("POST", "/api/show", {"model": entry["name"]}, model=entry["name"])
+                for entry in wanted
+            ]
+        )
         for entry, outcome in zip(wanted, outcomes, strict=True):
             if isinstance(outcome, ModelportError):
                 continue  # one unreadable model must not sink the list; guesses fill in
             try:
-                facts = wire.parse_show(self._json(outcome), self.ctx)
+                facts = models_wire.parse_show(self._body(outcome), self.ctx)
             except ModelportError:
                 continue
             self._show_cache[_cache_key(entry)] = (now + self.show_cache_ttl, facts)
@@ -214,23 +203,19 @@ class OllamaProvider(Provider):
         return found
 
     def _op_model_info(self, model: str) -> Op[ModelInfo]:
-        self._require_name(model)
-        show, tags, ps = yield [
-            Request("POST", "/api/show", {"model": model}, model=model),
-            Request("GET", "/api/tags"),
-            Request("GET", "/api/ps"),
-        ]
+        show, tags, ps = yield from gather(
+            [
+                Request("POST", "/api/show", {"model": model}, model=model),
+                Request("GET", "/api/tags"),
+                Request("GET", "/api/ps"),
+            ]
+        )
         if isinstance(show, ModelNotFoundError):
             raise self._with_suggestions(show, model, tags) from show
-        if isinstance(show, ModelportError):
-            raise show
-        facts = wire.parse_show(self._json(show), self.ctx)
+        facts = models_wire.parse_show(self._body(response_of(show)), self.ctx)
         entry = None
         if isinstance(tags, Response):
-            try:
-                entries = wire.parse_tags(self._json(tags), self.ctx)
-            except ModelportError:
-                entries = []
+            entries = self._tag_entries(tags)
             wanted = normalize_ollama_name(model)
             entry = next((e for e in entries if normalize_ollama_name(e["name"]) == wanted), None)
         if entry is not None:
@@ -243,17 +228,17 @@ class OllamaProvider(Provider):
         return replace(info, details={**info.details, **facts.extra})
 
     def _op_ps(self) -> Op[list[ModelInfo]]:
-        response = yield Request("GET", "/api/ps")
-        entries = wire.parse_ps(self._json(response), self.ctx)
+        response = yield from send(Request("GET", "/api/ps"))
+        entries = models_wire.parse_ps(self._body(response), self.ctx)
         loaded = {normalize_ollama_name(e["name"]): e for e in entries}
         return [self._info(e["name"], e, None, loaded) for e in entries]
 
-    def _loaded(self, ps: Response | ModelportError) -> dict[str, Mapping[str, Any]] | None:
+    def _loaded(self, ps: Outcome) -> dict[str, Mapping[str, Any]] | None:
         """Loaded models by normalised name; ``None`` when ``/api/ps`` could not say."""
         if not isinstance(ps, Response):
             return None
         try:
-            entries = wire.parse_ps(self._json(ps), self.ctx)
+            entries = models_wire.parse_ps(self._body(ps), self.ctx)
         except ModelportError:
             return None
         return {normalize_ollama_name(e["name"]): e for e in entries}
@@ -262,7 +247,7 @@ class OllamaProvider(Provider):
         self,
         name: str,
         entry: Mapping[str, Any] | None,
-        facts: wire.ShowFacts | None,
+        facts: models_wire.ShowFacts | None,
         loaded: Mapping[str, Mapping[str, Any]] | None,
     ) -> ModelInfo:
         entry = entry or {}
@@ -295,18 +280,18 @@ class OllamaProvider(Provider):
             service=self.name,
             kind=self.kind,
             context_length=facts.context_length if facts is not None else None,
-            loaded_context_length=_int(running.get("context_length")) if running else None,
+            loaded_context_length=opt_int(running.get("context_length")) if running else None,
             loaded=(running is not None) if loaded is not None else None,
             capabilities=capabilities,
-            family=_str(details.get("family")),
-            parameter_size=_str(details.get("parameter_size")),
-            quantization=_str(details.get("quantization_level")),
-            format=_str(details.get("format")),
-            size_bytes=_int(entry.get("size")),
+            family=opt_str(details.get("family")),
+            parameter_size=opt_str(details.get("parameter_size")),
+            quantization=opt_str(details.get("quantization_level")),
+            format=opt_str(details.get("format")),
+            size_bytes=opt_int(entry.get("size")),
             details={k: v for k, v in extra.items() if v not in (None, "", [])},
         )
 
-    def _capabilities(self, name: str, facts: wire.ShowFacts | None) -> Capabilities:
+    def _capabilities(self, name: str, facts: models_wire.ShowFacts | None) -> Capabilities:
         if facts is not None and facts.capabilities is not None:
             return facts.capabilities
         guessed = guess_capabilities(name)
@@ -328,42 +313,31 @@ class OllamaProvider(Provider):
 
     def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
         try:
-            response = yield self._chat_request(req, stream=False)
+            response = yield from send(self._chat_request(req, stream=False))
         except ModelNotFoundError as exc:
             raise (yield from self._op_suggest(exc, req.model)) from exc
-        data = self._json(response)
-        self._raise_in_band(response, data)
-        return wire.parse_chat(data, self.ctx, model=req.model)
+        return wire.parse_chat(self._body(response), self.ctx, model=req.model)
 
-    def _stream_chat(self, req: ChatRequest) -> tuple[Request, ChatDecoder]:
-        return self._chat_request(req, stream=True), wire.OllamaChatStream(self.ctx, req.model)
+    def _stream_chat(self, req: ChatRequest) -> tuple[Request, wire.OllamaChatStream]:
+        decoder = wire.OllamaChatStream(
+            self.ctx, req.model, rules=self.rules, max_event_bytes=self.max_event_bytes
+        )
+        return self._chat_request(req, stream=True), decoder
 
-    def _chat_items(self, req: ChatRequest) -> Iterator[StreamItem]:
+    def _op_chat_stream(self, req: ChatRequest) -> ItemOp[StreamItem]:
         try:
-            yield from super()._chat_items(req)
+            yield from super()._op_chat_stream(req)
         except ModelNotFoundError as exc:
             if exc.suggestions:
                 raise
-            raise self._io.run(self._op_suggest(exc, req.model)) from exc
-
-    async def _achat_items(self, req: ChatRequest) -> AsyncIterator[StreamItem]:
-        items = cast(AsyncGenerator[StreamItem, None], super()._achat_items(req))
-        try:
-            async for item in items:
-                yield item
-        except ModelNotFoundError as exc:
-            if exc.suggestions:
-                raise
-            raise await self._aio.run(self._op_suggest(exc, req.model)) from exc
-        finally:
-            await items.aclose()
+            raise (yield from self._op_suggest(exc, req.model)) from exc
 
     # ------------------------------------------------------------------ embeddings
 
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
         try:
-            response = yield Request(
-                "POST", "/api/embed", wire.build_embed_body(model, inputs), model=model
+            response = yield from send(
+                Request("POST", "/api/embed", wire.build_embed_body(model, inputs), model=model)
             )
         except ModelNotFoundError as exc:
             raise (yield from self._op_suggest(exc, model)) from exc
@@ -373,30 +347,27 @@ class OllamaProvider(Provider):
             # No /api/embed (Ollama before v0.2.6): one legacy request per input.
             result: EmbedResponse = yield from self._op_legacy_embed(model, inputs)
             return result
-        data = self._json(response)
-        self._raise_in_band(response, data)
+        data = self._body(response)
         return wire.parse_embed(data, self.ctx, model=model, count=len(inputs))
 
     def _op_legacy_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
-        outcomes = yield [
-            Request("POST", "/api/embeddings", {"model": model, "prompt": text}, model=model)
-            for text in inputs
-        ]
+        outcomes = yield from gather(
+            [
+                Request("POST", "/api/embeddings", {"model": model, "prompt": text}, model=model)
+                for text in inputs
+            ]
+        )
         vectors = []
         for outcome in outcomes:
             if isinstance(outcome, ModelNotFoundError):
                 raise (yield from self._op_suggest(outcome, model)) from outcome
-            if isinstance(outcome, ModelportError):
-                raise outcome
-            data = self._json(outcome)
-            self._raise_in_band(outcome, data)
+            data = self._body(response_of(outcome))
             vectors.append(wire.parse_legacy_embedding(data, self.ctx))
         return EmbedResponse(vectors=vectors, model=model, service=self.name)
 
     # ------------------------------------------------------------------ management
 
     def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Op[None]:
-        self._require_name(model)
         if context_length is not None and (
             isinstance(context_length, bool)
             or not isinstance(context_length, int)
@@ -411,7 +382,9 @@ class OllamaProvider(Provider):
             )
         body = wire.build_load_body(model, context_length=context_length, keep_alive=ttl)
         try:
-            response = yield Request("POST", "/api/chat", body, model=model, timeout=self._long())
+            response = yield from send(
+                Request("POST", "/api/chat", body, model=model, timeout=self._long())
+            )
         except ModelNotFoundError as exc:
             raise (yield from self._op_suggest(exc, model)) from exc
         except CapabilityError as exc:
@@ -419,33 +392,30 @@ class OllamaProvider(Provider):
                 raise
             # An embedding model cannot chat; an empty /api/embed loads it instead.
             embed_body = {k: v for k, v in body.items() if k != "messages"}
-            response = yield Request(
-                "POST", "/api/embed", embed_body, model=model, timeout=self._long()
+            response = yield from send(
+                Request("POST", "/api/embed", embed_body, model=model, timeout=self._long())
             )
-        self._raise_in_band(response, self._json(response))
+        self._body(response)
 
     def _op_unload(self, model: str) -> Op[None]:
-        self._require_name(model)
         try:
-            response = yield Request(
-                "POST", "/api/chat", wire.build_load_body(model, keep_alive=0), model=model
+            response = yield from send(
+                Request("POST", "/api/chat", wire.build_load_body(model, keep_alive=0), model=model)
             )
         except ModelNotFoundError as exc:
             raise (yield from self._op_suggest(exc, model)) from exc
-        self._raise_in_band(response, self._json(response))
+        self._body(response)
 
     def _op_delete(self, model: str) -> Op[None]:
-        self._require_name(model)
         try:
-            yield Request("DELETE", "/api/delete", {"model": model}, model=model)
+            yield from send(Request("DELETE", "/api/delete", {"model": model}, model=model))
         except ModelNotFoundError as exc:
             raise (yield from self._op_suggest(exc, model)) from exc
         wanted = normalize_ollama_name(model)
         for key in [k for k in self._show_cache if normalize_ollama_name(k[0]) == wanted]:
             self._show_cache.pop(key, None)
 
-    def _stream_pull(self, model: str) -> tuple[Request, StreamDecoder[PullProgress]]:
-        self._require_name(model)
+    def _op_pull(self, model: str) -> ItemOp[PullProgress]:
         request = Request(
             "POST",
             "/api/pull",
@@ -454,41 +424,34 @@ class OllamaProvider(Provider):
             timeout=self._long(),
             headers=_NDJSON,
         )
-        return request, wire.OllamaPullStream(self.ctx, model)
+        decoder = wire.OllamaPullStream(
+            self.ctx, model, rules=self.rules, max_event_bytes=self.max_event_bytes
+        )
+        yield from stream(request, decoder)
 
     # ------------------------------------------------------------------ helpers
 
     def _long(self) -> float:
         return max(self.timeout, _LONG_READ)
 
-    def _require_name(self, model: str) -> None:
-        if not isinstance(model, str) or not model.strip():
-            raise InvalidRequestError(
-                "The model name is empty.", hint="Pass a model name such as 'llama3.2'."
-            )
-
-    def _raise_in_band(self, response: Response, data: Any) -> None:
-        error = in_band_error(response, data, self.ctx, self._classify)
-        if error is not None:
-            raise error
+    def _tag_entries(self, tags: Response) -> list[Mapping[str, Any]]:
+        try:
+            return models_wire.parse_tags(self._body(tags), self.ctx)
+        except ModelportError:
+            return []
 
     def _op_suggest(self, error: ModelNotFoundError, model: str) -> Op[ModelNotFoundError]:
         """The same error, with close names from the installed models as suggestions."""
         try:
-            tags = yield Request("GET", "/api/tags")
+            tags: Outcome = yield from send(Request("GET", "/api/tags"))
         except ModelportError as exc:
             tags = exc
         return self._with_suggestions(error, model, tags)
 
     def _with_suggestions(
-        self, error: ModelNotFoundError, model: str, tags: Response | ModelportError
+        self, error: ModelNotFoundError, model: str, tags: Outcome
     ) -> ModelNotFoundError:
-        names: list[str] = []
-        if isinstance(tags, Response):
-            try:
-                names = [e["name"] for e in wire.parse_tags(self._json(tags), self.ctx)]
-            except ModelportError:
-                names = []
+        names = [e["name"] for e in self._tag_entries(tags)] if isinstance(tags, Response) else []
         return ModelNotFoundError(
             error.message,
             model=error.model or model,
@@ -504,21 +467,8 @@ def _cache_key(entry: Mapping[str, Any]) -> tuple[str, str]:
     return entry["name"], digest if isinstance(digest, str) else ""
 
 
-def _field(outcome: Response | ModelportError, key: str) -> Any:
+def _field(outcome: Outcome, key: str) -> object:
     if not isinstance(outcome, Response):
         return None
-    try:
-        import json
-
-        data = json.loads(outcome.content)
-    except ValueError:
-        return None
+    data = outcome.json_or_none()
     return data.get(key) if isinstance(data, dict) else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None

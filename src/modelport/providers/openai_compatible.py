@@ -8,14 +8,32 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .._capabilities import guess_capabilities
-from .._http.transport import ChatDecoder, Op, Request, Response, in_band_error
+from .._http.ops import Op, Request, send
 from .._http.urls import normalize_base_url
 from .._wire import openai_chat as wire
 from .._wire.common import ChatRequest
 from ..types import ChatResponse, EmbedResponse, ModelInfo, ProviderKind, Service, ServiceStatus
 from .base import Provider
 
-__all__ = ["OpenAICompatibleProvider"]
+__all__ = ["OpenAICompatibleProvider", "model_from_entry"]
+
+
+def model_from_entry(
+    entry: Mapping[str, Any], *, service: str, kind: ProviderKind, **details: object
+) -> ModelInfo:
+    """A :class:`ModelInfo` from one ``/v1/models`` entry, which says little more than
+    the id: capabilities are what the name makes near-certain, ``details`` keep the rest.
+    Every provider that falls back to ``/v1/models`` builds its models here.
+    """
+    name = entry["id"]
+    return ModelInfo(
+        id=f"{service}/{name}",
+        name=name,
+        service=service,
+        kind=kind,
+        capabilities=guess_capabilities(name),
+        details={**details, **{k: v for k, v in entry.items() if k not in ("id", "object")}},
+    )
 
 
 class OpenAICompatibleProvider(Provider):
@@ -44,67 +62,61 @@ class OpenAICompatibleProvider(Provider):
     def auth_hint(self) -> str:
         if self._api_key:
             return "Check the api_key passed to the provider."
-        return "This server needs an API key: pass api_key=... to the provider."
+        return (
+            "This server needs an API key: pass api_key=... to the provider, or set "
+            "MODELPORT_API_KEY_<SERVICE NAME>."
+        )
 
     # ------------------------------------------------------------------ listing
 
     def _op_health(self) -> Op[Service]:
-        response = yield Request("GET", f"{self.api_prefix}/models")
-        entries = wire.parse_model_list(self._json(response), self.ctx)
+        response = yield from send(Request("GET", f"{self.api_prefix}/models"))
+        entries = wire.parse_model_list(self._body(response), self.ctx)
         return self._service(status=ServiceStatus.AVAILABLE, model_count=len(entries))
 
-    def _op_models(self) -> Op[list[ModelInfo]]:
-        response = yield Request("GET", f"{self.api_prefix}/models")
-        entries = wire.parse_model_list(self._json(response), self.ctx)
-        return [self._model_from_entry(entry) for entry in entries]
-
-    def _model_from_entry(self, entry: Mapping[str, Any]) -> ModelInfo:
-        name = entry["id"]
-        return ModelInfo(
-            id=self._model_id(name),
-            name=name,
-            service=self.name,
-            kind=self.kind,
-            capabilities=guess_capabilities(name),
-            details={k: v for k, v in entry.items() if k not in ("id", "object")},
-        )
+    def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
+        response = yield from send(Request("GET", f"{self.api_prefix}/models"))
+        entries = wire.parse_model_list(self._body(response), self.ctx)
+        return [model_from_entry(entry, service=self.name, kind=self.kind) for entry in entries]
 
     # ------------------------------------------------------------------ chat & embeddings
 
-    def _chat_request(self, req: ChatRequest, *, stream: bool) -> Request:
+    def _chat_request(self, req: ChatRequest, *, stream: bool, path: str | None = None) -> Request:
         return Request(
             "POST",
-            f"{self.api_prefix}/chat/completions",
+            path or f"{self.api_prefix}/chat/completions",
             wire.build_chat_body(req, stream=stream, dialect=self.dialect),
-            timeout=req.timeout,
+            timeout=self._read_timeout(req),
             model=req.model,
             headers={"accept": "text/event-stream"} if stream else {},
         )
 
+    def _read_timeout(self, req: ChatRequest) -> float | None:
+        """The read timeout for a chat: the caller's, else the provider's."""
+        return req.timeout
+
     def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
-        response = yield self._chat_request(req, stream=False)
-        data = self._json(response)
-        self._raise_in_band(response, data)
+        response = yield from send(self._chat_request(req, stream=False))
+        data = self._body(response)
         return wire.parse_chat_completion(data, self.ctx, dialect=self.dialect, model=req.model)
 
-    def _stream_chat(self, req: ChatRequest) -> tuple[Request, ChatDecoder]:
-        return (
-            self._chat_request(req, stream=True),
-            wire.OpenAIChatStream(self.ctx, req.model, self.dialect),
+    def _stream_chat(self, req: ChatRequest) -> tuple[Request, wire.OpenAIChatStream]:
+        decoder = wire.OpenAIChatStream(
+            self.ctx,
+            req.model,
+            self.dialect,
+            rules=self.rules,
+            max_event_bytes=self.max_event_bytes,
         )
+        return self._chat_request(req, stream=True), decoder
 
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
-        response = yield Request(
-            "POST",
-            f"{self.api_prefix}/embeddings",
-            wire.build_embed_body(model, inputs),
-            model=model,
+        response = yield from send(
+            Request(
+                "POST",
+                f"{self.api_prefix}/embeddings",
+                wire.build_embed_body(model, inputs),
+                model=model,
+            )
         )
-        data = self._json(response)
-        self._raise_in_band(response, data)
-        return wire.parse_embeddings(data, self.ctx, model=model)
-
-    def _raise_in_band(self, response: Response, data: Any) -> None:
-        error = in_band_error(response, data, self.ctx, self._classify)
-        if error is not None:
-            raise error
+        return wire.parse_embeddings(self._body(response), self.ctx, model=model)

@@ -1,0 +1,510 @@
+"""What :class:`~modelport.Client` and :class:`~modelport.AsyncClient` share: the
+configuration, and every method's logic written once as a *flow*.
+
+A flow is a generator, like a provider operation one level up: it yields *steps* to
+the client's driver and receives their results. The sync driver runs a step by
+calling, threading and sleeping; the async one by awaiting. So discovery, listing,
+target selection, failover and streaming are written here once; the twins in
+:mod:`modelport.client` only drive.
+
+===================================  ===================================================
+step                                 the driver...
+===================================  ===================================================
+``call(provider, op)``               runs one of the provider's operations; returns its
+                                     result (an error is raised at the yield).
+``each(flows)``                      runs flows at once; returns each one's result or
+                                     error, in order.
+``exclusive(box, flow)``             runs a flow holding a lock (sync or async).
+``probe(candidates)``                fingerprints configured URLs (discovery module).
+``discover()``                       finds the local servers (discovery module).
+``open_items(provider, op)``         starts a provider's item operation; returns the
+                                     running iterator and its first item.
+``pipe(items)``                      hands every remaining item to the consumer.
+``sleep(s)`` / ``emit(item)``        as in operations (:mod:`modelport._http.ops`).
+===================================  ===================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from urllib.parse import urlsplit
+
+from ._http.ops import ItemOp, Op, emit
+from ._http.retry import RetryPolicy
+from ._http.settings import check_seconds
+from ._router import NO_SERVER_HINT, Flow, LockBox, Router, ServiceState, Target, check_capabilities
+from ._wire.common import ChatRequest, require_model
+from .discovery import Candidate, parse_service_spec, parse_services_env
+from .errors import (
+    AllServicesFailedError,
+    ConfigurationError,
+    ModelNotFoundError,
+    ModelportError,
+    ProtocolError,
+    ServiceUnavailableError,
+    StreamError,
+)
+from .providers import make_provider
+from .providers.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Provider
+from .providers.openai_compatible import OpenAICompatibleProvider
+from .types import ChatResponse, EmbedResponse, ModelInfo, Service, ServiceStatus
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+__all__ = ["ClientCore", "ServiceSpec"]
+
+T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741
+
+ServiceSpec: TypeAlias = "str | Provider"
+"""A service as a caller names it: a kind (``"ollama"``), a URL, ``"name=URL"``, or a
+provider object."""
+
+CONFIGURED_PROBE_TIMEOUT = 2.0
+"""How long a configured URL has to answer its fingerprinting probe, unless
+``discovery_timeout`` is given: a named server may be on another machine."""
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    provider: Provider
+    op: Op[T]
+
+
+@dataclass(frozen=True, slots=True)
+class Each:
+    flows: Sequence[Flow[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusive:
+    box: LockBox
+    flow: Flow[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    candidates: Sequence[Candidate]
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Discover:
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    provider: Provider
+    op: ItemOp[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Pipe:
+    items: object
+    """An iterator (sync) or async iterator that :class:`Open` returned."""
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A running item operation, and its first item (none if it produced nothing)."""
+
+    items: object
+    first: list[object]
+
+
+def call(provider: Provider, op: Op[T]) -> Flow[T]:
+    """Run one of ``provider``'s operations; return its result."""
+    return cast(T, (yield Call(provider, op)))
+
+
+def each(flows: Sequence[Flow[T]]) -> Flow[list[T | ModelportError]]:
+    """Run ``flows`` at once; return each one's result or error, in order."""
+    return cast("list[T | ModelportError]", (yield Each(flows)))
+
+
+def exclusive(box: LockBox, flow: Flow[T]) -> Flow[T]:
+    """Run ``flow`` holding ``box``'s lock."""
+    return cast(T, (yield Exclusive(box, flow)))
+
+
+def _env_seconds(name: str) -> float | None:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds.") from None
+    return check_seconds(name, value)
+
+
+def _for(req: ChatRequest, name: str) -> ChatRequest:
+    """The request with the model named as the target service names it."""
+    return req if req.model == name else replace(req, model=name)
+
+
+# --------------------------------------------------------------------------- the core
+
+
+class ClientCore:
+    """Configuration and flows for both clients.
+
+    Args:
+        services: the services to use: kind names (``"ollama"``), URLs (the kind is
+            fingerprinted), ``"name=URL"`` strings and provider objects. ``None``
+            reads ``MODELPORT_SERVICES``, or finds the servers on this machine.
+        timeout: read timeout in seconds (default ``MODELPORT_TIMEOUT`` or 60).
+        connect_timeout: how long to wait for a connection.
+        max_retries: retries per service for retriable errors before failing over.
+        discovery_timeout: how long discovery waits for local servers (0.5 s), and
+            configured URLs for their probe (2 s unless given).
+        models_ttl: seconds a service's model list is reused.
+        cooldown: seconds an unavailable service is skipped before it is tried again.
+        failure_threshold: consecutive failures that make a service unavailable.
+        retry_policy: the backoff (default: exponential with full jitter).
+        deadline: seconds a non-streamed request may take in all (default: twice its
+            read timeout).
+    """
+
+    def __init__(
+        self,
+        services: Sequence[ServiceSpec] | ServiceSpec | None = None,
+        *,
+        timeout: float | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        max_retries: int = 2,
+        discovery_timeout: float | None = None,
+        models_ttl: float = 30.0,
+        cooldown: float = 30.0,
+        failure_threshold: int = 3,
+        retry_policy: RetryPolicy | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        if timeout is None:
+            timeout = _env_seconds("MODELPORT_TIMEOUT") or DEFAULT_TIMEOUT
+        self.timeout = check_seconds("timeout", timeout)
+        self.connect_timeout = check_seconds("connect_timeout", connect_timeout)
+        self.deadline = None if deadline is None else check_seconds("deadline", deadline)
+        self.discovery_timeout = (
+            None
+            if discovery_timeout is None
+            else check_seconds("discovery_timeout", discovery_timeout)
+        )
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ConfigurationError(
+                f"max_retries must be a non-negative integer, not {max_retries!r}."
+            )
+        if (
+            isinstance(failure_threshold, bool)
+            or not isinstance(failure_threshold, int)
+            or failure_threshold < 1
+        ):
+            raise ConfigurationError("failure_threshold must be a positive integer.")
+        self.router = Router(
+            retry_policy or RetryPolicy(max_retries=max_retries),
+            failure_threshold=failure_threshold,
+            cooldown=check_seconds("cooldown", cooldown, allow_zero=True),
+            models_ttl=check_seconds("models_ttl", models_ttl, allow_zero=True),
+        )
+        self._setup_box = LockBox()
+        self._discover = services is None
+        self._pending: list[Candidate] = []
+        for spec in self._specs(services):
+            if isinstance(spec, Provider):
+                self._add(spec)
+            elif spec.hint is not None:
+                self._add(self._provider(spec.hint, spec.url, spec.name or spec.hint))
+            else:
+                self._pending.append(spec)
+        self._configured = not self._pending and not self._discover
+
+    def _specs(
+        self, services: Sequence[ServiceSpec] | ServiceSpec | None
+    ) -> list[Candidate | Provider]:
+        if services is None:
+            env = parse_services_env(os.environ.get("MODELPORT_SERVICES"))
+            if env:
+                self._discover = False
+            return list(env)
+        given = [services] if isinstance(services, (str, Provider)) else services
+        specs: list[Candidate | Provider] = []
+        for item in given:
+            if isinstance(item, Provider):
+                specs.append(item)
+            elif isinstance(item, str):
+                specs.append(parse_service_spec(item))
+            else:
+                raise ConfigurationError(
+                    "A service must be a kind name, a URL, 'name=URL' or a provider, "
+                    f"not {item!r:.80}."
+                )
+        return specs
+
+    # ------------------------------------------------------------------ services
+
+    def _provider(self, kind: Any, url: str, name: str) -> Provider:
+        return make_provider(
+            kind,
+            url,
+            name=self._unique_name(name),
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            deadline=self.deadline,
+        )
+
+    def _unique_name(self, name: str) -> str:
+        taken = {s.name for s in self.router.states}
+        if name not in taken:
+            return name
+        n = 2
+        while f"{name}-{n}" in taken:
+            n += 1
+        return f"{name}-{n}"
+
+    def _add(self, provider: Provider, **fields: Any) -> ServiceState:
+        if any(s.name == provider.name for s in self.router.states):
+            raise ConfigurationError(
+                f"Two services are named {provider.name!r}; give one a name (name=URL)."
+            )
+        state = ServiceState(provider, **fields)
+        self.router.states.append(state)
+        return state
+
+    def _adopt_probe(self, candidate: Candidate, service: Service) -> None:
+        """Turn a fingerprinted (or failed) probe of a configured URL into a service."""
+        # A URL not identified yet is named by its address, not by a guessed kind.
+        down = service.status is ServiceStatus.UNAVAILABLE
+        name = candidate.name or (service.kind if not down else urlsplit(candidate.url).netloc)
+        if down:
+            provider: Provider = OpenAICompatibleProvider(
+                candidate.url,
+                name=self._unique_name(name),
+                timeout=self.timeout,
+                deadline=self.deadline,
+            )
+            state = self._add(provider, service=service)
+            state.status = ServiceStatus.UNAVAILABLE
+            state.last_error = service.error
+            state.unreachable = True
+            state.unavailable_since = self.router.clock()
+            state.failures = self.router.failure_threshold
+        else:
+            provider = self._provider(service.kind, candidate.url, name)
+            self._add(provider, service=replace(service, name=provider.name))
+
+    def _adopt_discovered(self, services: list[Service]) -> None:
+        for service in services:
+            if service.status is ServiceStatus.UNAVAILABLE:
+                continue
+            if any(s.provider.base_url == service.base_url for s in self.router.states):
+                continue
+            provider = self._provider(service.kind, service.base_url, service.name)
+            self._add(provider, service=replace(service, name=provider.name))
+
+    def _need_discovery(self) -> bool:
+        if self._configured:
+            return False
+        if self._pending:
+            return True
+        # Nothing found yet: look again, it costs milliseconds.
+        return not self.router.states
+
+    def _no_services(self) -> ServiceUnavailableError:
+        return ServiceUnavailableError(
+            "No model server found on this machine (looked at Ollama :11434, LM Studio :1234, "
+            "llama.cpp :8080, vLLM :8000, Jan :1337).",
+            hint=NO_SERVER_HINT,
+        )
+
+    # ------------------------------------------------------------------ flows: set-up
+
+    def _ensure(self) -> Flow[list[ServiceState]]:
+        if self._need_discovery():
+            yield from exclusive(self._setup_box, self._setup())
+        if not self.router.states:
+            raise self._no_services()
+        return self.router.states
+
+    def _setup(self) -> Flow[None]:
+        if not self._need_discovery():  # another caller did it while this one waited
+            return
+        pending, self._pending = self._pending, []
+        if pending:
+            timeout = self.discovery_timeout or CONFIGURED_PROBE_TIMEOUT
+            services = cast("list[Service]", (yield Probe(pending, timeout)))
+            for candidate, service in zip(pending, services, strict=True):
+                self._adopt_probe(candidate, service)
+        if self._discover:
+            found = cast("list[Service]", (yield Discover(self.discovery_timeout or 0.5)))
+            self._adopt_discovered(found)
+        self._configured = not self._discover or bool(self.router.states)
+
+    # ------------------------------------------------------------------ flows: model lists
+
+    def _list(self, state: ServiceState, refresh: bool) -> Flow[list[ModelInfo]]:
+        router = self.router
+        if not router.usable(state):
+            raise router.unavailable_error(state)
+        if not refresh:
+            cached = router.cached_models(state)
+            if cached is not None:
+                return cached
+        seen_at = state.models_at
+        return (yield from exclusive(state.refresh, self._refresh(state, refresh, seen_at)))
+
+    def _refresh(self, state: ServiceState, refresh: bool, seen_at: float) -> Flow[list[ModelInfo]]:
+        """Ask the service for its models, unless another caller did while this one
+        waited for the lock (concurrent callers share one refresh).
+        """
+        router = self.router
+        shared = router.after_wait(state, refresh, seen_at)
+        if shared is not None:
+            return shared
+        try:
+            models = yield from call(state.provider, state.provider._op_models(refresh))
+        except ModelportError as exc:
+            router.record_failure(state, exc)
+            raise
+        router.listed(state, models)
+        return models
+
+    def _list_all(
+        self, states: Sequence[ServiceState], refresh: bool
+    ) -> Flow[list[list[ModelInfo] | ModelportError]]:
+        return (yield from each([self._list(s, refresh) for s in states]))
+
+    def _models(self, refresh: bool) -> Flow[list[ModelInfo]]:
+        states = yield from self._ensure()
+        results = yield from self._list_all(states, refresh)
+        errors = [r for r in results if isinstance(r, ModelportError)]
+        if errors and len(errors) == len(results):
+            raise self._all_failed(errors, "No service could list its models")
+        return [m for r in results if not isinstance(r, ModelportError) for m in r]
+
+    def _all_failed(self, errors: list[ModelportError], what: str) -> ModelportError:
+        if len(errors) == 1:
+            return errors[0]
+        return AllServicesFailedError(what, errors=errors)
+
+    # ------------------------------------------------------------------ flows: routing
+
+    def _targets(self, model: str, *, require_listed: bool = False) -> Flow[list[Target]]:
+        model = require_model(model)
+        yield from self._ensure()
+        router = self.router
+        results: list[list[ModelInfo] | ModelportError] = []
+        if require_listed or router.needs_listing(model):
+            named, _ = router.by_prefix(model)
+            results = yield from self._list_all(
+                named if named is not None else router.states, refresh=False
+            )
+        try:
+            return router.targets(model, require_listed=require_listed)
+        except ModelNotFoundError:
+            errors = [r for r in results if isinstance(r, ModelportError)]
+            if errors and len(errors) == len(results):  # nothing could be asked
+                raise self._all_failed(errors, f"No service could be asked for {model!r}") from None
+            raise
+
+    def _check(self, target: Target, req: ChatRequest) -> None:
+        check_capabilities(
+            target,
+            tools=bool(req.tools),
+            images=any(m.images for m in req.messages),
+            think=bool(req.think),
+            chat=True,
+        )
+
+    def _on_best(self, targets: list[Target], op: Callable[[Provider, str], Op[T]]) -> Flow[T]:
+        """Run ``op`` on the best target, failing over to the next ones."""
+
+        def attempt(target: Target) -> Flow[T]:
+            return (yield from call(target.state.provider, op(target.state.provider, target.model)))
+
+        _, result = yield from self.router.failover(targets, attempt)
+        return result
+
+    # ------------------------------------------------------------------ flows: the public methods
+
+    def _services(self, refresh: bool) -> Flow[list[Service]]:
+        try:
+            states = yield from self._ensure()
+        except ServiceUnavailableError:
+            return []
+        yield from each([self._health(s) for s in states if refresh or s.service is None])
+        return [self.router.report(s) for s in states]
+
+    def _health(self, state: ServiceState) -> Flow[None]:
+        service = yield from call(state.provider, state.provider._op_health_safe())
+        state.service = replace(service, name=state.name)
+        if service.status is ServiceStatus.UNAVAILABLE:
+            error = ServiceUnavailableError(service.error or "unavailable")
+            self.router.record_failure(state, error)
+        else:
+            self.router.record_probe(state)
+
+    def _model_info(self, model: str) -> Flow[ModelInfo]:
+        targets = yield from self._targets(model, require_listed=True)
+        return (yield from self._on_best(targets, lambda p, name: p._op_model_info(name)))
+
+    def _chat(self, req: ChatRequest) -> Flow[ChatResponse]:
+        targets = yield from self._targets(req.model)
+        self._check(targets[0], req)
+        return (yield from self._on_best(targets, lambda p, name: p._op_chat(_for(req, name))))
+
+    def _chat_stream(self, req: ChatRequest) -> Flow[None]:
+        """Stream a chat: fail over only until the first chunk has arrived."""
+        targets = yield from self._targets(req.model)
+        self._check(targets[0], req)
+        router = self.router
+
+        def attempt(target: Target) -> Flow[Opened]:
+            provider = target.state.provider
+            opened = cast(
+                Opened, (yield Open(provider, provider._op_chat_stream(_for(req, target.model))))
+            )
+            if not opened.first:
+                raise ProtocolError(
+                    f"{provider.server_name} at {provider.base_url} ended the stream at once.",
+                    **provider.ctx.kwargs(),
+                )
+            return opened
+
+        target, opened = yield from router.failover(targets, attempt, keep=True)
+        try:
+            yield from emit(opened.first[0])
+            yield Pipe(opened.items)
+        except StreamError as exc:  # too late to fail over, but it counts against health
+            router.record_failure(target.state, exc)
+            raise
+        finally:
+            router.release(target.state)
+
+    def _embed(self, model: str, inputs: list[str]) -> Flow[EmbedResponse]:
+        targets = yield from self._targets(model)
+        return (yield from self._on_best(targets, lambda p, name: p._op_embed(name, inputs)))
+
+    def _manage(self, model: str, op: Callable[[Provider, str], Op[None]]) -> Flow[None]:
+        targets = yield from self._targets(model)
+        yield from self._on_best(targets[:1], op)
+
+    def _pull(self, model: str) -> Flow[None]:
+        model = require_model(model)
+        yield from self._ensure()
+        named, name = self.router.by_prefix(model)
+        pool = named if named is not None else self.router.states
+        state = next((s for s in pool if s.provider.can_pull), pool[0] if pool else None)
+        if state is None:
+            raise self._no_services()
+        opened = cast(Opened, (yield Open(state.provider, state.provider._op_pull(name))))
+        if opened.first:
+            yield from emit(opened.first[0])
+            yield Pipe(opened.items)

@@ -1,0 +1,212 @@
+"""Operations: protocol logic written once, run by a sync or an async driver.
+
+An *operation* is a generator that yields *steps* and receives each step's result.
+It never does I/O itself, so one body serves :class:`~modelport.Client` and
+:class:`~modelport.AsyncClient` alike. Write steps with the typed helpers and
+``yield from``; each reads as one line and gives mypy the result's type::
+
+    def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
+        response = yield from send(self._chat_request(req, stream=False))
+        return parse_chat(response.json(self.ctx), self.ctx, model=req.model)
+
+===================================  =====================================================
+step                                 what the driver does, and what the ``yield`` returns
+===================================  =====================================================
+``send(request)``                    sends one request; returns the :class:`Response`. An
+                                     error status is raised *at the yield* as the mapped
+                                     :class:`~modelport.ModelportError`, so an operation
+                                     can catch it and fall back.
+``gather(requests)``                 sends several at once; returns one :data:`Outcome`
+                                     each (a response, or the error), in order, so one
+                                     failed lookup does not sink the batch.
+``sleep(seconds)``                   waits (``time.sleep`` or ``asyncio.sleep``).
+``stream(request, decoder)``         (item operations only) sends a streaming request and
+                                     hands every decoded item to the consumer as it arrives.
+``emit(item)``                       (item operations only) hands one item to the consumer.
+===================================  =====================================================
+
+An :data:`Op` returns a value (``driver.run(op)``); an :data:`ItemOp` produces items
+(``driver.iterate(op)``: pulls, chat streams) and may use every step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+
+from ..errors import ModelportError
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from .mapping import ErrorContext
+
+__all__ = [
+    "Emit",
+    "Gather",
+    "ItemOp",
+    "Op",
+    "Outcome",
+    "Request",
+    "Response",
+    "Sleep",
+    "Stream",
+    "StreamDecoder",
+    "emit",
+    "gather",
+    "send",
+    "sleep",
+    "stream",
+]
+
+T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - the type of the items an item operation produces
+I_co = TypeVar("I_co", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request, described without doing it."""
+
+    method: str
+    path: str
+    json: Any = None
+    timeout: float | None = None
+    """Read timeout override in seconds; ``None`` uses the transport's default."""
+    model: str | None = None
+    """The model the request is about, for error messages."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete HTTP response with its body read."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    request: Request
+
+    def json(self, ctx: ErrorContext) -> Any:
+        """The body as JSON, or a :class:`ProtocolError` that names the server."""
+        from .jsonio import parse_json
+
+        return parse_json(self.content, ctx, what=self.request.describe(), status=self.status)
+
+    def json_or_none(self) -> object:
+        """The body as JSON, or ``None`` when it is not JSON (for optional lookups)."""
+        from .jsonio import try_parse_json
+
+        return try_parse_json(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+
+Outcome = Response | ModelportError
+"""What one request of a :func:`gather` batch came to."""
+
+
+class StreamDecoder(Protocol[I_co]):
+    """Turns the bytes of a streamed body into items; knows what was received so far.
+
+    A failure found while decoding (an in-band error line, a stream that ends early)
+    is recorded in ``error`` after the items before it are returned, so the caller
+    receives every item the server sent before it raises. ``done`` turns true at the
+    stream's own end (``[DONE]``, ``"done": true``): the driver stops reading there.
+    """
+
+    error: ModelportError | None
+
+    @property
+    def done(self) -> bool: ...
+
+    def feed(self, data: bytes) -> Sequence[I_co]: ...
+
+    def finish(self) -> Sequence[I_co]: ...
+
+    def interrupted(self, error: ModelportError) -> ModelportError:
+        """The error to raise when the transport broke with ``error`` part-way."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Gather:
+    requests: Sequence[Request]
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Stream(Generic[I_co]):
+    request: Request
+    decoder: StreamDecoder[I_co]
+
+
+@dataclass(frozen=True, slots=True)
+class Emit(Generic[I_co]):
+    item: I_co
+
+
+Step = Request | Gather | Sleep
+"""What a plain operation yields."""
+
+Op: TypeAlias = Generator[Step, object, T]
+"""An operation: yields steps, receives their results, returns ``T``."""
+ItemOp: TypeAlias = Generator[Step | Stream[I] | Emit[I], object, None]
+"""An item operation: produces items of type ``I`` for the consumer."""
+
+
+def send(request: Request) -> Op[Response]:
+    """Send one request; return its response (an error status is raised here)."""
+    return cast(Response, (yield request))
+
+
+def gather(requests: Sequence[Request]) -> Op[list[Outcome]]:
+    """Send several requests at once; return each one's response or error, in order."""
+    return cast("list[Outcome]", (yield Gather(requests)))
+
+
+def sleep(seconds: float) -> Op[None]:
+    """Wait ``seconds``."""
+    if seconds > 0:
+        yield Sleep(seconds)
+
+
+def stream(request: Request, decoder: StreamDecoder[I]) -> ItemOp[I]:
+    """Stream ``request`` through ``decoder``; every item goes to the consumer."""
+    yield Stream(request, decoder)
+
+
+def emit(item: I) -> ItemOp[I]:
+    """Hand one item to the consumer."""
+    yield Emit(item)
+
+
+def body_json(value: object) -> bytes:
+    """A request body as compact UTF-8 JSON."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def first_error(outcomes: Sequence[Outcome]) -> ModelportError | None:
+    """The first failed outcome of a batch, if any."""
+    for outcome in outcomes:
+        if isinstance(outcome, ModelportError):
+            return outcome
+    return None
+
+
+def response_of(outcome: Outcome) -> Response:
+    """The response of an outcome that must have succeeded (raise its error otherwise)."""
+    if isinstance(outcome, ModelportError):
+        raise outcome
+    return outcome
