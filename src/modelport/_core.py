@@ -15,11 +15,11 @@ step                                 the driver...
 ``each(flows)``                      runs flows at once; returns each one's result or
                                      error, in order.
 ``exclusive(box, flow)``             runs a flow holding a lock (sync or async).
-``probe(candidates)``                fingerprints configured URLs (discovery module).
-``discover()``                       finds the local servers (discovery module).
-``open_items(provider, op)``         starts a provider's item operation; returns the
+``Find(candidates, timeout)``        fingerprints configured URLs, or (``None``) finds
+                                     the local servers (the discovery module).
+``Open(provider, op)``               starts a provider's item operation; returns the
                                      running iterator and its first item.
-``pipe(items)``                      hands every remaining item to the consumer.
+``Pipe(items)``                      hands every remaining item to the consumer.
 ``sleep(s)`` / ``emit(item)``        as in operations (:mod:`modelport._http.ops`).
 ===================================  ===================================================
 """
@@ -90,18 +90,17 @@ class Exclusive:
 
 
 @dataclass(frozen=True, slots=True)
-class Probe:
-    candidates: Sequence[Candidate]
-    timeout: float
+class Find:
+    """Fingerprint ``candidates``; ``None``: discover the servers on this machine."""
 
-
-@dataclass(frozen=True, slots=True)
-class Discover:
+    candidates: Sequence[Candidate] | None
     timeout: float
 
 
 @dataclass(frozen=True, slots=True)
 class Open:
+    """Start ``op``, an item operation: the result is :class:`Opened`."""
+
     provider: Provider
     op: ItemOp[Any]
 
@@ -339,11 +338,11 @@ class ClientCore:
         pending, self._pending = self._pending, []
         if pending:
             timeout = self.discovery_timeout or CONFIGURED_PROBE_TIMEOUT
-            services = cast("list[Service]", (yield Probe(pending, timeout)))
+            services = cast("list[Service]", (yield Find(pending, timeout)))
             for candidate, service in zip(pending, services, strict=True):
                 self._adopt_probe(candidate, service)
         if self._discover:
-            found = cast("list[Service]", (yield Discover(self.discovery_timeout or 0.5)))
+            found = cast("list[Service]", (yield Find(None, self.discovery_timeout or 0.5)))
             self._adopt_discovered(found)
         self._configured = not self._discover or bool(self.router.states)
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._core import Call, ClientCore, Discover, Each, Exclusive, Open, Opened, Pipe, Probe
+from ._core import Call, ClientCore, Each, Exclusive, Find, Open, Opened, Pipe
 from ._http.ops import Emit, Sleep
 from ._router import Flow
 from ._streams import AsyncChatStream, ChatStream, StreamItem
@@ -103,14 +103,13 @@ class Client(ClientCore):
                 return None, None
             if kind is Open:
                 return self._open(cast(Open, step)), None
-            if kind is Probe:
-                from .discovery import probe
+            if kind is Find:
+                from .discovery import discover, probe
 
-                return probe(cast(Probe, step).candidates, cast(Probe, step).timeout), None
-            if kind is Discover:
-                from .discovery import discover
-
-                return discover(timeout=cast(Discover, step).timeout), None
+                find = cast(Find, step)
+                if find.candidates is None:
+                    return discover(timeout=find.timeout), None
+                return probe(find.candidates, find.timeout), None
         except ModelportError as exc:
             return None, exc
         raise TypeError(f"a client flow yielded {step!r}")
@@ -131,7 +130,7 @@ class Client(ClientCore):
 
     @staticmethod
     def _open(step: Open) -> Opened:
-        items = step.provider._iterate(step.op)
+        items: Iterator[Any] = step.provider._iterate(step.op)
         try:
             return Opened(items, [next(items)])
         except StopIteration:
@@ -268,14 +267,13 @@ class AsyncClient(ClientCore):
                 return None, None
             if kind is Open:
                 return await self._open(cast(Open, step)), None
-            if kind is Probe:
-                from .discovery import aprobe
+            if kind is Find:
+                from .discovery import adiscover, aprobe
 
-                return await aprobe(cast(Probe, step).candidates, cast(Probe, step).timeout), None
-            if kind is Discover:
-                from .discovery import adiscover
-
-                return await adiscover(timeout=cast(Discover, step).timeout), None
+                find = cast(Find, step)
+                if find.candidates is None:
+                    return await adiscover(timeout=find.timeout), None
+                return await aprobe(find.candidates, find.timeout), None
         except ModelportError as exc:
             return None, exc
         raise TypeError(f"a client flow yielded {step!r}")
@@ -293,7 +291,7 @@ class AsyncClient(ClientCore):
 
     @staticmethod
     async def _open(step: Open) -> Opened:
-        items = step.provider._aiterate(step.op)
+        items: AsyncIterator[Any] = step.provider._aiterate(step.op)
         try:
             return Opened(items, [await items.__anext__()])
         except StopAsyncIteration:

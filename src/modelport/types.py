@@ -18,6 +18,7 @@ __all__ = [
     "ChatChunk",
     "ChatResponse",
     "EmbedResponse",
+    "FinishReason",
     "ImageInput",
     "Message",
     "ModelInfo",
@@ -36,6 +37,11 @@ Role = Literal["system", "user", "assistant", "tool"]
 
 ProviderKind = Literal["ollama", "lmstudio", "llamacpp", "openai"]
 """The kinds of server modelport knows."""
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "cancelled", "error"] | str
+"""Why a reply ended: ``stop`` (the model finished or hit a stop string), ``length``
+(``max_tokens`` or the context ran out), ``tool_calls``, ``content_filter``,
+``cancelled`` or ``error``; another string where a server has its own reason."""
 
 ImageInput = str | bytes | os.PathLike[str]
 """An image: raw bytes, a file path, a ``data:`` URL, or a base64 string."""
@@ -129,7 +135,7 @@ class ChatResponse:
     service: str | None = None
     thinking: str | None = None
     tool_calls: Sequence[ToolCall] = ()
-    finish_reason: str | None = None
+    finish_reason: FinishReason | None = None
     usage: Usage | None = None
     timings: Timings | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -156,7 +162,7 @@ class ChatChunk:
     text: str = ""
     thinking: str = ""
     tool_calls: Sequence[ToolCall] = ()
-    finish_reason: str | None = None
+    finish_reason: FinishReason | None = None
     usage: Usage | None = None
     done: bool = False
     timings: Timings | None = None

@@ -18,7 +18,7 @@ from modelport import (
     ServerError,
     ServiceUnavailableError,
 )
-from modelport._classify import error_from_response
+from modelport._classify import facts_from_response, generic
 from modelport._http.mapping import ErrorContext, map_transport_error
 
 CTX = ErrorContext(
@@ -34,7 +34,8 @@ REQ = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
 def _status(status: int, body: bytes | str = b"", headers: dict[str, str] | None = None, **kw):
     if isinstance(body, str):
         body = body.encode()
-    return error_from_response(status, body, httpx.Headers(headers or {}), CTX, **kw)
+    facts = facts_from_response(status, body, httpx.Headers(headers or {}), CTX, **kw)
+    return generic(facts, CTX)
 
 
 # ---------------------------------------------------------------------------- transport

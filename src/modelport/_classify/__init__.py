@@ -41,7 +41,6 @@ __all__ = [
     "ErrorFacts",
     "Rules",
     "classify",
-    "error_from_response",
     "extract_error",
     "facts_from_data",
     "facts_from_response",
@@ -414,16 +413,3 @@ def generic(facts: ErrorFacts, ctx: ErrorContext) -> ModelportError:
             f"{where} failed ({status}){said}.", hint="Check the server's log.", **kw
         )
     return ProtocolError(f"{where} answered with unexpected status {status}{said}.", **kw)
-
-
-def error_from_response(
-    status: int,
-    body: bytes,
-    headers: Mapping[str, str],
-    ctx: ErrorContext,
-    *,
-    path: str = "",
-    model: str | None = None,
-) -> ModelportError:
-    """The generic error for an HTTP error answer (no server kind's own rules)."""
-    return generic(facts_from_response(status, body, headers, ctx, path=path, model=model), ctx)

@@ -360,9 +360,20 @@ class _NDJSONStream:
     ``{"error": ...}`` line raised through ``_error`` (after the lines before it).
     """
 
-    __slots__ = ()
+    def __init__(
+        self,
+        ctx: ErrorContext,
+        model: str,
+        *,
+        rules: Rules | None = None,
+        max_event_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        self._lines = NDJSONDecoder(max_event_bytes)
+        self._rules = rules
+        self._start(ctx, model)
 
-    _lines: NDJSONDecoder
+    def _start(self, ctx: ErrorContext, model: str) -> None:
+        raise NotImplementedError
 
     def _object(self, value: object) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -387,17 +398,8 @@ class OllamaChatStream(_NDJSONStream, ChatStreamDecoder):
 
     __slots__ = ("_done", "_lines", "_rules")
 
-    def __init__(
-        self,
-        ctx: ErrorContext,
-        model: str,
-        *,
-        rules: Rules | None = None,
-        max_event_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    ) -> None:
-        super().__init__(ctx, model)
-        self._lines = NDJSONDecoder(max_event_bytes)
-        self._rules = rules
+    def _start(self, ctx: ErrorContext, model: str) -> None:
+        ChatStreamDecoder.__init__(self, ctx, model)
         self._done = False
 
     @property
@@ -440,15 +442,7 @@ class OllamaChatStream(_NDJSONStream, ChatStreamDecoder):
         acc.timings = parse_timings(data)
         acc.finish_reason = finish_reason(data.get("done_reason"), bool(acc.tool_calls or calls))
         acc.raw = data
-        return ChatChunk(
-            text=text,
-            thinking=thinking,
-            tool_calls=calls,
-            finish_reason=acc.finish_reason,
-            usage=acc.usage,
-            timings=acc.timings,
-            done=True,
-        )
+        return acc.final_chunk(text, thinking, calls)
 
     def _error(self, data: Mapping[str, Any]) -> ModelportError:
         acc = self.acc
@@ -470,19 +464,10 @@ class OllamaPullStream(_NDJSONStream, DecoderBase[PullProgress]):
 
     __slots__ = ("_last", "_lines", "_rules", "_success", "ctx", "error", "model")
 
-    def __init__(
-        self,
-        ctx: ErrorContext,
-        model: str,
-        *,
-        rules: Rules | None = None,
-        max_event_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    ) -> None:
+    def _start(self, ctx: ErrorContext, model: str) -> None:
         self.ctx = ctx
         self.model = model
         self.error: ModelportError | None = None
-        self._lines = NDJSONDecoder(max_event_bytes)
-        self._rules = rules
         self._success = False
         self._last: str | None = None
 

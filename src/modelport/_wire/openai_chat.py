@@ -549,17 +549,7 @@ class OpenAIChatStream(ChatStreamDecoder):
         acc = self.acc
         if calls and acc.finish_reason in (None, "stop"):
             acc.finish_reason = "tool_calls"
-        chunk = ChatChunk(
-            text=text,
-            thinking=thinking,
-            tool_calls=calls,
-            finish_reason=acc.finish_reason,
-            usage=acc.usage,
-            timings=acc.timings,
-            done=True,
-        )
-        acc.add(chunk)
-        return chunk
+        return acc.add(acc.final_chunk(text, thinking, calls))
 
     def _in_band_error(self, data: dict[str, Any]) -> ModelportError:
         acc = self.acc

@@ -9,7 +9,7 @@ from .._http.decoders import LineTooLongError, MalformedLineError
 from .._http.jsonio import loads
 from .._http.mapping import ErrorContext
 from ..errors import ModelportError, ProtocolError, StreamError
-from ..types import ChatChunk, ChatResponse, Timings, ToolCall, Usage
+from ..types import ChatChunk, ChatResponse, FinishReason, Timings, ToolCall, Usage
 
 __all__ = [
     "ChatAccumulator",
@@ -130,7 +130,7 @@ class ChatAccumulator:
         self._text: list[str] = []
         self._thinking: list[str] = []
         self.tool_calls: list[ToolCall] = []
-        self.finish_reason: str | None = None
+        self.finish_reason: FinishReason | None = None
         self.usage: Usage | None = None
         self.timings: Timings | None = None
         self.raw: Mapping[str, Any] = {}
@@ -201,6 +201,22 @@ class ChatAccumulator:
                 **self.ctx.kwargs(),
             )
         return self.stream_error(f"The stream from {self.ctx.where()} became unreadable: {detail}")
+
+    def final_chunk(
+        self, text: str = "", thinking: str = "", tool_calls: tuple[ToolCall, ...] = ()
+    ) -> ChatChunk:
+        """The last chunk of a stream: what it carries, with the finish reason, usage
+        and timings gathered so far.
+        """
+        return ChatChunk(
+            text=text,
+            thinking=thinking,
+            tool_calls=tool_calls,
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+            timings=self.timings,
+            done=True,
+        )
 
     def ended_early(self) -> StreamError:
         return self.stream_error(

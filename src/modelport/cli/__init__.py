@@ -12,9 +12,14 @@ from collections.abc import Sequence
 import click
 import rich  # noqa: F401  (fail here, with the install hint, when the extra is missing)
 
+from . import _chat, _listing, _manage
 from ._app import app
 
 __all__ = ["app", "run"]
+
+for _module in (_listing, _chat, _manage):
+    for _command in _module.COMMANDS:
+        app.add_command(_command)
 
 
 def run(args: Sequence[str]) -> int:

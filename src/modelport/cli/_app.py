@@ -15,24 +15,13 @@ import click
 from .._version import __version__
 from ..errors import ConfigurationError, ModelportError
 from . import _context
-from ._output import Paint
+from ._output import report_error
 
-__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "app", "report_error"]
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_USAGE", "app"]
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-
-def report_error(error: BaseException, *, debug: bool) -> None:
-    """One line on stderr: what failed and the fix. ``debug`` adds the traceback first."""
-    if debug:
-        import traceback
-
-        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
-    paint = Paint.stderr()
-    message = " ".join(str(error).split())  # one line, whatever the server sent
-    click.echo(f"{paint('Error:', fg='red', bold=True)} {message}", err=True, color=paint.enabled)
 
 
 class _Group(click.Group):
@@ -101,14 +90,3 @@ def app(ctx: click.Context, services: tuple[str, ...], timeout: float | None, de
             logger = logging.getLogger(name)
             logger.setLevel(logging.DEBUG)
             logger.addHandler(handler)
-
-
-def _register() -> None:
-    from . import _chat, _listing, _manage
-
-    for module in (_listing, _chat, _manage):
-        for command in module.COMMANDS:
-            app.add_command(command)
-
-
-_register()

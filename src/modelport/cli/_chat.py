@@ -13,8 +13,7 @@ import click
 from ..errors import ModelNotFoundError, ModelportError, StreamError
 from ..types import ChatChunk, ChatResponse, Message
 from . import _context
-from ._app import report_error
-from ._output import Paint, echo_json
+from ._output import Paint, echo_json, report_error
 
 if TYPE_CHECKING:
     from ..client import Client

@@ -11,6 +11,7 @@ import dataclasses
 import enum
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +32,7 @@ __all__ = [
     "human_bytes",
     "print_notes",
     "print_table",
+    "report_error",
     "rich_console",
     "to_jsonable",
 ]
@@ -200,3 +202,14 @@ def print_notes(notes: Sequence[tuple[str, str]]) -> None:
     console = rich_console()
     console.print()
     console.print(grid)
+
+
+def report_error(error: BaseException, *, debug: bool) -> None:
+    """One line on stderr: what failed and the fix. ``debug`` adds the traceback first."""
+    if debug:
+        import traceback
+
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    paint = Paint.stderr()
+    message = " ".join(str(error).split())  # one line, whatever the server sent
+    click.echo(f"{paint('Error:', fg='red', bold=True)} {message}", err=True, color=paint.enabled)

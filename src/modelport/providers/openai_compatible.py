@@ -86,14 +86,16 @@ class OpenAICompatibleProvider(Provider):
             "POST",
             path or f"{self.api_prefix}/chat/completions",
             wire.build_chat_body(req, stream=stream, dialect=self.dialect),
-            timeout=self._read_timeout(req),
+            timeout=self._timeout_for(req.timeout, req.model),
             model=req.model,
             headers={"accept": "text/event-stream"} if stream else {},
         )
 
-    def _read_timeout(self, req: ChatRequest) -> float | None:
-        """The read timeout for a chat: the caller's, else the provider's."""
-        return req.timeout
+    def _timeout_for(self, requested: float | None, model: str) -> float | None:
+        """The read timeout of a request about ``model``: the caller's, else the
+        provider's (``None``).
+        """
+        return requested
 
     def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
         response = yield from send(self._chat_request(req, stream=False))
@@ -117,6 +119,7 @@ class OpenAICompatibleProvider(Provider):
                 f"{self.api_prefix}/embeddings",
                 wire.build_embed_body(model, inputs),
                 model=model,
+                timeout=self._timeout_for(None, model),
             )
         )
         return wire.parse_embeddings(self._body(response), self.ctx, model=model)

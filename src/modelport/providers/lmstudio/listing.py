@@ -85,12 +85,10 @@ def _from_v1(entry: Mapping[str, Any], service: str) -> ModelInfo:
     bits = field_of(entry.get("quantization"), "bits_per_weight")
     if bits is not None:
         details["bits_per_weight"] = bits
-    return ModelInfo(
-        id=f"{service}/{key}",
-        name=key,
-        service=service,
-        kind="lmstudio",
-        context_length=opt_pos_int(entry.get("max_context_length")),
+    return _model(
+        key,
+        service,
+        entry,
         loaded_context_length=min(contexts) if contexts else None,
         loaded=bool(instances),
         capabilities=capabilities,
@@ -121,12 +119,10 @@ def _from_v0(entry: Mapping[str, Any], service: str) -> ModelInfo:
     for field in ("type", "publisher", "state", "capabilities"):
         if entry.get(field) is not None:
             details[field] = entry[field]
-    return ModelInfo(
-        id=f"{service}/{name}",
-        name=name,
-        service=service,
-        kind="lmstudio",
-        context_length=opt_pos_int(entry.get("max_context_length")),
+    return _model(
+        name,
+        service,
+        entry,
         loaded_context_length=opt_pos_int(entry.get("loaded_context_length")),
         loaded=state == "loaded" if isinstance(state, str) else None,
         capabilities=capabilities,
@@ -134,6 +130,18 @@ def _from_v0(entry: Mapping[str, Any], service: str) -> ModelInfo:
         quantization=opt_str(entry.get("quantization")),
         format=opt_str(entry.get("compatibility_type")),
         details=details,
+    )
+
+
+def _model(name: str, service: str, entry: Mapping[str, Any], **fields: Any) -> ModelInfo:
+    """What both native families share: the id, and the context the model supports."""
+    return ModelInfo(
+        id=f"{service}/{name}",
+        name=name,
+        service=service,
+        kind="lmstudio",
+        context_length=opt_pos_int(entry.get("max_context_length")),
+        **fields,
     )
 
 

@@ -218,9 +218,6 @@ class LMStudioProvider(OpenAICompatibleProvider):
             return None
         return max(self.timeout, self.jit_timeout)
 
-    def _read_timeout(self, req: ChatRequest) -> float | None:
-        return self._timeout_for(req.timeout, req.model)
-
     # ------------------------------------------------------------------ listing
 
     def _op_health(self) -> Op[Service]:
@@ -325,16 +322,7 @@ class LMStudioProvider(OpenAICompatibleProvider):
         return self._chat_request(req, stream=True), decoder
 
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
-        response = yield from send(
-            Request(
-                "POST",
-                f"{self.api_prefix}/embeddings",
-                wire.build_embed_body(model, inputs),
-                model=model,
-                timeout=self._timeout_for(None, model),
-            )
-        )
-        result = wire.parse_embeddings(self._body(response), self.ctx, model=model)
+        result = yield from super()._op_embed(model, inputs)
         self._mark(model, True)
         return result
 
