@@ -27,7 +27,8 @@ step                                 the driver...
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from urllib.parse import urlsplit
@@ -134,6 +135,15 @@ def exclusive(box: LockBox, flow: Flow[T]) -> Flow[T]:
     return cast(T, (yield Exclusive(box, flow)))
 
 
+def api_key_variable(service: str) -> str:
+    """The environment variable holding the API key of a named service.
+
+    >>> api_key_variable("gpu-box"), api_key_variable("hosted")
+    ('MODELPORT_API_KEY_GPU_BOX', 'MODELPORT_API_KEY_HOSTED')
+    """
+    return "MODELPORT_API_KEY_" + re.sub(r"[^A-Za-z0-9]", "_", service).upper()
+
+
 def _env_seconds(name: str) -> float | None:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
@@ -171,6 +181,10 @@ class ClientCore:
         retry_policy: the backoff (default: exponential with full jitter).
         deadline: seconds a non-streamed request may take in all (default: twice its
             read timeout).
+        api_keys: API keys by service name, for services given by kind or URL (a
+            provider object brings its own). A service without one here reads
+            ``MODELPORT_API_KEY_<NAME>`` (its name upper-cased, other characters as
+            ``_``). A key is sent only to the service it is given for.
     """
 
     def __init__(
@@ -186,7 +200,11 @@ class ClientCore:
         failure_threshold: int = 3,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        api_keys: Mapping[str, str] | None = None,
     ) -> None:
+        if api_keys is not None and not isinstance(api_keys, Mapping):
+            raise ConfigurationError("api_keys must be a dict of service name -> key.")
+        self._api_keys = dict(api_keys or {})
         if timeout is None:
             timeout = _env_seconds("MODELPORT_TIMEOUT") or DEFAULT_TIMEOUT
         self.timeout = check_seconds("timeout", timeout)
@@ -250,14 +268,21 @@ class ClientCore:
     # ------------------------------------------------------------------ services
 
     def _provider(self, kind: Any, url: str, name: str) -> Provider:
+        name = self._unique_name(name)
         return make_provider(
             kind,
             url,
-            name=self._unique_name(name),
+            name=name,
             timeout=self.timeout,
             connect_timeout=self.connect_timeout,
             deadline=self.deadline,
+            api_key=self._key_for(name),
         )
+
+    def _key_for(self, name: str) -> str | None:
+        """The API key given for the service called ``name``, if any."""
+        key = self._api_keys.get(name)
+        return key if key is not None else os.environ.get(api_key_variable(name)) or None
 
     def _unique_name(self, name: str) -> str:
         taken = {s.name for s in self.router.states}
@@ -283,11 +308,13 @@ class ClientCore:
         down = service.status is ServiceStatus.UNAVAILABLE
         name = candidate.name or (service.kind if not down else urlsplit(candidate.url).netloc)
         if down:
+            name = self._unique_name(name)
             provider: Provider = OpenAICompatibleProvider(
                 candidate.url,
-                name=self._unique_name(name),
+                name=name,
                 timeout=self.timeout,
                 deadline=self.deadline,
+                api_key=self._key_for(name),
             )
             state = self._add(provider, service=service)
             state.status = ServiceStatus.UNAVAILABLE

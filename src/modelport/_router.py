@@ -9,6 +9,7 @@ retries with the ``sleep`` step of :mod:`modelport._http.ops`.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["Flow", "LockBox", "Router", "ServiceState", "Target"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("modelport")
 
 Flow: TypeAlias = Generator[Any, object, T]
 """A client flow: yields steps (provider operations to run, sleeps, ...) to the
@@ -121,6 +124,8 @@ class Router:
 
     def record_success(self, state: ServiceState) -> None:
         """A request to the service succeeded: it is healthy again."""
+        if state.status is not ServiceStatus.AVAILABLE:
+            log.debug("service %s: %s -> available", state.name, state.status)
         with self.lock:
             state.status = ServiceStatus.AVAILABLE
             state.failures = 0
@@ -136,6 +141,7 @@ class Router:
         if not (error.retriable or isinstance(error, StreamError)):
             return
         with self.lock:
+            before = state.status
             state.failures += 1
             state.last_error = str(error)
             state.unreachable = isinstance(error, (ServiceUnavailableError, RequestTimeoutError))
@@ -144,6 +150,15 @@ class Router:
                 state.unavailable_since = self.clock()
             else:
                 state.status = ServiceStatus.DEGRADED
+        if state.status is not before:
+            log.debug(
+                "service %s: %s -> %s after %d failures in a row (%s)",
+                state.name,
+                before,
+                state.status,
+                state.failures,
+                _why(error),
+            )
 
     def record_probe(self, state: ServiceState) -> None:
         """A health probe or a listing answered. That shows the server is reachable,
@@ -299,6 +314,7 @@ class Router:
         for target in targets:
             state = target.state
             if not self.usable(state) and tried + 1 < len(targets):
+                log.debug("skipping %s: unavailable, in its cool-down", state.name)
                 errors.append(self.unavailable_error(state))
                 continue
             tried += 1
@@ -311,15 +327,24 @@ class Router:
                     self.release(state)
                     self.record_failure(state, error)
                     if isinstance(error, ModelNotFoundError) and len(targets) > 1:
+                        log.debug("failing over from %s: it no longer has the model", state.name)
                         errors.append(error)  # a stale list: the next service may have it
                         break
                     if not error.retriable:
                         raise
                     delay = self.policy.delay(retry, error)
                     if delay is None:
+                        log.debug("failing over from %s after %s", state.name, _why(error))
                         errors.append(error)
                         break
                     retry += 1
+                    log.debug(
+                        "retrying %s in %.2f s (retry %d) after %s",
+                        state.name,
+                        delay,
+                        retry,
+                        _why(error),
+                    )
                     yield from sleep(delay)
                     continue
                 except BaseException:
@@ -381,6 +406,14 @@ class Router:
             error=state.last_error or base.error,
             in_flight=state.in_flight,
         )
+
+
+def _why(error: ModelportError) -> str:
+    """An error, for a log line: its class and status, never the server's words (they
+    may quote a prompt).
+    """
+    status = f" ({error.status_code})" if error.status_code is not None else ""
+    return f"{type(error).__name__}{status}"
 
 
 def check_capabilities(

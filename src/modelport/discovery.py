@@ -9,6 +9,7 @@ environment names another host; there is no network scanning.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -19,11 +20,20 @@ from ._classify import classify, facts_from_response
 from ._coerce import opt_str
 from ._http.mapping import ErrorContext
 from ._http.ops import Op, Outcome, Request, Response, gather, send
-from ._http.urls import normalize_base_url, parse_ollama_host
+from ._http.urls import normalize_base_url, parse_ollama_host, shown_url
 from .errors import ConfigurationError, ModelportError, RequestTimeoutError, ServiceUnavailableError
 from .types import ProviderKind, Service, ServiceStatus
 
-__all__ = ["Candidate", "adiscover", "candidates", "discover", "parse_services_env"]
+__all__ = [
+    "Candidate",
+    "adiscover",
+    "aprobe",
+    "candidates",
+    "discover",
+    "ollama_host_url",
+    "parse_services_env",
+    "probe",
+]
 
 DEFAULT_CANDIDATES: tuple[tuple[str, str, ProviderKind | None], ...] = (
     ("ollama", "http://127.0.0.1:11434", "ollama"),
@@ -35,6 +45,8 @@ DEFAULT_CANDIDATES: tuple[tuple[str, str, ProviderKind | None], ...] = (
 """Where each server listens by default. The kind is only a hint; the fingerprint decides."""
 
 T = TypeVar("T")
+
+log = logging.getLogger("modelport")
 
 KINDS: tuple[ProviderKind, ...] = ("ollama", "lmstudio", "llamacpp", "openai")
 
@@ -83,6 +95,11 @@ def parse_service_spec(entry: str, *, variable: str | None = None) -> Candidate:
             raise ConfigurationError(
                 f"Invalid service name {name!r}{where}: use a name without '/'."
             )
+        if "=" in entry.split("://", 1)[0]:
+            raise ConfigurationError(
+                f"Invalid service {name}={shown_url(entry)!r}{where}: a second '=' where the "
+                "URL should start; write one service as name=URL.",
+            )
     lowered = entry.lower()
     if lowered in KINDS or lowered in _KIND_ALIASES:
         kind = _KIND_ALIASES.get(lowered) or cast(ProviderKind, lowered)
@@ -113,11 +130,18 @@ _KIND_ALIASES: dict[str, ProviderKind] = {
 
 def _default_url(kind: ProviderKind) -> str | None:
     if kind == "ollama":
-        return parse_ollama_host(os.environ.get("OLLAMA_HOST"))
+        return ollama_host_url(os.environ.get("OLLAMA_HOST"))
     for _, url, hint in DEFAULT_CANDIDATES:
         if hint == kind:
             return url
     return None
+
+
+def ollama_host_url(value: str | None) -> str:
+    """``OLLAMA_HOST`` as a URL to connect to, checked: a value that is no address
+    (``garbage value!!``, ``ftp://x``) is a :class:`ConfigurationError` naming it.
+    """
+    return normalize_base_url(parse_ollama_host(value), what="address in OLLAMA_HOST")
 
 
 def candidates(
@@ -125,21 +149,36 @@ def candidates(
     environ: Mapping[str, str] | None = None,
     *,
     lmstudio_home: str | os.PathLike[str] | None = None,
+    problems: list[ConfigurationError] | None = None,
 ) -> list[Candidate]:
     """Every address discovery will probe: defaults, the environment, then ``hosts``.
 
     LM Studio's own server config (in its home folder) adds the port its server last
     used when that is not the default. The same URL from two sources is probed once
-    (the first name wins).
+    (the first name wins). A bad value in the environment raises, unless ``problems``
+    is given: then it is added there and the rest is still probed.
     """
     env = os.environ if environ is None else environ
     found: list[Candidate] = [Candidate(n, u, k) for n, u, k in DEFAULT_CANDIDATES]
     lmstudio_port = _lmstudio_config_port(lmstudio_home)
     if lmstudio_port is not None:
         found.append(Candidate("lmstudio", f"http://127.0.0.1:{lmstudio_port}", "lmstudio"))
-    if env.get("OLLAMA_HOST", "").strip():
-        found.append(Candidate("ollama", parse_ollama_host(env["OLLAMA_HOST"]), "ollama", True))
-    found.extend(parse_services_env(env.get("MODELPORT_SERVICES")))
+    try:
+        if env.get("OLLAMA_HOST", "").strip():
+            found.append(Candidate("ollama", ollama_host_url(env["OLLAMA_HOST"]), "ollama", True))
+    except ConfigurationError as exc:
+        if problems is None:
+            raise
+        problems.append(exc)
+    for entry in (env.get("MODELPORT_SERVICES") or "").split(","):
+        if not entry.strip():
+            continue
+        try:
+            found.append(parse_service_spec(entry.strip(), variable="MODELPORT_SERVICES"))
+        except ConfigurationError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
     for host in hosts or ():
         found.append(parse_service_spec(host, variable="hosts"))
     unique: dict[str, Candidate] = {}
@@ -328,13 +367,29 @@ def discover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[S
     for a server that is down or strange; see ``Service.status`` and ``.error``.
     """
     _check_timeout(timeout)
-    return _finish(probe(candidates(hosts), timeout))
+    problems: list[ConfigurationError] = []
+    found = candidates(hosts, problems=problems)
+    return _finish(probe(found, timeout) + [_misconfigured(p) for p in problems])
 
 
 async def adiscover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[Service]:
     """Async :func:`discover`."""
     _check_timeout(timeout)
-    return _finish(await aprobe(candidates(hosts), timeout))
+    problems: list[ConfigurationError] = []
+    found = candidates(hosts, problems=problems)
+    return _finish(await aprobe(found, timeout) + [_misconfigured(p) for p in problems])
+
+
+def _misconfigured(problem: ConfigurationError) -> Service:
+    """A bad address in the environment, reported as a service that cannot be reached."""
+    variable = "OLLAMA_HOST" if "OLLAMA_HOST" in problem.message else "MODELPORT_SERVICES"
+    return Service(
+        name=variable,
+        kind="ollama" if variable == "OLLAMA_HOST" else "openai",
+        base_url="",
+        status=ServiceStatus.UNAVAILABLE,
+        error=str(problem),
+    )
 
 
 def probe(found: Sequence[Candidate], timeout: float) -> list[Service]:
@@ -427,13 +482,21 @@ def _timed_out(candidate: Candidate) -> Service:
 
 
 def _finish(results: list[Service]) -> list[Service]:
+    for service in results:
+        log.debug(
+            "discovery: %s at %s is %s%s",
+            service.kind if service.status is not ServiceStatus.UNAVAILABLE else service.name,
+            service.base_url,
+            service.status,
+            f" ({service.error})" if service.error else "",
+        )
     names: set[str] = set()
     unique: list[Service] = []
     for service in results:
         name = service.name
         if name in names:
             port = service.base_url.rsplit(":", 1)[-1].split("/", 1)[0]
-            name = f"{service.name}-{port}"
+            name = f"{service.name}-{port}" if port.isdigit() else f"{service.name}-2"
             n = 2
             while name in names:
                 name = f"{service.name}-{n}"

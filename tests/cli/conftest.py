@@ -7,7 +7,7 @@ global options the command passed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -34,9 +34,14 @@ def use_services(monkeypatch: pytest.MonkeyPatch) -> UseServices:
     def install(*providers: Provider) -> dict[str, Any]:
         seen: dict[str, Any] = {}
 
-        def make_client(services: Sequence[str], timeout: float | None) -> modelport.Client:
+        def make_client(
+            services: Sequence[str],
+            timeout: float | None,
+            api_keys: Mapping[str, str] | None = None,
+        ) -> modelport.Client:
             seen["services"] = list(services)
             seen["timeout"] = timeout
+            seen["api_keys"] = dict(api_keys or {})
             return modelport.Client(services=list(providers))
 
         monkeypatch.setattr(_context, "make_client", make_client)

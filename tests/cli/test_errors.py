@@ -30,17 +30,33 @@ def test_global_service_and_timeout_reach_the_client(
             "llamacpp",
             "--timeout",
             "5",
+            "--api-key",
+            "gpu=sk-gpu",
             "models",
         ],
     )
     assert result.exit_code == 0, result.output
-    assert seen == {"services": ["gpu=http://127.0.0.1:11434", "llamacpp"], "timeout": 5.0}
+    assert seen == {
+        "services": ["gpu=http://127.0.0.1:11434", "llamacpp"],
+        "timeout": 5.0,
+        "api_keys": {"gpu": "sk-gpu"},
+    }
+
+
+def test_an_api_key_without_a_service_name_is_a_usage_error_that_hides_the_key(
+    runner: CliRunner, use_services: UseServices
+) -> None:
+    use_services(LlamaCppHarness().provider())
+    result = runner.invoke(app, ["--api-key", "sk-SECRET-no-name", "models"])
+    assert result.exit_code == 2
+    assert "NAME=KEY" in result.output
+    assert "sk-SECRET" not in result.output
 
 
 def test_without_options_the_client_discovers(runner: CliRunner, use_services: UseServices) -> None:
     seen = use_services(LlamaCppHarness().provider())
     runner.invoke(app, ["models"])
-    assert seen == {"services": [], "timeout": None}
+    assert seen == {"services": [], "timeout": None, "api_keys": {}}
 
 
 def test_make_client_builds_a_client_over_the_given_services() -> None:
@@ -114,7 +130,7 @@ def test_bad_usage_is_exit_2(runner: CliRunner, args: list[str]) -> None:
 
 
 def test_ctrl_c_anywhere_exits_130(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupted(services: object, timeout: object) -> modelport.Client:
+    def interrupted(services: object, timeout: object, api_keys: object) -> modelport.Client:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_context, "make_client", interrupted)

@@ -36,7 +36,7 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
-from ..errors import ModelportError
+from ..errors import InvalidRequestError, ModelportError
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -78,6 +78,8 @@ class Request:
     model: str | None = None
     """The model the request is about, for error messages."""
     headers: Mapping[str, str] = field(default_factory=dict)
+    deadline: float | None = None
+    """Seconds the whole exchange may take (non-streamed); ``None``: the transport's."""
 
     def describe(self) -> str:
         return f"{self.method} {self.path}"
@@ -193,8 +195,20 @@ def emit(item: I) -> ItemOp[I]:
 
 
 def body_json(value: object) -> bytes:
-    """A request body as compact UTF-8 JSON."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """A request body as compact UTF-8 JSON; what cannot be JSON (a set, a lone
+    surrogate, ``nan``, nesting too deep) is the caller's mistake, said before sending.
+    """
+    try:
+        return json.dumps(
+            value, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode()
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InvalidRequestError(
+            f"The request cannot be sent as JSON: {reason[:200]}.",
+            hint="Pass only JSON values (strings, numbers, lists, dicts) in messages, tools, "
+            "schemas and options.",
+        ) from exc
 
 
 def first_error(outcomes: Sequence[Outcome]) -> ModelportError | None:

@@ -11,6 +11,7 @@ share (building requests, reading bodies under their caps, reading a stream) is 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ..errors import ModelportError, ProtocolError, RequestTimeoutError
+from ..errors import InvalidRequestError, ModelportError, ProtocolError, RequestTimeoutError
 from .mapping import ErrorContext, map_transport_error
 from .ops import (
     Emit,
@@ -44,6 +45,8 @@ __all__ = [
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
+
+log = logging.getLogger("modelport")
 
 MAX_IN_FLIGHT = 16
 """How many requests of one batch are in flight at once in the async twin (an Ollama
@@ -116,6 +119,8 @@ class _TransportBase:
         )
 
     def _deadline(self, request: Request) -> float:
+        if request.deadline is not None:
+            return request.deadline
         read = request.timeout if request.timeout is not None else self.timeout
         return self.caps.deadline if self.caps.deadline is not None else 2.0 * read
 
@@ -126,7 +131,29 @@ class _TransportBase:
         return min(read, max(left, 0.001)) if left < read else request.timeout
 
     def transport_error(self, exc: Exception, request: Request) -> ModelportError:
+        if self.client.is_closed:
+            return self.closed(request)
         return map_transport_error(exc, self.ctx, what=request.describe())
+
+    def closed(self, request: Request) -> ModelportError:
+        """The error of a request whose client was closed while it was in flight."""
+        return InvalidRequestError(
+            f"The client was closed while {request.describe()} to {self.ctx.where()} was "
+            "in flight.",
+            hint="Close the client only when no request is running.",
+            **self.ctx.kwargs(),
+        )
+
+    def _log(self, request: Request, status: int | str, started: float) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s%s -> %s in %.1f ms",
+                request.method,
+                self.base_url,
+                request.path,
+                status,
+                (time.monotonic() - started) * 1000.0,
+            )
 
     def too_slow(self, request: Request, deadline: float) -> RequestTimeoutError:
         return RequestTimeoutError(
@@ -171,6 +198,28 @@ class _Body:
         return b"".join(self.chunks)
 
 
+def _reap_orphans(client: httpx.AsyncClient) -> None:
+    """Drop the connections a cancelled request left behind in httpcore's pool.
+
+    httpcore (1.0.9, encode/httpcore#1093) leaves a connection in the pool, forever
+    "CONNECTING", when a request is cancelled after the pool gave it a new connection
+    and before it connected; once ``max_connections`` of them pile up, every request
+    fails with ``PoolTimeout``. Such a connection belongs to no request and will
+    never connect, so it is removed. This reads httpcore's private pool state, guarded:
+    if those internals change, it does nothing (and the cancellation test says so).
+    """
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    connections = getattr(pool, "_connections", None)
+    requests = getattr(pool, "_requests", None)
+    if not isinstance(connections, list) or not isinstance(requests, list):
+        return
+    owned = {id(getattr(r, "connection", None)) for r in requests}
+    for connection in list(connections):
+        info = getattr(connection, "info", None)
+        if id(connection) not in owned and callable(info) and info() == "CONNECTING":
+            connections.remove(connection)
+
+
 def _stale_connection(exc: Exception) -> bool:
     """A kept-alive connection the server had already closed: the request never
     reached it, so sending it again at once, on a fresh connection, is safe.
@@ -195,6 +244,7 @@ class SyncTransport(_TransportBase):
         self.client = client
 
     def _open(self, request: Request, read: float | None) -> httpx.Response:
+        started = time.monotonic()
         retried = False
         while True:
             try:
@@ -203,8 +253,14 @@ class SyncTransport(_TransportBase):
                 if not retried and self._answered and _stale_connection(exc):
                     retried = True
                     continue
+                self._log(request, type(exc).__name__, started)
                 raise self.transport_error(exc, request) from exc
+            except RuntimeError as exc:  # httpx: "the client has been closed"
+                if self.client.is_closed:
+                    raise self.closed(request) from exc
+                raise
             self._answered = True
+            self._log(request, response.status_code, started)
             return response
 
     def _error(self, response: httpx.Response, request: Request) -> ModelportError:
@@ -344,6 +400,9 @@ class AsyncTransport(_TransportBase):
         self.client = client
 
     async def _open(self, request: Request, read: float | None) -> httpx.Response:
+        import asyncio
+
+        started = time.monotonic()
         retried = False
         while True:
             try:
@@ -352,8 +411,17 @@ class AsyncTransport(_TransportBase):
                 if not retried and self._answered and _stale_connection(exc):
                     retried = True
                     continue
+                self._log(request, type(exc).__name__, started)
                 raise self.transport_error(exc, request) from exc
+            except asyncio.CancelledError:
+                _reap_orphans(self.client)
+                raise
+            except RuntimeError as exc:  # httpx: "the client has been closed"
+                if self.client.is_closed:
+                    raise self.closed(request) from exc
+                raise
             self._answered = True
+            self._log(request, response.status_code, started)
             return response
 
     async def _error(self, response: httpx.Response, request: Request) -> ModelportError:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from .._http.jsonio import BadJSON, loads
+from .._http.settings import MAX_SECONDS
 from ..errors import InvalidRequestError
 from ..types import ImageInput, Message, ToolCall
 from .inputs import JsonSchema, ToolInput, normalize_tools, response_format
@@ -70,6 +71,8 @@ class ChatOptions(TypedDict, total=False):
     """Raw provider options, passed through unchanged."""
     timeout: float
     """Read timeout for this request, in seconds."""
+    deadline: float
+    """Seconds a non-streamed request may take in all, however the server paces it."""
 
 
 CHAT_OPTION_NAMES: frozenset[str] = frozenset(ChatOptions.__annotations__)
@@ -95,6 +98,7 @@ class ChatRequest:
     context_length: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     timeout: float | None = None
+    deadline: float | None = None
 
 
 def build_chat_request(
@@ -137,9 +141,13 @@ def build_chat_request(
         raise InvalidRequestError("think must be True, False or a level such as 'high'.")
     keep_alive = options.get("keep_alive")
     if keep_alive is not None and (
-        isinstance(keep_alive, bool) or not isinstance(keep_alive, (int, float, str))
+        isinstance(keep_alive, bool)
+        or not isinstance(keep_alive, (int, float, str))
+        or (not isinstance(keep_alive, str) and not -(2**31) < keep_alive < 2**31)
     ):
-        raise InvalidRequestError("keep_alive must be seconds (a number) or a duration like '5m'.")
+        raise InvalidRequestError(
+            "keep_alive must be seconds (a finite number) or a duration like '5m'."
+        )
 
     return ChatRequest(
         model=model,
@@ -157,7 +165,8 @@ def build_chat_request(
         keep_alive=keep_alive,
         context_length=_checked_positive_int(options, "context_length"),
         options=dict(extra),
-        timeout=_checked_number(options, "timeout", low=0.0, strict_low=True),
+        timeout=_checked_number(options, "timeout", low=0.0, strict_low=True, high=MAX_SECONDS),
+        deadline=_checked_number(options, "deadline", low=0.0, strict_low=True, high=MAX_SECONDS),
     )
 
 

@@ -41,6 +41,19 @@ class _Group(click.Group):
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
 
+def _named_keys(values: tuple[str, ...]) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for value in values:
+        name, sep, key = value.partition("=")
+        if not sep or not name.strip() or not key.strip():
+            raise click.BadParameter(
+                "expected NAME=KEY, where NAME is a service's name (the key is not shown)",
+                param_hint="'--api-key'",
+            )
+        keys[name.strip()] = key
+    return keys
+
+
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -59,12 +72,27 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
     metavar="SECONDS",
     help="Read timeout for each request (default: MODELPORT_TIMEOUT or 60).",
 )
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    metavar="NAME=KEY",
+    callback=lambda ctx, param, values: _named_keys(values),
+    help="The API key of the service named NAME (as in --service NAME=URL). Repeatable. "
+    "Same as MODELPORT_API_KEY_<NAME>. Sent only to that service.",
+)
 @click.option("--debug", is_flag=True, help="Show full tracebacks and every HTTP request.")
 @click.version_option(
     __version__, "--version", prog_name="modelport", message="%(prog)s %(version)s"
 )
 @click.pass_context
-def app(ctx: click.Context, services: tuple[str, ...], timeout: float | None, debug: bool) -> None:
+def app(
+    ctx: click.Context,
+    services: tuple[str, ...],
+    timeout: float | None,
+    api_keys: dict[str, str],
+    debug: bool,
+) -> None:
     """See, try and manage the language models running on your own machines.
 
     Finds Ollama, LM Studio, llama.cpp and OpenAI-compatible servers on this machine
@@ -78,7 +106,7 @@ def app(ctx: click.Context, services: tuple[str, ...], timeout: float | None, de
       modelport chat llama3.2 "Why is the sky blue?"
       cat notes.txt | modelport chat qwen3 "Summarise this"
     """
-    state = _context.State(services=services, timeout=timeout, debug=debug)
+    state = _context.State(services=services, timeout=timeout, debug=debug, api_keys=api_keys)
     ctx.obj = state
     ctx.call_on_close(state.close)
     if debug:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,15 +27,19 @@ __all__ = [
 ]
 
 
-def make_client(services: Sequence[str], timeout: float | None) -> Client:
-    """The client for ``--service`` (repeatable) and ``--timeout``.
+def make_client(
+    services: Sequence[str], timeout: float | None, api_keys: Mapping[str, str] | None = None
+) -> Client:
+    """The client for ``--service`` (repeatable), ``--timeout`` and ``--api-key``.
 
     No ``--service`` means what a library user gets from ``Client()``:
     ``MODELPORT_SERVICES`` if set, else the servers found on this machine.
     """
     import modelport
 
-    return modelport.Client(services=list(services) or None, timeout=timeout)
+    return modelport.Client(
+        services=list(services) or None, timeout=timeout, api_keys=dict(api_keys or {})
+    )
 
 
 def discover_services(hosts: Sequence[str], timeout: float) -> list[Service]:
@@ -84,12 +88,13 @@ class State:
     services: tuple[str, ...] = ()
     timeout: float | None = None
     debug: bool = False
+    api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     _client: Client | None = field(default=None, repr=False)
 
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = make_client(self.services, self.timeout)
+            self._client = make_client(self.services, self.timeout, self.api_keys)
         return self._client
 
     def close(self) -> None:

@@ -91,7 +91,8 @@ class OllamaProvider(Provider):
     # ------------------------------------------------------------------ configuration
 
     def _default_url(self) -> str:
-        return parse_ollama_host(os.environ.get("OLLAMA_HOST"))
+        url = parse_ollama_host(os.environ.get("OLLAMA_HOST"))
+        return normalize_base_url(url, what="address in OLLAMA_HOST")
 
     def _normalize_url(self, url: str) -> str:
         text = url.strip()
@@ -309,6 +310,7 @@ class OllamaProvider(Provider):
             timeout=req.timeout,
             model=req.model,
             headers=_NDJSON if stream else {},
+            deadline=req.deadline,
         )
 
     def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:

@@ -89,6 +89,7 @@ class OpenAICompatibleProvider(Provider):
             timeout=self._timeout_for(req.timeout, req.model),
             model=req.model,
             headers={"accept": "text/event-stream"} if stream else {},
+            deadline=req.deadline,
         )
 
     def _timeout_for(self, requested: float | None, model: str) -> float | None:
