@@ -124,6 +124,8 @@ class Router:
 
     def record_success(self, state: ServiceState) -> None:
         """A request to the service succeeded: it is healthy again."""
+        if state.status is ServiceStatus.AVAILABLE and not state.failures:
+            return  # nothing to change: no lock to take
         if state.status is not ServiceStatus.AVAILABLE:
             log.debug("service %s: %s -> available", state.name, state.status)
         with self.lock:
@@ -210,6 +212,8 @@ class Router:
 
     def by_prefix(self, model: str) -> tuple[list[ServiceState] | None, str]:
         """Split ``service/model``: the services the prefix names (or ``None``), and the name."""
+        if "/" not in model:  # the usual case: a bare name
+            return None, model
         names = [s.name for s in self.states]
         kinds = [s.provider.kind for s in self.states]
         prefix, rest = split_service_prefix(model, [*names, *kinds])

@@ -90,26 +90,24 @@ class Client(ClientCore):
 
     def _do(self, step: object) -> _Result:
         try:
-            kind = type(step)
-            if kind is Call:
-                return cast(Call[Any], step).provider._run(cast(Call[Any], step).op), None
-            if kind is Each:
-                return self._each(cast(Each, step).flows), None
-            if kind is Exclusive:
-                with cast(Exclusive, step).box.lock:
-                    return self._run(cast(Exclusive, step).flow), None
-            if kind is Sleep:
-                self._sleep(cast(Sleep, step).seconds)
+            if isinstance(step, Call):
+                return step.provider._run(step.op), None
+            if isinstance(step, Each):
+                return self._each(step.flows), None
+            if isinstance(step, Exclusive):
+                with step.box.lock:
+                    return self._run(step.flow), None
+            if isinstance(step, Sleep):
+                self._sleep(step.seconds)
                 return None, None
-            if kind is Open:
-                return self._open(cast(Open, step)), None
-            if kind is Find:
+            if isinstance(step, Open):
+                return self._open(step), None
+            if isinstance(step, Find):
                 from .discovery import discover, probe
 
-                find = cast(Find, step)
-                if find.candidates is None:
-                    return discover(timeout=find.timeout), None
-                return probe(find.candidates, find.timeout), None
+                if step.candidates is None:
+                    return discover(timeout=step.timeout), None
+                return probe(step.candidates, step.timeout), None
         except ModelportError as exc:
             return None, exc
         raise TypeError(f"a client flow yielded {step!r}")
@@ -254,26 +252,24 @@ class AsyncClient(ClientCore):
 
     async def _do(self, step: object) -> _Result:
         try:
-            kind = type(step)
-            if kind is Call:
-                return await cast(Call[Any], step).provider._arun(cast(Call[Any], step).op), None
-            if kind is Each:
-                return await self._each(cast(Each, step).flows), None
-            if kind is Exclusive:
-                async with cast(Exclusive, step).box.alock():
-                    return await self._run(cast(Exclusive, step).flow), None
-            if kind is Sleep:
-                await self._sleep(cast(Sleep, step).seconds)
+            if isinstance(step, Call):
+                return await step.provider._arun(step.op), None
+            if isinstance(step, Each):
+                return await self._each(step.flows), None
+            if isinstance(step, Exclusive):
+                async with step.box.alock():
+                    return await self._run(step.flow), None
+            if isinstance(step, Sleep):
+                await self._sleep(step.seconds)
                 return None, None
-            if kind is Open:
-                return await self._open(cast(Open, step)), None
-            if kind is Find:
+            if isinstance(step, Open):
+                return await self._open(step), None
+            if isinstance(step, Find):
                 from .discovery import adiscover, aprobe
 
-                find = cast(Find, step)
-                if find.candidates is None:
-                    return await adiscover(timeout=find.timeout), None
-                return await aprobe(find.candidates, find.timeout), None
+                if step.candidates is None:
+                    return await adiscover(timeout=step.timeout), None
+                return await aprobe(step.candidates, step.timeout), None
         except ModelportError as exc:
             return None, exc
         raise TypeError(f"a client flow yielded {step!r}")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from ..errors import InvalidRequestError, ModelportError
+from .jsonio import parse_json, try_parse_json
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -96,14 +97,10 @@ class Response:
 
     def json(self, ctx: ErrorContext) -> Any:
         """The body as JSON, or a :class:`ProtocolError` that names the server."""
-        from .jsonio import parse_json
-
         return parse_json(self.content, ctx, what=self.request.describe(), status=self.status)
 
     def json_or_none(self) -> object:
         """The body as JSON, or ``None`` when it is not JSON (for optional lookups)."""
-        from .jsonio import try_parse_json
-
         return try_parse_json(self.content)
 
     @property
