@@ -122,9 +122,7 @@ class StreamDecoder(Protocol[I_co]):
     """
 
     error: ModelportError | None
-
-    @property
-    def done(self) -> bool: ...
+    done: bool
 
     def feed(self, data: bytes) -> Sequence[I_co]: ...
 

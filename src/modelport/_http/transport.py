@@ -135,6 +135,29 @@ class _TransportBase:
             return self.closed(request)
         return map_transport_error(exc, self.ctx, what=request.describe())
 
+    def _idle(
+        self,
+        request: Request,
+        decoder: StreamDecoder[Any],
+        since: float | None,
+        patience: float,
+    ) -> float:
+        """A piece of a stream brought no item: when the stream went quiet, or the
+        timeout error once it has been quiet (comments and keep-alives only) too long.
+        """
+        now = time.monotonic()
+        if since is None:
+            return now
+        if now - since <= patience:
+            return since
+        error = RequestTimeoutError(
+            f"{self.ctx.where()} sent nothing but keep-alives for {patience:g} s during "
+            f"{request.describe()}.",
+            hint="The model may be stuck or still loading; raise timeout= or retry.",
+            **self.ctx.kwargs(),
+        )
+        raise decoder.interrupted(error)
+
     def closed(self, request: Request) -> ModelportError:
         """The error of a request whose client was closed while it was in flight."""
         return InvalidRequestError(
@@ -369,23 +392,35 @@ class SyncTransport(_TransportBase):
             op.close()
 
     def stream(self, request: Request, decoder: StreamDecoder[I]) -> Iterator[I]:
-        """Send a streaming request and yield decoded items; closes the response on exit."""
+        """Send a streaming request and yield decoded items; closes the response on exit.
+
+        Reading stops at the stream's own end (``decoder.done``). A stream that sends
+        bytes but no item (comments, keep-alives) for longer than the read timeout
+        times out; so does one that sends nothing at all.
+        """
         response = self._open(request, request.timeout)
         try:
             if response.status_code >= 300:
                 raise self._error(response, request)
-            reader = _StreamReader(self, request, decoder)
+            patience = request.timeout if request.timeout is not None else self.timeout
+            idle_since: float | None = None
             try:
                 for data in response.iter_bytes():
-                    items = reader.feed(data)
+                    items = decoder.feed(data)
                     if items:
                         yield from items
-                    if reader.over():
-                        break
+                        idle_since = None
+                    if decoder.error is not None:
+                        raise decoder.error
+                    if decoder.done:
+                        return
+                    if not items:
+                        idle_since = self._idle(request, decoder, idle_since, patience)
             except httpx.HTTPError as exc:
-                raise reader.broke(exc) from exc
-            yield from reader.finish()
-            reader.check()
+                raise decoder.interrupted(self.transport_error(exc, request)) from exc
+            yield from decoder.finish()
+            if decoder.error is not None:
+                raise decoder.error
         finally:
             response.close()
 
@@ -542,82 +577,33 @@ class AsyncTransport(_TransportBase):
             op.close()
 
     async def stream(self, request: Request, decoder: StreamDecoder[I]) -> AsyncGenerator[I, None]:
-        """Send a streaming request and yield decoded items; closes the response on exit."""
+        """Send a streaming request and yield decoded items; closes the response on exit
+        (see :meth:`SyncTransport.stream`).
+        """
         response = await self._open(request, request.timeout)
         try:
             if response.status_code >= 300:
                 raise await self._error(response, request)
-            reader = _StreamReader(self, request, decoder)
+            patience = request.timeout if request.timeout is not None else self.timeout
+            idle_since: float | None = None
             try:
                 async for data in response.aiter_bytes():
-                    for item in reader.feed(data):
+                    items = decoder.feed(data)
+                    for item in items:
                         yield item
-                    if reader.over():
-                        break
+                    if items:
+                        idle_since = None
+                    if decoder.error is not None:
+                        raise decoder.error
+                    if decoder.done:
+                        return
+                    if not items:
+                        idle_since = self._idle(request, decoder, idle_since, patience)
             except httpx.HTTPError as exc:
-                raise reader.broke(exc) from exc
-            for item in reader.finish():
+                raise decoder.interrupted(self.transport_error(exc, request)) from exc
+            for item in decoder.finish():
                 yield item
-            reader.check()
+            if decoder.error is not None:
+                raise decoder.error
         finally:
             await response.aclose()
-
-
-class _StreamReader:
-    """The pure part of reading a stream, shared by both twins: feeding the decoder,
-    raising its errors after the items before them, noticing the stream's own end,
-    and timing out a stream that sends bytes but no content.
-    """
-
-    __slots__ = ("_decoder", "_last", "_request", "_timeout", "_transport")
-
-    def __init__(
-        self, transport: _TransportBase, request: Request, decoder: StreamDecoder[Any]
-    ) -> None:
-        self._transport = transport
-        self._request = request
-        self._decoder = decoder
-        self._timeout = request.timeout if request.timeout is not None else transport.timeout
-        self._last = time.monotonic()
-
-    def feed(self, data: bytes) -> Sequence[Any]:
-        """The items in ``data``; a failure in it is raised by :meth:`over` after them."""
-        decoder = self._decoder
-        items = decoder.feed(data)
-        if decoder.error is not None:
-            return items
-        if items:
-            self._last = time.monotonic()
-        elif time.monotonic() - self._last > self._timeout:
-            raise self._stalled()
-        return items
-
-    def over(self) -> bool:
-        """Whether to stop reading: the stream reached its own end, or failed."""
-        decoder = self._decoder
-        if decoder.error is not None:
-            raise decoder.error
-        return decoder.done
-
-    def finish(self) -> Sequence[Any]:
-        """The items of an unterminated last line; a failure is raised by :meth:`check`."""
-        decoder = self._decoder
-        return [] if decoder.done or decoder.error is not None else decoder.finish()
-
-    def check(self) -> None:
-        """Raise the failure the decoder found at the end, if any."""
-        if self._decoder.error is not None:
-            raise self._decoder.error
-
-    def broke(self, exc: Exception) -> ModelportError:
-        return self._decoder.interrupted(self._transport.transport_error(exc, self._request))
-
-    def _stalled(self) -> ModelportError:
-        transport = self._transport
-        error = RequestTimeoutError(
-            f"{transport.ctx.where()} sent nothing but keep-alives for {self._timeout:g} s "
-            f"during {self._request.describe()}.",
-            hint="The model may be stuck or still loading; raise timeout= or retry.",
-            **transport.ctx.kwargs(),
-        )
-        return self._decoder.interrupted(error)

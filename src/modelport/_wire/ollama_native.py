@@ -396,31 +396,28 @@ class OllamaChatStream(_NDJSONStream, ChatStreamDecoder):
     would have answered it), and so does a stream that ends without ``done``.
     """
 
-    __slots__ = ("_done", "_lines", "_rules")
+    __slots__ = ("_lines", "_rules", "done")
 
     def _start(self, ctx: ErrorContext, model: str) -> None:
         ChatStreamDecoder.__init__(self, ctx, model)
-        self._done = False
-
-    @property
-    def done(self) -> bool:
-        return self._done
+        self.done = False
 
     def _feed(self, data: bytes, out: list[ChatChunk]) -> None:
         self._chunks(self._lines.feed(data), out)
 
     def _finish(self, out: list[ChatChunk]) -> None:
         self._chunks(self._lines.finish(), out)
-        if not self._done:
+        if not self.done:
             raise self.acc.ended_early()
 
     def _chunks(self, values: list[Any], out: list[ChatChunk]) -> None:
         # One line at a time, so the chunks before a bad line still reach the caller.
         acc = self.acc
-        for value in values:
-            if self._done:
+        for data in values:
+            if self.done:
                 break
-            data = self._object(value)
+            if type(data) is not dict or data.get("error") is not None:
+                data = self._object(data)
             try:
                 chunk = self._chunk(data)
             except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -437,7 +434,7 @@ class OllamaChatStream(_NDJSONStream, ChatStreamDecoder):
             if not (text or thinking or calls):
                 return None
             return ChatChunk(text=text, thinking=thinking, tool_calls=calls)
-        self._done = True
+        self.done = True
         acc.usage = parse_usage(data)
         acc.timings = parse_timings(data)
         acc.finish_reason = finish_reason(data.get("done_reason"), bool(acc.tool_calls or calls))
@@ -462,18 +459,14 @@ class OllamaPullStream(_NDJSONStream, DecoderBase[PullProgress]):
     :class:`StreamError`.
     """
 
-    __slots__ = ("_last", "_lines", "_rules", "_success", "ctx", "error", "model")
+    __slots__ = ("_last", "_lines", "_rules", "ctx", "done", "error", "model")
 
     def _start(self, ctx: ErrorContext, model: str) -> None:
         self.ctx = ctx
         self.model = model
         self.error: ModelportError | None = None
-        self._success = False
+        self.done = False
         self._last: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self._success
 
     def interrupted(self, error: ModelportError) -> ModelportError:
         if self._last is None:
@@ -491,7 +484,7 @@ class OllamaPullStream(_NDJSONStream, DecoderBase[PullProgress]):
 
     def _finish(self, out: list[PullProgress]) -> None:
         self._steps(self._lines.finish(), out)
-        if not self._success:
+        if not self.done:
             last = f" (last status: {self._last!r})" if self._last else ""
             raise self._broke_off(f"ended before it reported success{last}")
 
@@ -504,7 +497,7 @@ class OllamaPullStream(_NDJSONStream, DecoderBase[PullProgress]):
 
     def _steps(self, values: list[Any], out: list[PullProgress]) -> None:
         for value in values:
-            if self._success:
+            if self.done:
                 break
             data = self._object(value)
             status = data.get("status")
@@ -516,7 +509,7 @@ class OllamaPullStream(_NDJSONStream, DecoderBase[PullProgress]):
                 completed = 0  # Ollama leaves "completed" out while it is zero
             digest = data.get("digest")
             self._last = status
-            self._success = status == "success"
+            self.done = status == "success"
             out.append(
                 PullProgress(
                     status=status,

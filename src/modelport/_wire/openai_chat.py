@@ -362,12 +362,12 @@ class OpenAIChatStream(ChatStreamDecoder):
         "_body",
         "_builders",
         "_decoder",
-        "_done",
         "_looked",
         "_rules",
         "_split",
         "_whole_events",
         "dialect",
+        "done",
     )
 
     def __init__(
@@ -385,17 +385,13 @@ class OpenAIChatStream(ChatStreamDecoder):
         self._decoder = SSEDecoder(max_event_bytes)
         self._builders: dict[int, _ToolCallBuilder] = {}
         self._split = ThinkTagSplitter() if dialect.split_think else None
-        self._done = False
+        self.done = False
         self._looked = False
         self._body: bytearray | None = None
         # Whether the SSE decoder holds nothing: no partial line, no unfinished event,
         # no error it deferred. True at the start and after a piece that was one line
         # and a blank line; the hot path in _feed needs it.
         self._whole_events = True
-
-    @property
-    def done(self) -> bool:
-        return self._done
 
     def _feed(self, data: bytes, out: list[ChatChunk]) -> None:
         if self._body is not None:
@@ -415,7 +411,7 @@ class OpenAIChatStream(ChatStreamDecoder):
             and data.startswith(b"data: {")
             and data.find(b"\n") == len(data) - 2
             and data.endswith(b"\n\n")
-            and not self._done
+            and not self.done
         ):
             # The hot path: servers send one whole `data: {...}` event per network chunk,
             # and the SSE decoder holds nothing, so the event is this JSON. Anything
@@ -439,7 +435,7 @@ class OpenAIChatStream(ChatStreamDecoder):
             self._whole_body(bytes(self._body), out)
             return
         self._events(self._decoder.finish(), out)
-        if not self._done:
+        if not self.done:
             if self.acc.finish_reason is None:
                 raise self.acc.ended_early()
             out.append(self._final())
@@ -468,12 +464,12 @@ class OpenAIChatStream(ChatStreamDecoder):
             done=True,
         )
         out.append(acc.add(final))
-        self._done = True
+        self.done = True
 
     def _events(self, events: list[Any], out: list[ChatChunk]) -> None:
         acc = self.acc
         for event in events:
-            if self._done:
+            if self.done:
                 break
             payload = event.data
             if payload == "[DONE]":
@@ -541,7 +537,7 @@ class OpenAIChatStream(ChatStreamDecoder):
             builder.add(fragment)
 
     def _final(self) -> ChatChunk:
-        self._done = True
+        self.done = True
         text = thinking = ""
         if self._split is not None:
             text, thinking = self._split.finish()

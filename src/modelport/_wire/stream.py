@@ -36,11 +36,8 @@ class DecoderBase(Generic[T]):
     """
 
     error: ModelportError | None = None
-
-    @property
-    def done(self) -> bool:
-        """Whether the stream reached its own end; nothing after it is read."""
-        return False
+    done: bool = False
+    """Whether the stream reached its own end; nothing after it is read."""
 
     def feed(self, data: bytes) -> list[T]:
         out: list[T] = []
