@@ -121,17 +121,24 @@ class Lab:
 
     # ---- driving -----------------------------------------------------------------------------
 
-    def _run(self, coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    def _run(self, coro: Callable[[], Coroutine[Any, Any, T]], guard: float = GUARD) -> T:
         loop = self.loop
         assert loop is not None
-        return bounded(lambda: loop.run_until_complete(coro()))
+        if loop.is_running():
+            # A call that hung (and failed its test) still holds the loop in its worker
+            # thread; hand the coroutine to that loop so teardown can still close things.
+            return asyncio.run_coroutine_threadsafe(coro(), loop).result(guard)
+        return bounded(lambda: loop.run_until_complete(coro()), guard)
 
-    def chat(self, target: Any, model: str, messages: Any = "hi", **options: Any) -> ChatResponse:
+    def chat(
+        self, target: Any, model: str, messages: Any = "hi", *, guard: float = GUARD, **options: Any
+    ) -> ChatResponse:
+        """``chat`` (or ``achat``) under the hang guard (``guard`` seconds)."""
         if self.mode == "sync":
-            return bounded(lambda: target.chat(model, messages, **options))
+            return bounded(lambda: target.chat(model, messages, **options), guard)
         if isinstance(target, Provider):
-            return self._run(lambda: target.achat(model, messages, **options))
-        return self._run(lambda: target.chat(model, messages, **options))
+            return self._run(lambda: target.achat(model, messages, **options), guard)
+        return self._run(lambda: target.chat(model, messages, **options), guard)
 
     def stream(
         self,
@@ -140,6 +147,7 @@ class Lab:
         messages: Any = "hi",
         *,
         on_chunk: Callable[[list[ChatChunk]], None] | None = None,
+        guard: float = GUARD,
         **options: Any,
     ) -> StreamOutcome:
         """Stream a chat to the end, recording every chunk; the error (if any) is
@@ -170,20 +178,26 @@ class Lab:
 
         try:
             if self.mode == "sync":
-                bounded(run_sync)
+                bounded(run_sync, guard)
             else:
-                self._run(run_async)
+                self._run(run_async, guard)
         except pytest.fail.Exception:
             raise
         except BaseException as exc:
             outcome.error = exc
         return outcome
 
-    def call(self, sync: Callable[[], T], coro: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    def call(
+        self,
+        sync: Callable[[], T],
+        coro: Callable[[], Coroutine[Any, Any, T]],
+        *,
+        guard: float = GUARD,
+    ) -> T:
         """``sync()`` in sync mode, ``await coro()`` in async mode; bounded either way."""
         if self.mode == "sync":
-            return bounded(sync)
-        return self._run(coro)
+            return bounded(sync, guard)
+        return self._run(coro, guard)
 
     def services(self, client: Any, refresh: bool = False) -> Any:
         """``client.services()`` (awaited for an ``AsyncClient``)."""
@@ -221,7 +235,7 @@ class Lab:
                 self._run(client.aclose)
             else:
                 client.close()
-        if self.loop is not None:
+        if self.loop is not None and not self.loop.is_running():
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 

@@ -29,6 +29,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -40,10 +41,15 @@ __all__ = [
     "FaultServer",
     "Received",
     "Script",
+    "Tally",
     "answer",
     "body_cut_short",
     "close_without_answer",
     "closed_port_url",
+    "drip",
+    "echo_authorization",
+    "flood",
+    "gzip_answer",
     "headers_then_stall",
     "html_error_page",
     "huge_line",
@@ -631,5 +637,181 @@ def sequence(*scripts: Script) -> Script:
         with lock:
             index = next(counter)
         scripts[min(index, len(scripts) - 1)](conn, request)
+
+    return script
+
+
+# ------------------------------------------------------------------ hostile servers (issue 11)
+
+
+class Tally:
+    """How many bytes of its body a script managed to send before the client hung up.
+
+    Memory is asserted by this bound, never by timing: a client that stops reading at
+    its cap makes the server's ``sendall`` fail soon after (the kernel's socket buffers
+    hold a few MiB at most); one that buffers without bound takes everything offered.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.sent = 0
+        self.finished = False
+        """Whether the script sent everything it offered (the client never gave up)."""
+
+    def add(self, count: int) -> None:
+        with self._lock:
+            self.sent += count
+
+
+def flood(
+    filler: bytes,
+    *,
+    budget: int,
+    tally: Tally,
+    head: bytes = b"",
+    tail: bytes = b"",
+    status: int = 200,
+    content_type: str = "application/json",
+    chunked: bool = True,
+    then: Literal["end", "hold"] = "end",
+) -> Script:
+    """Send ``head``, then ``filler`` again and again until ``budget`` bytes of it are
+    sent or the client hangs up, then ``tail``; every body byte is counted in ``tally``.
+
+    ``chunked=False`` declares the whole length up front (``Content-Length``), as an
+    error page or a reply body would.
+    """
+    repeats = max(1, budget // len(filler))
+    block_repeats = max(1, 65536 // len(filler))
+
+    def script(conn: Conn, request: Received) -> None:
+        headers = {"content-type": content_type}
+        if chunked:
+            headers["transfer-encoding"] = "chunked"
+        else:
+            headers["content-length"] = str(len(head) + repeats * len(filler) + len(tail))
+        if not conn.head(status, headers):
+            return
+
+        def put(data: bytes) -> bool:
+            if not data:
+                return True
+            ok = conn.chunk(data) if chunked else conn.send(data)
+            if ok:
+                tally.add(len(data))
+            return ok
+
+        if not put(head):
+            return
+        left = repeats
+        while left > 0:
+            count = min(left, block_repeats)
+            if not put(filler * count):
+                return
+            left -= count
+        if not put(tail):
+            return
+        tally.finished = True
+        if chunked and then == "end":
+            conn.end_chunks()
+        if then == "hold":
+            conn.hold()
+
+    return script
+
+
+def drip(
+    pieces: Sequence[bytes],
+    filler: bytes,
+    *,
+    delay: float,
+    content_type: str,
+    limit: float = 20.0,
+) -> Script:
+    """A chunked stream: ``pieces``, then ``filler`` (a keep-alive comment, a blank
+    line, a content-free chunk) every ``delay`` seconds, never finishing, until the
+    client hangs up (or ``limit`` seconds pass, a safety net)."""
+
+    def script(conn: Conn, request: Received) -> None:
+        headers = {"content-type": content_type, "transfer-encoding": "chunked"}
+        if not conn.head(200, headers):
+            return
+        for piece in pieces:
+            if not conn.chunk(piece):
+                return
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if not conn.wait(delay) or not conn.chunk(filler):
+                return
+            # notice a client that hung up without waiting for the next send to fail
+            if conn._recv(time.monotonic() + 0.001) == b"":
+                conn._gone("client")
+                return
+        conn.close()
+
+    return script
+
+
+def gzip_answer(
+    prefix: bytes,
+    padding: bytes,
+    size: int,
+    suffix: bytes,
+    *,
+    status: int = 200,
+    content_type: str = "application/json",
+) -> Script:
+    """A gzip-encoded body: ``prefix``, ``size`` bytes of ``padding``, ``suffix``.
+
+    Whitespace padding inside a JSON reply compresses about a thousandfold, so a body of
+    a few hundred KiB on the wire inflates to hundreds of MiB (a "gzip bomb").
+    """
+    body = _gzip(prefix, padding, size, suffix)
+    return answer(status, body, content_type=content_type, headers={"content-encoding": "gzip"})
+
+
+_GZIP_CACHE: dict[tuple[bytes, bytes, int, bytes], bytes] = {}
+
+
+def _gzip(prefix: bytes, padding: bytes, size: int, suffix: bytes) -> bytes:
+    key = (prefix, padding, size, suffix)
+    cached = _GZIP_CACHE.get(key)
+    if cached is not None:
+        return cached
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+    parts = [packer.compress(prefix)]
+    block = padding * max(1, (1 << 20) // len(padding))
+    left = size
+    while left > 0:
+        piece = block[:left]
+        parts.append(packer.compress(piece))
+        left -= len(piece)
+    parts += [packer.compress(suffix), packer.flush()]
+    body = b"".join(parts)
+    _GZIP_CACHE[key] = body
+    return body
+
+
+def echo_authorization(
+    render: Callable[[str], bytes],
+    *,
+    status: int,
+    content_type: str = "application/json",
+    stream_type: str | None = None,
+) -> Script:
+    """Answer with a body that quotes the request's ``Authorization`` header back, as a
+    careless server or proxy does in its error pages (``render(header) -> body``).
+
+    With ``stream_type`` the body is sent as one chunk of a chunked stream of that type.
+    """
+
+    def script(conn: Conn, request: Received) -> None:
+        body = render(request.headers.get("authorization", ""))
+        if stream_type is None:
+            conn.respond(status, body, content_type=content_type)
+            return
+        headers = {"content-type": stream_type, "transfer-encoding": "chunked"}
+        if conn.head(status, headers) and conn.chunk(body):
+            conn.end_chunks()
 
     return script

@@ -1,0 +1,101 @@
+"""Shared pieces of the hostile-server tests (issue 11): hostile bodies, the checks every
+one of them makes, and routes that make a fault server look healthy to a health probe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pytest
+
+from modelport import ModelportError
+from modelport.providers.base import Provider
+
+from .kinds import OLLAMA, OPENAI, Kind
+from .servers import Script, answer
+
+T = TypeVar("T")
+
+DEPTH = 100_000
+DEEP = b"[" * DEPTH + b"]" * DEPTH
+"""JSON nested 100,000 deep: ``json.loads`` raises RecursionError on it."""
+DEEP_TEXT = DEEP.decode()
+
+SECRET = "sk-SECRET-zq7x"
+"""An API key that must never be shown: each test looks for ``zq7x`` in what it sees."""
+SECRET_MARK = "zq7x"
+
+
+def typed(error: BaseException | None, cls: type[ModelportError], provider: Provider) -> Any:
+    """The error is a ``cls`` (or a subclass) naming the provider's service and URL.
+
+    Looser than ``check_error``: the hostile cases say which family of error they
+    expect, not the exact message or status.
+    """
+    assert error is not None, "no error was raised"
+    assert isinstance(error, cls), f"expected {cls.__name__}, got {type(error).__name__}: {error!r}"
+    assert error.service == provider.name, (error.service, provider.name)
+    assert error.base_url == provider.base_url, (error.base_url, provider.base_url)
+    return error
+
+
+def modelport_error_or_result(run: Callable[[], T]) -> T | ModelportError:
+    """``run()``'s result, or the ModelportError it raised; anything else fails the test."""
+    try:
+        return run()
+    except ModelportError as exc:
+        return exc
+    except pytest.fail.Exception:
+        raise
+    except BaseException as exc:  # the defect: a foreign exception escaped
+        pytest.fail(f"a foreign exception escaped: {type(exc).__name__}: {exc!r}"[:2000])
+
+
+def open_fds() -> int:
+    """How many file descriptors this process has open."""
+    return len(os.listdir("/proc/self/fd"))
+
+
+def rss_bytes() -> int:
+    """This process's resident set size, from /proc/self/status."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def health_routes(kind: Kind) -> dict[str, Script]:
+    """Routes that make a health probe (and a model listing) of ``kind`` succeed.
+
+    Only the OpenAI-compatible and Ollama kinds are used where health matters: they
+    cover both wire formats (SSE and NDJSON) with the simplest probes.
+    """
+    if kind is OPENAI:
+        listing = {"object": "list", "data": [{"id": kind.model, "object": "model"}]}
+        return {"GET /v1/models": answer(200, json.dumps(listing).encode())}
+    if kind is OLLAMA:
+        tags = {
+            "models": [
+                {
+                    "name": kind.model,
+                    "model": kind.model,
+                    "size": 1,
+                    "digest": "sha256:0",
+                    "details": {"family": "llama"},
+                }
+            ]
+        }
+        return {
+            "GET /": answer(200, b"Ollama is running", content_type="text/plain"),
+            "GET /api/version": answer(200, b'{"version": "0.9.0"}'),
+            "GET /api/tags": answer(200, json.dumps(tags).encode()),
+        }
+    raise AssertionError(f"no health routes for {kind}")
+
+
+HEALTH_KINDS = [OPENAI, OLLAMA]
+"""The kinds whose health probes :func:`health_routes` can satisfy."""

@@ -1,0 +1,307 @@
+"""Connections, health and lifecycle (issue 11, defects 8, 10, 11, 12 and 13).
+
+Defect 8: every service unreachable is a retriable AllServicesFailedError naming each
+cause, never "model not found". Defect 10: async streams cancelled while connecting
+leave no connection stuck in the pool (httpcore's open bug #1093, worked around in
+modelport). Defect 11: the sync Client probes configured URLs concurrently within its
+discovery timeout. Defect 12: ``close()`` during a request gives a typed error, and an
+AsyncClient works across event loops. Defect 13: a listing probe does not reset the
+health that chat failures earned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import threading
+from typing import Any
+
+import pytest
+
+import modelport
+from modelport import (
+    AllServicesFailedError,
+    ModelNotFoundError,
+    ModelportError,
+    OpenAICompatibleProvider,
+    ServerError,
+    ServiceStatus,
+    ServiceUnavailableError,
+)
+
+from .conftest import GUARD, Lab, bounded
+from .hostile import health_routes, open_fds
+from .kinds import OLLAMA, OPENAI, Kind
+from .servers import Conn, FaultServer, Received, answer, closed_port_url, silent, stream
+
+pytestmark = pytest.mark.socket
+
+
+def dead_urls(count: int) -> list[str]:
+    urls: list[str] = []
+    while len(urls) < count:
+        url = closed_port_url()
+        if url not in urls:
+            urls.append(url)
+    return urls
+
+
+# ------------------------------------------------------------------ defect 8
+
+
+def _all_failed(error: BaseException | None, urls: list[str]) -> None:
+    assert isinstance(error, AllServicesFailedError), f"{type(error).__name__}: {error}"
+    assert error.retriable
+    assert len(error.errors) == len(urls), error.errors
+    assert not any(isinstance(e, ModelNotFoundError) for e in error.errors), error.errors
+    assert all(isinstance(e, ModelportError) and e.retriable for e in error.errors)
+    text = str(error)
+    for url in urls:
+        assert url in text, f"{url} is not named in: {text}"
+
+
+def test_every_configured_url_unreachable_is_all_services_failed(lab: Lab) -> None:
+    """Before the fix: a non-retriable ModelNotFoundError ("looked in any reachable
+    service")."""
+    urls = dead_urls(2)
+    client = lab.client(urls, max_retries=0)
+    with pytest.raises(ModelportError) as caught:
+        lab.chat(client, "m1")
+    _all_failed(caught.value, urls)
+    _all_failed(lab.stream(client, "m1").error, urls)
+
+
+def test_every_provider_unreachable_is_all_services_failed(lab: Lab) -> None:
+    urls = dead_urls(2)
+    client = lab.client(
+        [lab.provider(OPENAI, url, name=f"dead{i}") for i, url in enumerate(urls)],
+        max_retries=0,
+    )
+    with pytest.raises(ModelportError) as caught:
+        lab.chat(client, "m1")
+    _all_failed(caught.value, urls)
+    assert {e.service for e in caught.value.errors} == {"dead0", "dead1"}  # type: ignore[attr-defined]
+
+
+def test_one_unreachable_service_raises_its_own_retriable_error(lab: Lab) -> None:
+    """A regression guard: with one service its own error is enough."""
+    [url] = dead_urls(1)
+    client = lab.client([lab.provider(OPENAI, url, name="dead")], max_retries=0)
+    with pytest.raises(ModelportError) as caught:
+        lab.chat(client, "m1")
+    error = caught.value
+    assert isinstance(error, (ServiceUnavailableError, AllServicesFailedError)), repr(error)
+    assert error.retriable
+    assert url in str(error)
+
+
+# ------------------------------------------------------------------ defect 13
+
+
+@pytest.mark.parametrize("failures", [2, 3], ids=["degraded", "unavailable"])
+@pytest.mark.parametrize("probe", ["services", "models"])
+def test_a_listing_probe_does_not_reset_health_earned_by_chat_failures(
+    lab: Lab, probe: str, failures: int
+) -> None:
+    kind = OPENAI
+    server = lab.serve(
+        {
+            **health_routes(kind),
+            kind.chat_path: answer(500, b'{"error": {"message": "the runner crashed"}}'),
+        }
+    )
+    client = lab.client([lab.provider(kind, server.url)], max_retries=0, failure_threshold=3)
+    [service] = lab.services(client)
+    assert service.status is ServiceStatus.AVAILABLE
+    for _ in range(failures):
+        with pytest.raises(ServerError):
+            lab.chat(client, kind.model)
+    if probe == "services":
+        lab.services(client, refresh=True)
+    else:
+        with contextlib.suppress(ModelportError):
+            lab.call(lambda: client.models(refresh=True), lambda: client.models(refresh=True))
+    [service] = lab.services(client)
+    assert service.status in (ServiceStatus.DEGRADED, ServiceStatus.UNAVAILABLE), service
+    assert service.error and "the runner crashed" in service.error, service
+
+
+# ------------------------------------------------------------------ defect 11
+
+
+def test_configured_urls_are_probed_concurrently_within_the_discovery_timeout(lab: Lab) -> None:
+    """Six silent URLs, discovery_timeout=0.5: the first request fails within a small
+    multiple of it (the guard allows 5 s). The sync client took 12 s: one URL at a
+    time, each with a 2 s floor."""
+    servers = [lab.serve(silent()) for _ in range(6)]
+    client = lab.client([s.url for s in servers], discovery_timeout=0.5, max_retries=0)
+    with pytest.raises(ModelportError):
+        lab.chat(client, "m1", guard=5.0)
+
+
+# ------------------------------------------------------------------ defect 12
+
+
+def gated_reply(kind: Kind) -> Any:
+    """Answer once the test releases the server, or never if the client hangs up."""
+
+    def script(conn: Conn, request: Received) -> None:
+        if conn.wait_release():
+            conn.respond(200, kind.reply("late"))
+
+    return script
+
+
+def _in_flight(run: Any) -> tuple[threading.Thread, list[BaseException | object]]:
+    outcome: list[BaseException | object] = []
+
+    def target() -> None:
+        try:
+            outcome.append(run())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def _wait_for(condition: Any) -> None:
+    bounded(lambda: _poll(condition), GUARD)
+
+
+def _poll(condition: Any) -> None:
+    import time
+
+    while not condition():
+        time.sleep(0.01)
+
+
+def test_closing_a_client_during_a_chat_gives_a_typed_error_saying_so(lab: Lab) -> None:
+    if lab.mode == "async":
+        pytest.skip("close() from another thread is the sync client's case")
+    kind = OPENAI
+    server = lab.serve({kind.chat_path: gated_reply(kind)})
+    client = lab.client([lab.provider(kind, server.url, timeout=3.0)], max_retries=2)
+    thread, outcome = _in_flight(lambda: client.chat(kind.model, "hi"))
+    _wait_for(lambda: server.requests)
+    client.close()
+    thread.join(GUARD)
+    assert not thread.is_alive(), "the request hangs after close()"
+    [error] = outcome
+    assert isinstance(error, ModelportError), f"{type(error).__name__}: {error!r}"
+    assert "closed" in str(error).lower(), str(error)
+    server.release()
+
+
+def test_closing_a_client_during_a_multi_request_listing_gives_a_typed_error(lab: Lab) -> None:
+    """An Ollama listing is /api/tags then /api/show for each model: closing the client
+    between them let ``RuntimeError: ... client has been closed`` escape."""
+    if lab.mode == "async":
+        pytest.skip("close() from another thread is the sync client's case")
+    tags = {"models": [{"name": f"m{i}", "model": f"m{i}", "digest": f"d{i}"} for i in range(3)]}
+
+    def gated_tags(conn: Conn, request: Received) -> None:
+        if conn.wait_release():
+            conn.respond(200, json.dumps(tags).encode())
+
+    server = lab.serve(
+        {
+            "/api/tags": gated_tags,
+            "/api/show": answer(200, b'{"capabilities": ["completion"], "model_info": {}}'),
+        }
+    )
+    provider = lab.provider(OLLAMA, server.url, timeout=5.0)
+    client = lab.client([provider], max_retries=0)
+    thread, outcome = _in_flight(lambda: client.models(refresh=True))
+    _wait_for(lambda: server.requests)
+    client.close()
+    server.release()
+    thread.join(GUARD)
+    assert not thread.is_alive()
+    [result] = outcome
+    if isinstance(result, BaseException):
+        assert isinstance(result, ModelportError), f"{type(result).__name__}: {result!r}"
+        assert "closed" in str(result).lower(), str(result)
+
+
+@pytest.mark.parametrize("via", ["client", "provider"])
+def test_an_async_client_works_in_two_successive_event_loops(via: str) -> None:
+    kind = OPENAI
+    body = [kind.piece("a"), kind.piece("b"), kind.finish()]
+    routes = {
+        **health_routes(kind),
+        "POST " + kind.chat_path: answer(200, kind.reply("ok")),
+    }
+    with (
+        FaultServer(routes) as server,
+        FaultServer({kind.chat_path: stream(body, content_type=kind.stream_type)}) as streamer,
+    ):
+        provider = OpenAICompatibleProvider(server.url, timeout=2.0)
+        stream_provider = OpenAICompatibleProvider(streamer.url, timeout=2.0, name="streamer")
+        client = modelport.AsyncClient(services=[provider, stream_provider], max_retries=0)
+
+        async def use() -> tuple[str, str]:
+            if via == "provider":
+                reply = await provider.achat(kind.model, "hi")
+                chat = stream_provider.achat_stream(kind.model, "hi")
+            else:
+                reply = await client.chat(f"openai/{kind.model}", "hi")
+                chat = client.chat_stream(f"streamer/{kind.model}", "hi")
+            async with chat as chunks:
+                text = "".join([c.text async for c in chunks])
+            return reply.text, text
+
+        for _ in range(2):
+            assert bounded(lambda: asyncio.run(use())) == ("ok", "ab")
+        bounded(lambda: asyncio.run(client.aclose()))
+        bounded(lambda: asyncio.run(provider.aclose()))
+        bounded(lambda: asyncio.run(stream_provider.aclose()))
+
+
+# ------------------------------------------------------------------ defect 10
+
+
+def test_async_streams_cancelled_while_connecting_leak_no_pooled_connection(lab: Lab) -> None:
+    """600 tasks (more than the async pool's 512 connections, so requests queue) each
+    start a stream three times and cancel it after a random 0-100 ms, most while it
+    connects or waits for a connection. Before the workaround, httpcore left
+    connections in state NEW that the pool never reclaims (#1093): 144 after 4,000
+    such tasks, until every request failed with PoolTimeout."""
+    if lab.mode == "sync":
+        pytest.skip("cancellation is an asyncio matter")
+    kind = OPENAI
+    body = [kind.piece("slow "), kind.piece("reply"), kind.finish()]
+    server = lab.serve({kind.chat_path: stream(body, content_type=kind.stream_type, delay=0.05)})
+    provider = lab.provider(kind, server.url, timeout=10.0)
+    rng = random.Random(1093)
+
+    async def one() -> str:
+        async with provider.achat_stream(kind.model, "hi") as chat:
+            return "".join([c.text async for c in chat])
+
+    async def churn() -> None:
+        for _ in range(3):
+            task = asyncio.create_task(one())
+            await asyncio.sleep(rng.random() * 0.1)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ModelportError):
+                await task
+
+    async def main() -> tuple[int, int, list[Any], int, str]:
+        assert await one() == "slow reply"
+        start = open_fds()
+        await asyncio.gather(*(churn() for _ in range(600)))
+        pool = lab.pool(provider)
+        stuck = [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
+        waiting = len(pool._requests)
+        text = await asyncio.wait_for(one(), GUARD)
+        return start, open_fds(), stuck, waiting, text
+
+    start, end, stuck, waiting, text = lab.call(lambda: (0, 0, [], 0, ""), main, guard=120.0)
+    assert text == "slow reply"  # the pool still serves
+    assert waiting == 0
+    assert stuck == [], f"{len(stuck)} connections stuck in the pool: {stuck[:3]}"
+    assert end <= start + 16, f"file descriptors went from {start} to {end}"
