@@ -1,0 +1,252 @@
+"""Soak (issue 11, "Soak"): 2,000 requests at 64 at a time, through a ``Client`` (64
+threads) and an ``AsyncClient`` (64 tasks), against two loopback fault servers (one
+OpenAI-compatible, one Ollama) with faults mixed in at random (seeded): healthy
+replies, 500s, resets, truncated bodies and streams, and silent servers that the
+small read timeout gives up on.
+
+Every request ends in its reply or in the typed error its fault maps to; nothing
+else. Afterwards no request is left in any pool, every pooled connection is idle or
+closed, and once the clients are closed every server connection is closed and the
+open file descriptors are back to where they started. RSS growth is bounded (a
+generous 200 MB). Sized to run in well under a minute on 2 cores; no timing is
+asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+import modelport
+from modelport import (
+    ChatResponse,
+    ModelportError,
+    OllamaProvider,
+    OpenAICompatibleProvider,
+    RequestTimeoutError,
+    ServerError,
+    ServiceUnavailableError,
+    StreamError,
+)
+
+from .conftest import bounded
+from .hostile import open_fds, rss_bytes
+from .kinds import OLLAMA, OPENAI, Kind
+from .servers import Conn, FaultServer, Received
+
+pytestmark = pytest.mark.socket
+
+REQUESTS = 2_000
+CONCURRENCY = 64
+SEED = 20_251_111
+TIMEOUT = 1.0
+"""The read timeout: how long a silent server is waited on (long enough that a busy
+2-core machine does not turn a healthy reply into a timeout)."""
+MiB = 1 << 20
+
+FAULTS = {"ok": 10, "e500": 2, "reset": 2, "cut": 2, "silent": 1}
+"""Each fault's weight in the random mix (the rest of the requests are healthy)."""
+
+EXPECTED: dict[str, tuple[type[BaseException], ...]] = {
+    "ok": (),
+    "e500": (ServerError, RequestTimeoutError),
+    "reset": (ServiceUnavailableError, RequestTimeoutError),
+    "cut": (ServiceUnavailableError, StreamError, RequestTimeoutError),
+    "silent": (RequestTimeoutError,),
+}
+"""What each fault must end in (``()``: the reply). A loaded machine may be slower than
+the read timeout to serve any faulty request, so a timeout is accepted for each."""
+
+TEXT = "soak reply"
+
+
+def soak_script(kind: Kind) -> Any:
+    """Misbehave as the model name says: ``ok-17``, ``reset-3``, ``silent-9``..."""
+    reply = kind.reply(TEXT)
+    pieces = [kind.piece("soak "), kind.piece("reply")]
+
+    def script(conn: Conn, request: Received) -> None:
+        data = request.json()
+        fault = str(data.get("model", "ok")).split("-")[0]
+        streaming = bool(data.get("stream"))
+        if fault == "ok" and not streaming:
+            conn.respond(200, reply)
+        elif fault == "ok":
+            headers = {"content-type": kind.stream_type, "transfer-encoding": "chunked"}
+            if conn.head(200, headers):
+                for piece in [*pieces, kind.finish()]:
+                    conn.chunk(piece)
+                conn.end_chunks()
+        elif fault == "e500":
+            conn.respond(500, json.dumps({"error": {"message": "soak failure"}}).encode())
+        elif fault == "reset":
+            conn.reset()
+        elif fault == "cut" and not streaming:
+            headers = {"content-type": "application/json", "content-length": str(len(reply))}
+            if conn.head(200, headers):
+                conn.send(reply[: len(reply) // 2])
+            conn.close()
+        elif fault == "cut":
+            headers = {"content-type": kind.stream_type, "transfer-encoding": "chunked"}
+            if conn.head(200, headers):
+                for piece in pieces:
+                    conn.chunk(piece)
+            conn.close()
+        else:  # silent
+            conn.hold()
+
+    return script
+
+
+def plan() -> list[tuple[str, str, bool]]:
+    """``(service, model, stream)`` for every request, from a seeded generator."""
+    rng = random.Random(SEED)
+    names = list(FAULTS)
+    weights = list(FAULTS.values())
+    return [
+        (
+            rng.choice(["openai", "ollama"]),
+            f"{rng.choices(names, weights)[0]}-{i}",
+            rng.random() < 0.5,
+        )
+        for i in range(REQUESTS)
+    ]
+
+
+@pytest.fixture
+def servers() -> Iterator[dict[str, FaultServer]]:
+    started = {
+        "openai": FaultServer(soak_script(OPENAI)).start(),
+        "ollama": FaultServer(soak_script(OLLAMA)).start(),
+    }
+    try:
+        yield started
+    finally:
+        for server in started.values():
+            server.stop()
+
+
+def providers(servers: dict[str, FaultServer]) -> list[Any]:
+    return [
+        OpenAICompatibleProvider(servers["openai"].url, name="openai", timeout=TIMEOUT),
+        OllamaProvider(servers["ollama"].url, name="ollama", timeout=TIMEOUT),
+    ]
+
+
+def check(outcomes: list[tuple[str, object]]) -> Counter[str]:
+    """Every request ended as its fault says; returns a tally by outcome."""
+    seen: Counter[str] = Counter()
+    for model, outcome in outcomes:
+        fault = model.split("-")[0]
+        expected = EXPECTED[fault]
+        if not expected:
+            assert isinstance(outcome, ChatResponse), f"{model}: {outcome!r}"
+            assert outcome.text == TEXT, f"{model}: {outcome.text!r}"
+            seen["reply"] += 1
+            continue
+        assert isinstance(outcome, ModelportError), f"{model}: {type(outcome).__name__} {outcome!r}"
+        assert isinstance(outcome, expected), f"{model}: {type(outcome).__name__}: {outcome}"
+        seen[type(outcome).__name__] += 1
+    return seen
+
+
+def settled(provider: Any, transport: Any) -> None:
+    """No request in flight, every pooled connection idle or closed."""
+    if transport is None:
+        return
+    pool = transport.client._transport._pool
+    assert not pool._requests, f"{provider.name}: requests left in the pool: {pool._requests}"
+    for connection in pool.connections:
+        assert connection.is_idle() or connection.is_closed(), f"{provider.name}: {connection}"
+
+
+def test_soak_sync_client_threads(servers: dict[str, FaultServer]) -> None:
+    services = providers(servers)
+    client = modelport.Client(services=services, max_retries=1)
+    client._sleep = lambda seconds: None  # type: ignore[attr-defined]
+    fds, rss = open_fds(), rss_bytes()
+
+    def one(item: tuple[str, str, bool]) -> tuple[str, object]:
+        service, model, streaming = item
+        try:
+            if streaming:
+                with client.chat_stream(f"{service}/{model}", "hi") as chunks:
+                    for _ in chunks:
+                        pass
+                return model, chunks.response
+            return model, client.chat(f"{service}/{model}", "hi")
+        except ModelportError as exc:
+            return model, exc
+        except Exception as exc:  # a foreign exception: reported, not raised in a thread
+            return model, exc
+
+    def run() -> list[tuple[str, object]]:
+        with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
+            return list(pool.map(one, plan()))
+
+    outcomes = bounded(run, 300.0)
+    tally = check(outcomes)
+    assert tally["reply"] > REQUESTS // 2, tally
+    for provider in services:
+        settled(provider, provider._sync)
+    client.close()
+    for server in servers.values():
+        assert server.wait_all_closed(), "a connection was left open after close()"
+    assert not any(s.errors for s in servers.values())
+    assert open_fds() <= fds, f"file descriptors went from {fds} to {open_fds()}"
+    assert rss_bytes() - rss < 200 * MiB, f"RSS grew by {(rss_bytes() - rss) // MiB} MiB"
+
+
+def test_soak_async_client_tasks(servers: dict[str, FaultServer]) -> None:
+    services = providers(servers)
+    fds, rss = open_fds(), rss_bytes()
+    outcomes: list[tuple[str, object]] = []
+    settled_ok = threading.Event()
+
+    async def main() -> None:
+        client = modelport.AsyncClient(services=services, max_retries=1)
+
+        async def no_sleep(seconds: float) -> None:
+            return None
+
+        client._sleep = no_sleep  # type: ignore[attr-defined]
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(item: tuple[str, str, bool]) -> tuple[str, object]:
+            service, model, streaming = item
+            async with gate:
+                try:
+                    if streaming:
+                        async with client.chat_stream(f"{service}/{model}", "hi") as chunks:
+                            async for _ in chunks:
+                                pass
+                        return model, chunks.response
+                    return model, await client.chat(f"{service}/{model}", "hi")
+                except ModelportError as exc:
+                    return model, exc
+                except Exception as exc:
+                    return model, exc
+
+        outcomes.extend(await asyncio.gather(*(one(item) for item in plan())))
+        for provider in services:
+            settled(provider, provider._async)
+        settled_ok.set()
+        await client.aclose()
+
+    bounded(lambda: asyncio.run(main()), 300.0)
+    tally = check(outcomes)
+    assert tally["reply"] > REQUESTS // 2, tally
+    assert settled_ok.is_set()
+    for server in servers.values():
+        assert server.wait_all_closed(), "a connection was left open after aclose()"
+    assert not any(s.errors for s in servers.values())
+    assert open_fds() <= fds, f"file descriptors went from {fds} to {open_fds()}"
+    assert rss_bytes() - rss < 200 * MiB, f"RSS grew by {(rss_bytes() - rss) // MiB} MiB"
