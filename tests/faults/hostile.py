@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
 
-from modelport import ModelportError
-from modelport.providers.base import Provider
+from modelport import ModelportError, Provider
 
 from .kinds import OLLAMA, OPENAI, Kind
 from .servers import Script, answer
@@ -52,6 +52,16 @@ def modelport_error_or_result(run: Callable[[], T]) -> T | ModelportError:
         raise
     except BaseException as exc:  # the defect: a foreign exception escaped
         pytest.fail(f"a foreign exception escaped: {type(exc).__name__}: {exc!r}"[:2000])
+
+
+def wait_until(condition: Callable[[], object], seconds: float = 15.0) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass; whether it held."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return bool(condition())
 
 
 def open_fds() -> int:

@@ -3,7 +3,8 @@
 Defect 1: JSON nested 100,000 deep, tool-call arguments of the wrong type, embeddings
 that cannot be numbers; each must become a ModelportError (ProtocolError, or the
 status's error for an error body), never RecursionError, TypeError, struct.error or
-OverflowError. Defect 2: SSE ``data:`` lines with no blank line must hit the event
+OverflowError; health, ``services()`` and ``discover()`` report such a server
+UNAVAILABLE instead of raising. Defect 2: SSE ``data:`` lines with no blank line must hit the event
 cap instead of growing memory. Defect 6: non-streaming bodies (plain or gzip) and
 error bodies are capped. Defect 14: a 3xx is a ProtocolError that says it was a
 redirect and names the Location.
@@ -14,6 +15,7 @@ client gave up (:class:`~tests.faults.servers.Tally`), or ``tracemalloc``'s peak
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import tracemalloc
@@ -21,19 +23,22 @@ from typing import Any
 
 import pytest
 
+import modelport
 from modelport import (
     AuthenticationError,
     ChatResponse,
     ModelportError,
     ProtocolError,
     ServerError,
+    Service,
+    ServiceStatus,
     StreamError,
 )
 
-from .conftest import Lab
+from .conftest import Lab, bounded
 from .hostile import DEEP, DEEP_TEXT, modelport_error_or_result, typed
 from .kinds import LLAMACPP, OLLAMA, OPENAI, Kind
-from .servers import Tally, answer, flood, gzip_answer, stream
+from .servers import FaultServer, Tally, answer, flood, gzip_answer, stream
 
 pytestmark = pytest.mark.socket
 
@@ -101,6 +106,68 @@ def test_a_deeply_nested_model_list_is_a_protocol_error(lab: Lab, kind: Kind) ->
         lab.call(provider.models, provider.amodels)
     typed(caught.value, ProtocolError, provider)
     lab.assert_no_leak(provider)
+
+
+def test_deeply_nested_model_details_are_a_protocol_error(lab: Lab, kind: Kind) -> None:
+    server = lab.serve(answer(200, DEEP))
+    provider = lab.provider(kind, server.url)
+    with pytest.raises(ModelportError) as caught:
+        lab.call(lambda: provider.model_info(kind.model), lambda: provider.amodel_info(kind.model))
+    typed(caught.value, ProtocolError, provider)
+    lab.assert_no_leak(provider)
+
+
+def test_health_of_a_server_sending_deep_json_is_unavailable_not_a_crash(
+    lab: Lab, kind: Kind
+) -> None:
+    server = lab.serve(answer(200, DEEP))
+    provider = lab.provider(kind, server.url)
+    service = modelport_error_or_result(lambda: lab.call(provider.health, provider.ahealth))
+    assert isinstance(service, Service), repr(service)
+    assert service.status is ServiceStatus.UNAVAILABLE, service
+    assert service.error
+    client = lab.client([provider])
+    [reported] = modelport_error_or_result(lambda: lab.services(client, refresh=True))
+    assert reported.status is ServiceStatus.UNAVAILABLE, reported
+    lab.assert_no_leak(provider)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("where", ["/v1/models", "/api/tags"])
+def test_discover_reports_a_server_sending_deep_json_and_never_raises(
+    mode: str, where: str
+) -> None:
+    """One bad server on a default port crashed discovery (and so ``Client()``)."""
+    routes: dict[str, Any] = {where: answer(200, DEEP)}
+    if where == "/api/tags":  # looks like Ollama until its model list
+        routes["/"] = answer(200, b"Ollama is running", content_type="text/plain")
+        routes["/api/version"] = answer(200, b'{"version": "0.9.0"}')
+    with FaultServer(routes) as server:
+
+        def run() -> list[Service]:
+            if mode == "sync":
+                return modelport.discover(hosts=[server.url], timeout=2.0)
+            return asyncio.run(modelport.adiscover(hosts=[server.url], timeout=2.0))
+
+        found = modelport_error_or_result(lambda: bounded(run))
+        assert not isinstance(found, ModelportError), f"discover() raised {found!r}"
+        [service] = [s for s in found if s.base_url == server.url]
+        if where == "/v1/models":  # nothing else says what it is
+            assert service.status is ServiceStatus.UNAVAILABLE, service
+            assert service.error, service
+
+
+def test_a_client_given_a_server_sending_deep_json_gives_typed_errors(lab: Lab) -> None:
+    server = lab.serve(answer(200, DEEP))
+    client = lab.client([server.url], max_retries=0)
+    [service] = modelport_error_or_result(lambda: lab.services(client))
+    assert service.status is ServiceStatus.UNAVAILABLE, service
+    with pytest.raises(ModelportError):
+        lab.chat(client, "m1")
+    outcome = lab.stream(client, "m1")
+    assert isinstance(outcome.error, ModelportError), repr(outcome.error)
+    result = modelport_error_or_result(lambda: lab.call(client.models, client.models))
+    assert isinstance(result, (ModelportError, list))
 
 
 def _reply_with_tool_call(kind: Kind, arguments: Any) -> bytes:

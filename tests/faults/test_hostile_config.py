@@ -27,9 +27,9 @@ from modelport import (
     ModelportError,
     OllamaProvider,
     OpenAICompatibleProvider,
+    Provider,
     ServiceStatus,
 )
-from modelport.providers.base import Provider
 
 PASSWORD = "s3cretPW"
 

@@ -34,8 +34,8 @@ from modelport import (
     ModelportError,
     OllamaProvider,
     OpenAICompatibleProvider,
+    Provider,
 )
-from modelport.providers.base import Provider
 from modelport.testing import FakeProvider
 
 from .kinds import OLLAMA, OPENAI

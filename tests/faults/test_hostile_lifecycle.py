@@ -32,7 +32,7 @@ from modelport import (
 )
 
 from .conftest import GUARD, Lab, bounded
-from .hostile import health_routes, open_fds
+from .hostile import health_routes, open_fds, wait_until
 from .kinds import OLLAMA, OPENAI, Kind
 from .servers import Conn, FaultServer, Received, answer, closed_port_url, silent, stream
 
@@ -168,17 +168,6 @@ def _in_flight(run: Any) -> tuple[threading.Thread, list[BaseException | object]
     return thread, outcome
 
 
-def _wait_for(condition: Any) -> None:
-    bounded(lambda: _poll(condition), GUARD)
-
-
-def _poll(condition: Any) -> None:
-    import time
-
-    while not condition():
-        time.sleep(0.01)
-
-
 def test_closing_a_client_during_a_chat_gives_a_typed_error_saying_so(lab: Lab) -> None:
     if lab.mode == "async":
         pytest.skip("close() from another thread is the sync client's case")
@@ -186,7 +175,7 @@ def test_closing_a_client_during_a_chat_gives_a_typed_error_saying_so(lab: Lab) 
     server = lab.serve({kind.chat_path: gated_reply(kind)})
     client = lab.client([lab.provider(kind, server.url, timeout=3.0)], max_retries=2)
     thread, outcome = _in_flight(lambda: client.chat(kind.model, "hi"))
-    _wait_for(lambda: server.requests)
+    assert wait_until(lambda: server.requests)
     client.close()
     thread.join(GUARD)
     assert not thread.is_alive(), "the request hangs after close()"
@@ -216,7 +205,7 @@ def test_closing_a_client_during_a_multi_request_listing_gives_a_typed_error(lab
     provider = lab.provider(OLLAMA, server.url, timeout=5.0)
     client = lab.client([provider], max_retries=0)
     thread, outcome = _in_flight(lambda: client.models(refresh=True))
-    _wait_for(lambda: server.requests)
+    assert wait_until(lambda: server.requests)
     client.close()
     server.release()
     thread.join(GUARD)

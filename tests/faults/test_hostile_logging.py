@@ -16,12 +16,13 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from modelport import ServerError
 from modelport.cli import app
 
 from .conftest import Lab
 from .hostile import SECRET, SECRET_MARK, health_routes
 from .kinds import OPENAI
-from .servers import FaultServer, answer, sequence, stream
+from .servers import FaultServer, answer, echo_authorization, sequence, stream
 
 pytestmark = pytest.mark.socket
 
@@ -133,3 +134,24 @@ def test_cli_debug_shows_modelport_lines_on_stderr_and_cleans_up() -> None:
     assert any("GET" in line and server.url in line for line in lines), result.stderr
     assert logger.handlers == handlers, "--debug left a handler on the modelport logger"
     assert logger.level == level
+
+
+def test_an_echoed_key_never_reaches_a_log_line(lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="modelport")
+    kind = OPENAI
+    server = lab.serve(
+        {
+            **health_routes(kind),
+            kind.chat_path: echo_authorization(
+                lambda header: f"<html><body>500: {header}</body></html>".encode(),
+                status=500,
+                content_type="text/html",
+            ),
+        }
+    )
+    client = lab.client([lab.provider(kind, server.url, api_key=SECRET)], max_retries=1)
+    with pytest.raises(ServerError):
+        lab.chat(client, kind.model, PROMPT)
+    lines = modelport_lines(caplog)
+    assert any("500" in line for line in lines), lines
+    no_secrets(lines, caplog)

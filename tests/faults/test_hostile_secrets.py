@@ -32,11 +32,11 @@ from modelport import (
     ModelportError,
     OllamaProvider,
     OpenAICompatibleProvider,
+    Provider,
     ServiceStatus,
     StreamError,
 )
 from modelport.cli import app
-from modelport.providers.base import Provider
 
 from .conftest import Lab
 from .hostile import HEALTH_KINDS, SECRET, SECRET_MARK, health_routes, typed

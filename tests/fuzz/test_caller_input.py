@@ -20,9 +20,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import modelport
-from modelport import InvalidRequestError, LMStudioProvider, OllamaProvider
+from modelport import InvalidRequestError, LMStudioProvider, OllamaProvider, Provider
 from modelport import OpenAICompatibleProvider as OpenAIProvider
-from modelport.providers.base import Provider
 from modelport.testing import FakeProvider
 
 from .checks import outcome
