@@ -30,12 +30,13 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
 from urllib.parse import urlsplit
 
 from ._http.ops import ItemOp, Op, emit
 from ._http.retry import RetryPolicy
-from ._http.settings import check_seconds
+from ._http.settings import check_bytes, check_seconds
+from ._http.transport import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES
 from ._router import NO_SERVER_HINT, Flow, LockBox, Router, ServiceState, Target, check_capabilities
 from ._wire.common import ChatRequest, require_model
 from .discovery import Candidate, parse_service_spec, parse_services_env
@@ -49,7 +50,12 @@ from .errors import (
     StreamError,
 )
 from .providers import make_provider
-from .providers.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Provider
+from .providers.base import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_TIMEOUT,
+    Provider,
+)
 from .providers.openai_compatible import OpenAICompatibleProvider
 from .types import ChatResponse, EmbedResponse, ModelInfo, Service, ServiceStatus
 
@@ -163,6 +169,14 @@ def _for(req: ChatRequest, name: str) -> ChatRequest:
 # --------------------------------------------------------------------------- the core
 
 
+class _Caps(TypedDict):
+    """The caps a client hands every provider it makes."""
+
+    max_body_bytes: int
+    max_error_bytes: int
+    max_event_bytes: int
+
+
 class ClientCore:
     """Configuration and flows for both clients.
 
@@ -181,6 +195,9 @@ class ClientCore:
         retry_policy: the backoff (default: exponential with full jitter).
         deadline: seconds a non-streamed request may take in all (default: twice its
             read timeout).
+        max_body_bytes: the most a non-streamed answer may be, decompressed (128 MiB).
+        max_error_bytes: how much of an error answer is read (64 KiB).
+        max_event_bytes: the most one stream event or line may be (16 MiB).
         api_keys: API keys by service name, for services given by kind or URL (a
             provider object brings its own). A service without one here reads
             ``MODELPORT_API_KEY_<NAME>`` (its name upper-cased, other characters as
@@ -200,6 +217,9 @@ class ClientCore:
         failure_threshold: int = 3,
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_error_bytes: int = DEFAULT_MAX_ERROR_BYTES,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         api_keys: Mapping[str, str] | None = None,
     ) -> None:
         if api_keys is not None and not isinstance(api_keys, Mapping):
@@ -210,6 +230,11 @@ class ClientCore:
         self.timeout = check_seconds("timeout", timeout)
         self.connect_timeout = check_seconds("connect_timeout", connect_timeout)
         self.deadline = None if deadline is None else check_seconds("deadline", deadline)
+        self._caps: _Caps = {
+            "max_body_bytes": check_bytes("max_body_bytes", max_body_bytes),
+            "max_error_bytes": check_bytes("max_error_bytes", max_error_bytes),
+            "max_event_bytes": check_bytes("max_event_bytes", max_event_bytes),
+        }
         self.discovery_timeout = (
             None
             if discovery_timeout is None
@@ -238,7 +263,7 @@ class ClientCore:
             if isinstance(spec, Provider):
                 self._add(spec)
             elif spec.hint is not None:
-                self._add(self._provider(spec.hint, spec.url, spec.name or spec.hint))
+                self._add(self._provider(spec.hint, spec.address, spec.name or spec.hint))
             else:
                 self._pending.append(spec)
         self._configured = not self._pending and not self._discover
@@ -277,6 +302,7 @@ class ClientCore:
             connect_timeout=self.connect_timeout,
             deadline=self.deadline,
             api_key=self._key_for(name),
+            **self._caps,
         )
 
     def _key_for(self, name: str) -> str | None:
@@ -310,11 +336,13 @@ class ClientCore:
         if down:
             name = self._unique_name(name)
             provider: Provider = OpenAICompatibleProvider(
-                candidate.url,
+                candidate.address,
                 name=name,
                 timeout=self.timeout,
+                connect_timeout=self.connect_timeout,
                 deadline=self.deadline,
                 api_key=self._key_for(name),
+                **self._caps,
             )
             state = self._add(provider, service=service)
             state.status = ServiceStatus.UNAVAILABLE
@@ -323,7 +351,7 @@ class ClientCore:
             state.unavailable_since = self.router.clock()
             state.failures = self.router.failure_threshold
         else:
-            provider = self._provider(service.kind, candidate.url, name)
+            provider = self._provider(service.kind, candidate.address, name)
             self._add(provider, service=replace(service, name=provider.name))
 
     def _adopt_discovered(self, services: list[Service]) -> None:
@@ -482,6 +510,8 @@ class ClientCore:
         return (yield from self._on_best(targets, lambda p, name: p._op_model_info(name)))
 
     def _chat(self, req: ChatRequest) -> Flow[ChatResponse]:
+        if req.deadline is None and self.deadline is not None:
+            req = replace(req, deadline=self.deadline)  # the client's, for every provider
         targets = yield from self._targets(req.model)
         self._check(targets[0], req)
         return (yield from self._on_best(targets, lambda p, name: p._op_chat(_for(req, name))))

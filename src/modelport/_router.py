@@ -321,6 +321,8 @@ class Router:
                 log.debug("skipping %s: unavailable, in its cool-down", state.name)
                 errors.append(self.unavailable_error(state))
                 continue
+            if errors:
+                log.debug("failing over to %s", state.name)
             tried += 1
             retry = 0
             while True:

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, cast
 
 from ._classify import classify, facts_from_response
@@ -60,6 +60,14 @@ class Candidate:
     hint: ProviderKind | None = None
     explicit: bool = False
     """Named by the caller or the environment (rather than a default port)."""
+    given: str = field(default="", repr=False, compare=False)
+    """The address as given, with any ``user:password@`` for the service (never shown;
+    probes do not send it)."""
+
+    @property
+    def address(self) -> str:
+        """Where the service's provider connects: the address as given, credentials and all."""
+        return self.given or self.url
 
 
 def parse_services_env(
@@ -114,7 +122,7 @@ def parse_service_spec(entry: str, *, variable: str | None = None) -> Candidate:
         url = normalize_base_url(entry)
     except ConfigurationError as exc:
         raise ConfigurationError(f"{exc.message.rstrip('.')}{where}.", hint=exc.hint) from exc
-    return Candidate(name, url, None, True)
+    return Candidate(name, url, None, True, given=entry if "@" in entry else "")
 
 
 _KIND_ALIASES: dict[str, ProviderKind] = {
@@ -149,14 +157,15 @@ def candidates(
     environ: Mapping[str, str] | None = None,
     *,
     lmstudio_home: str | os.PathLike[str] | None = None,
-    problems: list[ConfigurationError] | None = None,
+    problems: list[Service] | None = None,
 ) -> list[Candidate]:
     """Every address discovery will probe: defaults, the environment, then ``hosts``.
 
     LM Studio's own server config (in its home folder) adds the port its server last
     used when that is not the default. The same URL from two sources is probed once
     (the first name wins). A bad value in the environment raises, unless ``problems``
-    is given: then it is added there and the rest is still probed.
+    is given: then it is added there, as an unavailable service saying what is wrong,
+    and the rest is still probed.
     """
     env = os.environ if environ is None else environ
     found: list[Candidate] = [Candidate(n, u, k) for n, u, k in DEFAULT_CANDIDATES]
@@ -169,7 +178,8 @@ def candidates(
     except ConfigurationError as exc:
         if problems is None:
             raise
-        problems.append(exc)
+        # Ollama is then looked for where it listens by default.
+        problems.append(_misconfigured("OLLAMA_HOST", "ollama", DEFAULT_CANDIDATES[0][1], exc))
     for entry in (env.get("MODELPORT_SERVICES") or "").split(","):
         if not entry.strip():
             continue
@@ -178,7 +188,8 @@ def candidates(
         except ConfigurationError as exc:
             if problems is None:
                 raise
-            problems.append(exc)
+            url = shown_url(entry.strip().rpartition("=")[2] if "://" not in entry else entry)
+            problems.append(_misconfigured("MODELPORT_SERVICES", "openai", url.strip(), exc))
     for host in hosts or ():
         found.append(parse_service_spec(host, variable="hosts"))
     unique: dict[str, Candidate] = {}
@@ -367,26 +378,27 @@ def discover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[S
     for a server that is down or strange; see ``Service.status`` and ``.error``.
     """
     _check_timeout(timeout)
-    problems: list[ConfigurationError] = []
+    problems: list[Service] = []
     found = candidates(hosts, problems=problems)
-    return _finish(probe(found, timeout) + [_misconfigured(p) for p in problems])
+    return _finish(probe(found, timeout) + _logged(problems))
 
 
 async def adiscover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[Service]:
     """Async :func:`discover`."""
     _check_timeout(timeout)
-    problems: list[ConfigurationError] = []
+    problems: list[Service] = []
     found = candidates(hosts, problems=problems)
-    return _finish(await aprobe(found, timeout) + [_misconfigured(p) for p in problems])
+    return _finish(await aprobe(found, timeout) + _logged(problems))
 
 
-def _misconfigured(problem: ConfigurationError) -> Service:
+def _misconfigured(
+    variable: str, kind: ProviderKind, url: str, problem: ConfigurationError
+) -> Service:
     """A bad address in the environment, reported as a service that cannot be reached."""
-    variable = "OLLAMA_HOST" if "OLLAMA_HOST" in problem.message else "MODELPORT_SERVICES"
     return Service(
         name=variable,
-        kind="ollama" if variable == "OLLAMA_HOST" else "openai",
-        base_url="",
+        kind=kind,
+        base_url=url,
         status=ServiceStatus.UNAVAILABLE,
         error=str(problem),
     )
@@ -412,7 +424,7 @@ def probe(found: Sequence[Candidate], timeout: float) -> list[Service]:
         futures = [pool.submit(one, c) for c in found]
         wait(futures, timeout=timeout * 1.05 + 0.05)
         pool.shutdown(wait=False, cancel_futures=True)
-        return [_outcome(f, c) for f, c in zip(futures, found, strict=True)]
+        return _logged([_outcome(f, c) for f, c in zip(futures, found, strict=True)])
 
 
 async def aprobe(found: Sequence[Candidate], timeout: float) -> list[Service]:
@@ -439,7 +451,7 @@ async def aprobe(found: Sequence[Candidate], timeout: float) -> list[Service]:
             except Exception as exc:  # a bug must not sink discovery: report it
                 return _failed(candidate, exc)
 
-        return list(await asyncio.gather(*(one(c) for c in found)))
+        return _logged(list(await asyncio.gather(*(one(c) for c in found))))
 
 
 def _outcome(future: Any, candidate: Candidate) -> Service:
@@ -481,7 +493,7 @@ def _timed_out(candidate: Candidate) -> Service:
     )
 
 
-def _finish(results: list[Service]) -> list[Service]:
+def _logged(results: list[Service]) -> list[Service]:
     for service in results:
         log.debug(
             "discovery: %s at %s is %s%s",
@@ -490,6 +502,10 @@ def _finish(results: list[Service]) -> list[Service]:
             service.status,
             f" ({service.error})" if service.error else "",
         )
+    return results
+
+
+def _finish(results: list[Service]) -> list[Service]:
     names: set[str] = set()
     unique: list[Service] = []
     for service in results:

@@ -125,6 +125,8 @@ def _drive_stream(decoder: Any, chunks: Iterable[bytes], *, chat: bool = True) -
         delivered.extend(decoder.feed(chunk))
         if decoder.error is not None:
             return StreamResult(tuple(delivered), None, decoder.error)
+        if decoder.done:  # the stream's own end: the transport reads no further
+            return StreamResult(tuple(delivered), decoder.response() if chat else None, None)
     delivered.extend(decoder.finish())
     if decoder.error is not None:
         return StreamResult(tuple(delivered), None, decoder.error)
@@ -162,7 +164,7 @@ def pull_stream(chunks: Iterable[bytes]) -> StreamResult:
 
 def body_json(body: bytes, status: int = 200) -> Any:
     """A whole response body through the JSON boundary every reply goes through."""
-    from modelport._http.transport import Request, Response
+    from modelport._http.ops import Request, Response
 
     return Response(status, {}, body, Request("POST", "/fuzz")).json(_ctx())
 
@@ -199,19 +201,19 @@ def parse_ollama_embed(data: Any, count: int = 1) -> Any:
 
 
 def parse_ollama_tags(data: Any) -> list[Mapping[str, Any]]:
-    from modelport._wire.ollama_native import parse_tags
+    from modelport._wire.ollama_models import parse_tags
 
     return parse_tags(data, _ctx())
 
 
 def parse_ollama_ps(data: Any) -> list[Mapping[str, Any]]:
-    from modelport._wire.ollama_native import parse_ps
+    from modelport._wire.ollama_models import parse_ps
 
     return parse_ps(data, _ctx())
 
 
 def parse_ollama_show(data: Any) -> Any:
-    from modelport._wire.ollama_native import parse_show
+    from modelport._wire.ollama_models import parse_show
 
     return parse_show(data, _ctx())
 
@@ -221,7 +223,7 @@ def parse_ollama_show(data: Any) -> Any:
 
 def extract_error(body: bytes, content_type: str = "") -> tuple[str, str | None]:
     """The message and code an error body carries."""
-    from modelport._http.mapping import extract_error as extract
+    from modelport._classify import extract_error as extract
 
     message, code, _ = extract(body, content_type)
     return message, code
@@ -231,9 +233,12 @@ def error_from_response(
     status: int, body: bytes, headers: Mapping[str, str] | None = None
 ) -> ModelportError:
     """The error an HTTP error status and its body map to (returned, not raised)."""
-    from modelport._http.mapping import error_from_response as build
+    from modelport._classify import facts_from_response, generic
 
-    return build(status, body, dict(headers or {}), _ctx(), path="/fuzz", model="fuzz-model")
+    facts = facts_from_response(
+        status, body, dict(headers or {}), _ctx(), path="/fuzz", model="fuzz-model"
+    )
+    return generic(facts, _ctx())
 
 
 def parse_arguments(value: Any) -> tuple[dict[str, Any], str | None]:
@@ -244,7 +249,9 @@ def parse_arguments(value: Any) -> tuple[dict[str, Any], str | None]:
 
 
 def tool_call(data: Any) -> Any:
-    """A ToolCall from a server's tool-call object."""
+    """A ToolCall from a server's tool-call object, through the shape guard every
+    reply parser puts around it."""
     from modelport._wire.common import tool_call_from_wire
+    from modelport._wire.stream import guard_shape
 
-    return tool_call_from_wire(data)
+    return guard_shape(_ctx(), "a tool call", lambda: tool_call_from_wire(data))

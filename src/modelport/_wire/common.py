@@ -119,6 +119,13 @@ def build_chat_request(
         raise InvalidRequestError(
             "No messages to send.", hint="Pass a prompt string or a list of messages."
         )
+    for index, message in enumerate(normalized):
+        for image in message.images:
+            if not isinstance(image, (str, bytes, bytearray, os.PathLike)):
+                raise InvalidRequestError(
+                    f"Message {index}: images must be bytes, file paths or strings "
+                    f"(data URLs, base64), not {type(image).__name__}."
+                )
     if all(m.role == "system" for m in normalized):
         raise InvalidRequestError(
             "Only system messages were given; there is nothing for the model to answer.",
@@ -127,6 +134,8 @@ def build_chat_request(
 
     schema, json_mode = response_format(options.get("response_format"))
     stop = options.get("stop")
+    if stop is not None and not isinstance(stop, (str, list, tuple)):
+        raise InvalidRequestError("stop must be a string or a list of strings.")
     stops: tuple[str, ...] = (stop,) if isinstance(stop, str) else tuple(stop or ())
     if not all(isinstance(s, str) for s in stops):
         raise InvalidRequestError("stop must be a string or a list of strings.")
@@ -309,7 +318,10 @@ def normalize_message(message: Message | Mapping[str, Any], index: int = 0) -> M
         images.extend(part_images)
     else:
         raise InvalidRequestError(f"Message {index}: content must be a string or a list of parts.")
-    tool_calls = tuple(_tool_call_from_dict(tc, index) for tc in message.get("tool_calls") or ())
+    raw_calls = message.get("tool_calls") or ()
+    if not isinstance(raw_calls, (list, tuple)):
+        raise InvalidRequestError(f"Message {index}: tool_calls must be a list.")
+    tool_calls = tuple(_tool_call_from_dict(tc, index) for tc in raw_calls)
     thinking = (
         message.get("thinking") or message.get("reasoning_content") or message.get("reasoning")
     )

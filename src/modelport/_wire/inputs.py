@@ -50,7 +50,7 @@ def image_to_base64(image: ImageInput) -> tuple[str, str]:
         return _read_image_file(os.fspath(image))
     if not isinstance(image, str):
         raise InvalidRequestError(
-            f"An image must be bytes, a path or a string, not {type(image).__name__}."
+            f"images must be bytes, file paths or strings, not {type(image).__name__}."
         )
     match = _DATA_URL.match(image)
     if match:

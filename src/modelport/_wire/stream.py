@@ -26,13 +26,28 @@ __all__ = [
 T = TypeVar("T")
 
 
+SHAPE_ERRORS = (
+    KeyError,
+    TypeError,
+    ValueError,  # LineTooLongError and MalformedLineError among them
+    IndexError,
+    AttributeError,
+    RecursionError,
+    OverflowError,
+)
+"""What reading a body or stream of a surprising shape can raise: each becomes a
+:class:`~modelport.ProtocolError` (or a :class:`~modelport.StreamError` after output)."""
+
+
 class DecoderBase(Generic[T]):
     """A stream decoder that hands back every item decoded before a failure.
 
     Subclasses implement ``_feed(data, out)`` and ``_finish(out)``, appending items to
     ``out`` and raising a :class:`ModelportError` for a failure; the failure is kept
     in ``error`` for the transport to raise once the items before it are delivered.
-    Low-level decoding errors (a huge or malformed line) go through ``_decode_error``.
+    Low-level decoding errors (a huge or malformed line), and any surprise in the
+    shape of what arrived (a missing key, a wrong type, a number too large), go through
+    ``_decode_error``: this is the stream's boundary, and nothing foreign crosses it.
     """
 
     error: ModelportError | None = None
@@ -46,7 +61,7 @@ class DecoderBase(Generic[T]):
                 self._feed(data, out)
             except ModelportError as exc:
                 self.error = exc
-            except (LineTooLongError, MalformedLineError) as exc:
+            except SHAPE_ERRORS as exc:
                 self.error = self._decode_error(exc)
         return out
 
@@ -57,7 +72,7 @@ class DecoderBase(Generic[T]):
                 self._finish(out)
             except ModelportError as exc:
                 self.error = exc
-            except (LineTooLongError, MalformedLineError) as exc:
+            except SHAPE_ERRORS as exc:
                 self.error = self._decode_error(exc)
         return out
 
@@ -84,15 +99,7 @@ def guard_shape(ctx: ErrorContext, what: str, parse: Callable[[], T]) -> T:
         return parse()
     except ModelportError:
         raise
-    except (
-        KeyError,
-        TypeError,
-        ValueError,
-        IndexError,
-        AttributeError,
-        RecursionError,
-        OverflowError,
-    ) as exc:
+    except SHAPE_ERRORS as exc:
         raise ProtocolError(
             f"{ctx.where()} sent {what} in a shape modelport does not understand "
             f"({type(exc).__name__}: {exc}).",

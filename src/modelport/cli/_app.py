@@ -41,6 +41,16 @@ class _Group(click.Group):
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
 
+def _restore(logger: Any, handler: Any, level: int) -> Any:
+    """Undo what --debug did to a logger, when the command ends."""
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    return restore
+
+
 def _named_keys(values: tuple[str, ...]) -> dict[str, str]:
     keys: dict[str, str] = {}
     for value in values:
@@ -116,5 +126,6 @@ def app(
         handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
         for name in ("httpx", "modelport"):
             logger = logging.getLogger(name)
+            ctx.call_on_close(_restore(logger, handler, logger.level))
             logger.setLevel(logging.DEBUG)
             logger.addHandler(handler)
