@@ -18,6 +18,7 @@ from modelport import (
     ChatResponse,
     ContextLengthExceededError,
     ModelNotFoundError,
+    ModelportError,
     ProtocolError,
     ServerError,
     ServiceStatus,
@@ -30,6 +31,7 @@ from .harness import ECHO_PREFIX, EMBED_VECTOR, STREAM_PIECES_BEFORE_FAILURE, US
 HARNESSES: dict[str, str] = {
     "openai": "tests.contract.harness_openai:OpenAIHarness",
     "llamacpp": "tests.contract.harness_openai:LlamaCppHarness",
+    "llamacpp-router": "tests.contract.harness_llamacpp:LlamaCppRouterHarness",
     "ollama": "tests.contract.harness_ollama:OllamaHarness",
     "lmstudio": "tests.contract.harness_lmstudio:LMStudioHarness",
 }
@@ -249,6 +251,53 @@ def test_dropped_connection_mid_stream_raises_stream_error_with_partial(harness:
         list(stream)
     assert caught.value.partial.startswith("Hello")
     assert isinstance(caught.value.__cause__, httpx.ReadError)
+
+
+# ---------------------------------------------------------------------------- model management
+
+
+def _managing(harness: Harness) -> None:
+    if not harness.manages_models:
+        pytest.skip(f"the {harness.kind} fake does not emulate loading and unloading")
+
+
+def test_load_then_unload_each_show_in_a_refreshed_listing(harness: Harness) -> None:
+    _managing(harness)
+    provider = harness.provider()
+    provider.load("beta")
+    assert {m.name: m.loaded for m in provider.models(refresh=True)}["beta"] is True
+    provider.unload("beta")
+    assert {m.name: m.loaded for m in provider.models(refresh=True)}["beta"] is False
+
+
+def test_unload_of_a_model_that_is_not_loaded_is_a_no_op(harness: Harness) -> None:
+    _managing(harness)
+    provider = harness.provider()
+    provider.unload("beta")
+    assert {m.name: m.loaded for m in provider.models(refresh=True)}["beta"] is False
+
+
+def test_load_of_an_unknown_model_raises_model_not_found_with_suggestions(
+    harness: Harness,
+) -> None:
+    _managing(harness)
+    with pytest.raises(ModelNotFoundError) as caught:
+        harness.provider().load("alpah")
+    assert "alpha" in caught.value.suggestions
+
+
+def test_load_and_unload_errors_are_modelport_errors(harness: Harness) -> None:
+    _managing(harness)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    provider = harness.make_provider(httpx.MockTransport(refuse))
+    for manage in (provider.load, provider.unload):
+        with pytest.raises(ModelportError) as caught:
+            manage("alpha")
+        assert caught.value.retriable
+        assert isinstance(caught.value.__cause__, httpx.ConnectError)
 
 
 # ---------------------------------------------------------------------------- embeddings
