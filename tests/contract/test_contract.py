@@ -54,6 +54,13 @@ def harness(request: pytest.FixtureRequest) -> Harness:
     return factory()  # type: ignore[no-any-return]
 
 
+@pytest.fixture(params=[p for p in _params() if p.values[0]().manages_models])
+def managing(request: pytest.FixtureRequest) -> Harness:
+    """The fakes that emulate loading and unloading."""
+    factory = request.param
+    return factory()  # type: ignore[no-any-return]
+
+
 # ---------------------------------------------------------------------------- listing
 
 
@@ -256,43 +263,35 @@ def test_dropped_connection_mid_stream_raises_stream_error_with_partial(harness:
 # ---------------------------------------------------------------------------- model management
 
 
-def _managing(harness: Harness) -> None:
-    if not harness.manages_models:
-        pytest.skip(f"the {harness.kind} fake does not emulate loading and unloading")
-
-
-def test_load_then_unload_each_show_in_a_refreshed_listing(harness: Harness) -> None:
-    _managing(harness)
-    provider = harness.provider()
+def test_load_then_unload_each_show_in_a_refreshed_listing(managing: Harness) -> None:
+    provider = managing.provider()
     provider.load("beta")
     assert {m.name: m.loaded for m in provider.models(refresh=True)}["beta"] is True
     provider.unload("beta")
     assert {m.name: m.loaded for m in provider.models(refresh=True)}["beta"] is False
 
 
-def test_unload_of_a_model_that_is_not_loaded_is_a_no_op(harness: Harness) -> None:
-    _managing(harness)
-    provider = harness.provider()
+def test_unload_of_a_model_that_is_not_loaded_is_a_no_op(managing: Harness) -> None:
+    provider = managing.provider()
     provider.unload("beta")
     assert {m.name: m.loaded for m in provider.models(refresh=True)}["beta"] is False
 
 
 def test_load_of_an_unknown_model_raises_model_not_found_with_suggestions(
-    harness: Harness,
+    managing: Harness,
 ) -> None:
-    _managing(harness)
     with pytest.raises(ModelNotFoundError) as caught:
-        harness.provider().load("alpah")
+        managing.provider().load("alpah")
     assert "alpha" in caught.value.suggestions
 
 
-def test_load_and_unload_errors_are_modelport_errors(harness: Harness) -> None:
-    _managing(harness)
-
+def test_load_and_unload_of_an_unreachable_server_are_retriable_errors(
+    managing: Harness,
+) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
 
-    provider = harness.make_provider(httpx.MockTransport(refuse))
+    provider = managing.make_provider(httpx.MockTransport(refuse))
     for manage in (provider.load, provider.unload):
         with pytest.raises(ModelportError) as caught:
             manage("alpha")

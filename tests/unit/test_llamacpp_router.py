@@ -475,3 +475,20 @@ def test_router_answers_for_models_it_does_not_list_are_never_keyerrors() -> Non
     models = _by_name(fake.provider().models())
     assert models["alpha"].loaded is None
     assert models["beta"].loaded is None
+
+
+def test_model_info_by_its_service_prefixed_id_reads_its_props() -> None:
+    fake = router("v1_models_alpha_loaded.json")
+    info = fake.provider().model_info("llamacpp/alpha")
+    assert info.name == "alpha"
+    assert "GET /props?model=alpha&autoload=false" in fake.paths()
+
+
+def test_load_where_props_are_not_json_refuses_as_not_a_router() -> None:
+    fake = FakeRouter().on(
+        "GET", "/props", lambda request: httpx.Response(200, text="<html>a proxy</html>")
+    )
+    with pytest.raises(CapabilityError) as caught:
+        fake.provider().load("alpha")
+    assert "does not support loading models" in str(caught.value)
+    assert fake.paths() == ["GET /props"]
