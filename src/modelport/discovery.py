@@ -267,8 +267,10 @@ def probe_op(candidate: Candidate, timeout: float) -> Op[Service]:
     if _field(greeting, "lmstudio") is True or _looks_like_lmstudio_models(v0):
         kind = "lmstudio"
     elif _is_llamacpp(props, models):
+        from .providers.llamacpp.listing import service_version
+
         kind = "llamacpp"
-        version = opt_str(_field(props, "build_info"))
+        version = service_version(_json(props), _json(models))
     elif _count(models, "data") is not None:
         kind = "openai"
     if kind is None:

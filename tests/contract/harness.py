@@ -58,6 +58,8 @@ class Harness:
     kind: str = ""
     base_url: str = ""
     calls: list[Call] = field(default_factory=list)
+    manages_models: bool = False
+    """The fake emulates loading and unloading (``alpha`` loaded, ``beta`` not, at first)."""
 
     # ---- what each provider kind must supply --------------------------------------
 

