@@ -11,20 +11,24 @@
 
 A reply may be a string, or a function of the :class:`~modelport._wire.common.ChatRequest`
 returning a string or a whole :class:`~modelport.ChatResponse`. Queue failures with
-:meth:`FakeProvider.fail_next` to test how your code handles them. Nothing here
-opens a socket.
+:meth:`FakeProvider.fail_next` to test how your code handles them. ``latency`` and
+``chunk_delay`` make it slow like a real server (sleeping with ``time.sleep`` in the
+sync API and ``asyncio.sleep`` in the async one, so an event loop keeps running and
+a cancelled call stops at once). Nothing here opens a socket.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from ._http.transport import Op
 from ._streams import StreamItem
 from ._wire.common import ChatRequest
-from .errors import CapabilityError, ModelportError
+from .errors import CapabilityError, ConfigurationError, ModelportError
 from .providers.base import Provider
 from .types import (
     Capabilities,
@@ -39,13 +43,70 @@ from .types import (
 
 __all__ = ["FakeProvider"]
 
+T = TypeVar("T")
+
 Reply = str | Callable[[ChatRequest], "str | ChatResponse"]
+
+_sync_sleep = time.sleep
+_async_sleep = asyncio.sleep
 
 
 def _now(value: Any) -> Op[Any]:
     """An operation that needs no request."""
     yield from ()
     return value
+
+
+class _Pause:
+    """What a fake operation yields to wait: its driver sleeps, then resumes it."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+
+def _after(seconds: float, answer: Callable[[], T]) -> Op[T]:
+    """An operation that waits ``seconds`` (if any), then answers."""
+    if seconds > 0:
+        yield _Pause(seconds)  # type: ignore[misc]
+    return answer()
+
+
+class _SyncDriver:
+    """Runs the fake's operations in the sync API: pauses are ``time.sleep``."""
+
+    def stream(self, request: Any, decoder: Any) -> Any:
+        raise NotImplementedError  # the fake streams nothing over HTTP (pulls refuse first)
+
+    def run(self, op: Generator[Any, Any, T]) -> T:
+        try:
+            step = next(op)
+            while True:
+                _sync_sleep(step.seconds)
+                step = op.send(None)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            op.close()
+
+
+class _AsyncDriver:
+    """Runs the fake's operations in the async API: pauses are ``asyncio.sleep``."""
+
+    def stream(self, request: Any, decoder: Any) -> Any:
+        raise NotImplementedError  # the fake streams nothing over HTTP (pulls refuse first)
+
+    async def run(self, op: Generator[Any, Any, T]) -> T:
+        try:
+            step = next(op)
+            while True:
+                await _async_sleep(step.seconds)
+                step = op.send(None)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            op.close()
 
 
 class FakeProvider(Provider):
@@ -58,6 +119,8 @@ class FakeProvider(Provider):
         kind: the kind it pretends to be.
         dimensions: the size of its embedding vectors.
         stream_pieces: how many pieces a streamed reply is cut into.
+        latency: seconds before each chat or embedding reply (and a stream's first chunk).
+        chunk_delay: seconds between the chunks of a streamed reply.
     """
 
     kind: ClassVar[ProviderKind] = "openai"
@@ -72,8 +135,15 @@ class FakeProvider(Provider):
         kind: ProviderKind = "openai",
         dimensions: int = 4,
         stream_pieces: int = 3,
+        latency: float = 0.0,
+        chunk_delay: float = 0.0,
     ) -> None:
         super().__init__(f"http://127.0.0.1:9/{name}", name=name)
+        for label, value in (("latency", latency), ("chunk_delay", chunk_delay)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigurationError(f"{label} must be seconds (>= 0), not {value!r}.")
+        self.latency = float(latency)
+        self.chunk_delay = float(chunk_delay)
         self.kind = kind  # type: ignore[misc]
         self.reply = reply
         self.dimensions = dimensions
@@ -124,6 +194,16 @@ class FakeProvider(Provider):
             usage=Usage(prompt, len(result.split()), prompt + len(result.split())),
         )
 
+    # ------------------------------------------------------------------ drivers (no sockets)
+
+    @property
+    def _io(self) -> Any:
+        return _SyncDriver()
+
+    @property
+    def _aio(self) -> Any:
+        return _AsyncDriver()
+
     # ------------------------------------------------------------------ operations
 
     def _op_health(self) -> Op[Service]:
@@ -133,13 +213,17 @@ class FakeProvider(Provider):
         return _now(list(self._models))
 
     def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
-        return _now(self._answer(req))
+        return _after(self.latency, lambda: self._answer(req))
 
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
-        self.embedded.append(inputs)
-        self._maybe_fail()
-        vectors = [[float((len(text) + i) % 7) for i in range(self.dimensions)] for text in inputs]
-        return _now(EmbedResponse(vectors=vectors, model=model, service=self.name))
+        def answer() -> EmbedResponse:
+            self.embedded.append(inputs)
+            self._maybe_fail()
+            dims = range(self.dimensions)
+            vectors = [[float((len(text) + i) % 7) for i in dims] for text in inputs]
+            return EmbedResponse(vectors=vectors, model=model, service=self.name)
+
+        return _after(self.latency, answer)
 
     def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Op[None]:
         raise CapabilityError("The fake server cannot load models.", service=self.name)
@@ -161,12 +245,21 @@ class FakeProvider(Provider):
         return chunks
 
     def _chat_items(self, req: ChatRequest) -> Iterator[StreamItem]:
+        if self.latency:
+            _sync_sleep(self.latency)
         response = self._answer(req)
-        yield from self._pieces(response)
+        for index, chunk in enumerate(self._pieces(response)):
+            if index and self.chunk_delay:
+                _sync_sleep(self.chunk_delay)
+            yield chunk
         yield response
 
     async def _achat_items(self, req: ChatRequest) -> AsyncIterator[StreamItem]:
+        if self.latency:
+            await _async_sleep(self.latency)
         response = self._answer(req)
-        for chunk in self._pieces(response):
+        for index, chunk in enumerate(self._pieces(response)):
+            if index and self.chunk_delay:
+                await _async_sleep(self.chunk_delay)
             yield chunk
         yield response
