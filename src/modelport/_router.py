@@ -43,6 +43,8 @@ class ServiceState:
     models_at: float = float("-inf")
     service: Service | None = None
     """The last health report (version, latency, model count)."""
+    in_flight: int = 0
+    """This client's requests the service is answering now (streams until closed)."""
     fingerprint_pending: bool = False
     """Configured by URL alone and not yet identified (the provider is a generic one)."""
     refresh_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -121,6 +123,16 @@ class Router:
             else:
                 state.status = ServiceStatus.DEGRADED
 
+    def begin(self, state: ServiceState) -> None:
+        """An attempt was sent to the service: it counts as in flight until :meth:`end`."""
+        with self.lock:
+            state.in_flight += 1
+
+    def end(self, state: ServiceState) -> None:
+        """The attempt's reply was read (or its stream closed, or it failed)."""
+        with self.lock:
+            state.in_flight = max(0, state.in_flight - 1)
+
     def usable(self, state: ServiceState) -> bool:
         """Unavailable services are skipped until their cool-down has passed."""
         if state.status is not ServiceStatus.UNAVAILABLE:
@@ -178,7 +190,9 @@ class Router:
 
         With one possible service, it is used without consulting lists (its server
         reports a missing model itself). Otherwise the cached lists decide: loaded
-        before not loaded, healthy before degraded, then configured order.
+        before not loaded, healthy before degraded, then the fewest requests in
+        flight, then configured order. A replica that fails at once never looks idle
+        for long: its failures make it degraded, which ranks before requests in flight.
         """
         named, name = self.by_prefix(model)
         pool = named if named is not None else self.states
@@ -203,6 +217,7 @@ class Router:
             key=lambda t: (
                 0 if (t.info and t.info.loaded) else 1,
                 rank[t.state.status],
+                t.state.in_flight,
                 order[id(t.state)],
             )
         )
@@ -271,6 +286,10 @@ class Router:
                     break
                 attempt += 1
                 yield Sleep(delay)
+                if not self.usable(state) and target is not targets[-1]:
+                    # Other requests found it down meanwhile: try the next replica.
+                    errors.append(error)
+                    break
         if len(errors) == 1:
             raise errors[0]
         raise AllServicesFailedError(
@@ -311,6 +330,7 @@ class Router:
             kind=state.provider.kind,
             status=status,
             error=base.error or state.last_error,
+            in_flight=state.in_flight,
         )
 
 

@@ -369,7 +369,12 @@ class Client(_ClientCore):
 
     # ------------------------------------------------------------------ failover driver
 
-    def _drive(self, targets: list[Target], call: Callable[[Target], T]) -> T:
+    def _drive(
+        self, targets: list[Target], call: Callable[[Target], T], *, counted: bool = True
+    ) -> T:
+        """Run ``call`` on the targets as the failover plan says. Each attempt counts as
+        in flight on its service while it runs (``counted=False``: the caller counts).
+        """
         plan = self.router.failover(targets)
         step = next(plan)
         while True:
@@ -378,11 +383,17 @@ class Client(_ClientCore):
                 step = plan.send(None)
                 continue
             assert isinstance(step, Attempt)
+            state = step.target.state
+            if counted:
+                self.router.begin(state)
             try:
                 result = call(step.target)
             except ModelportError as exc:
                 step = plan.send(exc)
                 continue
+            finally:
+                if counted:
+                    self.router.end(state)
             try:
                 plan.send(None)
             except StopIteration:
@@ -456,14 +467,17 @@ class Client(_ClientCore):
         self._check(targets[0], req)
 
         def open_first(target: Target) -> tuple[Target, Iterator[StreamItem], StreamItem]:
+            # In flight from here until the stream is closed.
+            self.router.begin(target.state)
             items = target.state.provider._chat_items(_for(req, target))
             try:
                 return target, items, next(items)
             except BaseException:
+                self.router.end(target.state)
                 items.close()  # type: ignore[attr-defined]
                 raise
 
-        target, items, first = self._drive(targets, open_first)
+        target, items, first = self._drive(targets, open_first, counted=False)
         try:
             yield first
             yield from items
@@ -471,6 +485,7 @@ class Client(_ClientCore):
             self.router.record_failure(target.state, exc)
             raise
         finally:
+            self.router.end(target.state)
             items.close()  # type: ignore[attr-defined]
 
     def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
@@ -621,7 +636,12 @@ class AsyncClient(_ClientCore):
 
     # ------------------------------------------------------------------ failover driver
 
-    async def _drive(self, targets: list[Target], call: Callable[[Target], Any]) -> Any:
+    async def _drive(
+        self, targets: list[Target], call: Callable[[Target], Any], *, counted: bool = True
+    ) -> Any:
+        """Run ``call`` on the targets as the failover plan says. Each attempt counts as
+        in flight on its service while it runs (``counted=False``: the caller counts).
+        """
         plan = self.router.failover(targets)
         step = next(plan)
         while True:
@@ -630,11 +650,17 @@ class AsyncClient(_ClientCore):
                 step = plan.send(None)
                 continue
             assert isinstance(step, Attempt)
+            state = step.target.state
+            if counted:
+                self.router.begin(state)
             try:
                 result = await call(step.target)
             except ModelportError as exc:
                 step = plan.send(exc)
                 continue
+            finally:
+                if counted:
+                    self.router.end(state)
             try:
                 plan.send(None)
             except StopIteration:
@@ -708,14 +734,17 @@ class AsyncClient(_ClientCore):
         self._check(targets[0], req)
 
         async def open_first(target: Target) -> tuple[Target, Any, StreamItem]:
+            # In flight from here until the stream is closed.
+            self.router.begin(target.state)
             items = target.state.provider._achat_items(_for(req, target))
             try:
                 return target, items, await items.__anext__()
             except BaseException:
+                self.router.end(target.state)
                 await items.aclose()  # type: ignore[attr-defined]
                 raise
 
-        target, items, first = await self._drive(targets, open_first)
+        target, items, first = await self._drive(targets, open_first, counted=False)
         try:
             yield first
             async for item in items:
@@ -724,6 +753,7 @@ class AsyncClient(_ClientCore):
             self.router.record_failure(target.state, exc)
             raise
         finally:
+            self.router.end(target.state)
             await items.aclose()
 
     async def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:

@@ -218,7 +218,11 @@ class ModelInfo:
 
 @dataclass(frozen=True, slots=True)
 class Service:
-    """A model server modelport knows about, with its health."""
+    """A model server modelport knows about, with its health.
+
+    ``in_flight`` is how many of this client's requests the service is answering
+    now (a stream counts until it is closed); replicas of a model are balanced by it.
+    """
 
     name: str
     kind: ProviderKind
@@ -228,6 +232,7 @@ class Service:
     latency_ms: float | None = None
     model_count: int | None = None
     error: str | None = None
+    in_flight: int = 0
 
 
 @dataclass(frozen=True, slots=True)

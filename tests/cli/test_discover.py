@@ -142,6 +142,7 @@ def test_discover_json_has_the_fields_of_service(runner: CliRunner, probes: dict
         "latency_ms": 7.4,
         "model_count": 1,
         "error": None,
+        "in_flight": 0,
     }
     assert Service(**{**data[1], "status": ServiceStatus(data[1]["status"])}) == FOUND[1]
 
