@@ -28,6 +28,8 @@ from ._router import (
 from ._streams import AsyncChatStream, ChatStream, StreamItem
 from ._wire.common import ChatRequest, MessagesInput, build_chat_request
 from .discovery import (
+    GATEWAY_HEADER,
+    ITSELF,
     Candidate,
     needs_tls,
     parse_service_spec,
@@ -89,7 +91,11 @@ class _ClientCore:
         cooldown: float = 30.0,
         failure_threshold: int = 3,
         retry_policy: RetryPolicy | None = None,
+        gateway_id: str | None = None,
     ) -> None:
+        if gateway_id is not None and (not isinstance(gateway_id, str) or not gateway_id.strip()):
+            raise ConfigurationError(f"gateway_id must be a non-empty string, not {gateway_id!r}.")
+        self.gateway_id = gateway_id  # the gateway this client serves, if any
         if timeout is None:
             timeout = _env_float("MODELPORT_TIMEOUT") or DEFAULT_TIMEOUT
         for label, value in (("timeout", timeout), ("discovery_timeout", discovery_timeout)):
@@ -161,6 +167,9 @@ class _ClientCore:
             connect_timeout=self.connect_timeout,
         )
 
+    def _probe(self, candidate: Candidate, timeout: float) -> Any:
+        return probe_op(candidate, timeout, gateway_id=self.gateway_id)
+
     def _unique_name(self, name: str) -> str:
         taken = {s.name for s in self.router.states}
         if name not in taken:
@@ -175,12 +184,16 @@ class _ClientCore:
             raise ConfigurationError(
                 f"Two services are named {provider.name!r}; give one a name (name=URL)."
             )
+        if self.gateway_id is not None:
+            provider._set_header(GATEWAY_HEADER, self.gateway_id)
         state = ServiceState(provider, **fields)
         self.router.states.append(state)
         return state
 
     def _adopt_probe(self, candidate: Candidate, service: Service) -> None:
         """Turn a fingerprinted (or failed) probe of a configured URL into a service."""
+        if service.error == ITSELF:
+            return  # the gateway this client serves: never route to it
         # A URL not identified yet is named by its address, not by a guessed kind.
         name = candidate.name or (
             service.kind
@@ -279,6 +292,10 @@ class Client(_ClientCore):
         services: the services to use; ``None`` reads ``MODELPORT_SERVICES`` or discovers.
         timeout: read timeout in seconds (default ``MODELPORT_TIMEOUT`` or 60).
         max_retries: retries per service for retriable errors before failing over.
+        gateway_id: for a gateway built on the client (``modelport serve``): every
+            upstream request carries it in the ``x-modelport-gateway`` header, and
+            discovery drops any service that answers with that same id, so the
+            gateway never routes to itself.
     """
 
     def __init__(self, services: Sequence[ServiceSpec] | None = None, **kwargs: Any) -> None:
@@ -304,7 +321,8 @@ class Client(_ClientCore):
         if self._discover:
             from .discovery import discover
 
-            self._adopt_discovered(discover(timeout=self.discovery_timeout))
+            found = discover(timeout=self.discovery_timeout, gateway_id=self.gateway_id)
+            self._adopt_discovered(found)
         self._configured = not self._discover or bool(self.router.states)
 
     def _probe_all(self, pending: list[Candidate]) -> list[Service]:
@@ -315,7 +333,7 @@ class Client(_ClientCore):
         timeout = max(self.discovery_timeout, 2.0)
         with httpx.Client(trust_env=False, verify=needs_tls(pending)) as http:
             return [
-                probe_transport(SyncTransport, http, c, timeout).run(probe_op(c, timeout))
+                probe_transport(SyncTransport, http, c, timeout).run(self._probe(c, timeout))
                 for c in pending
             ]
 
@@ -566,7 +584,8 @@ class AsyncClient(_ClientCore):
         if self._discover:
             from .discovery import adiscover
 
-            self._adopt_discovered(await adiscover(timeout=self.discovery_timeout))
+            found = await adiscover(timeout=self.discovery_timeout, gateway_id=self.gateway_id)
+            self._adopt_discovered(found)
         self._configured = not self._discover or bool(self.router.states)
 
     async def _probe_all(self, pending: list[Candidate]) -> list[Service]:
@@ -579,7 +598,7 @@ class AsyncClient(_ClientCore):
         timeout = max(self.discovery_timeout, 2.0)
         async with httpx.AsyncClient(trust_env=False, verify=needs_tls(pending)) as http:
             probes = (
-                probe_transport(AsyncTransport, http, c, timeout).run(probe_op(c, timeout))
+                probe_transport(AsyncTransport, http, c, timeout).run(self._probe(c, timeout))
                 for c in pending
             )
             return list(await asyncio.gather(*probes))

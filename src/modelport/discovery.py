@@ -21,7 +21,20 @@ from ._http.urls import normalize_base_url, parse_ollama_host
 from .errors import ConfigurationError, ModelportError, RequestTimeoutError, ServiceUnavailableError
 from .types import ProviderKind, Service, ServiceStatus
 
-__all__ = ["Candidate", "adiscover", "candidates", "discover", "parse_services_env"]
+__all__ = [
+    "GATEWAY_HEADER",
+    "ITSELF",
+    "Candidate",
+    "adiscover",
+    "candidates",
+    "discover",
+    "parse_services_env",
+]
+
+GATEWAY_HEADER = "x-modelport-gateway"
+"""The header a gateway puts on its own requests and on every response it sends."""
+ITSELF = "this is the gateway itself"
+"""``Service.error`` of a probed address that turned out to be the probing gateway."""
 
 DEFAULT_CANDIDATES: tuple[tuple[str, str, ProviderKind | None], ...] = (
     ("ollama", "http://127.0.0.1:11434", "ollama"),
@@ -164,19 +177,39 @@ def _lmstudio_config_port(home: str | os.PathLike[str] | None) -> int | None:
 # --------------------------------------------------------------------------- fingerprinting
 
 
-def probe_op(candidate: Candidate, timeout: float) -> Op[Service]:
-    """Fingerprint one address. Never raises: failures come back as UNAVAILABLE."""
+def probe_op(candidate: Candidate, timeout: float, *, gateway_id: str | None = None) -> Op[Service]:
+    """Fingerprint one address. Never raises: failures come back as UNAVAILABLE.
+
+    With ``gateway_id``, every probe carries it in the ``x-modelport-gateway`` header,
+    and an address whose answer carries that same id is the gateway itself: it is
+    reported UNAVAILABLE (error :data:`ITSELF`) so that it never routes to itself.
+    """
     started = time.perf_counter()
     deadline = started + timeout
+    headers = {GATEWAY_HEADER: gateway_id} if gateway_id else {}
 
     def remaining() -> float:
         return max(0.001, deadline - time.perf_counter())
 
+    def get(path: str, *, check: bool = True) -> Request:
+        return Request("GET", path, timeout=remaining(), headers=headers, check=check)
+
     name = candidate.name or candidate.hint or "server"
     try:
-        root = yield Request("GET", "/", timeout=remaining())
+        root = yield get("/", check=False)
     except ModelportError as exc:
         root = exc
+    if isinstance(root, Response):
+        if gateway_id and root.headers.get(GATEWAY_HEADER) == gateway_id:
+            return Service(
+                name=name,
+                kind=candidate.hint or "openai",
+                base_url=candidate.url,
+                status=ServiceStatus.UNAVAILABLE,
+                error=ITSELF,
+            )
+        if root.status >= 400:
+            root = _error_of(root, candidate)
     if isinstance(root, (ServiceUnavailableError, RequestTimeoutError)):
         return Service(
             name=name,
@@ -186,10 +219,7 @@ def probe_op(candidate: Candidate, timeout: float) -> Op[Service]:
             error=_reason(root),
         )
     if isinstance(root, Response) and "ollama is running" in root.text.lower():
-        version, tags = yield [
-            Request("GET", "/api/version", timeout=remaining()),
-            Request("GET", "/api/tags", timeout=remaining()),
-        ]
+        version, tags = yield [get("/api/version"), get("/api/tags")]
         return Service(
             name=candidate.name or "ollama",
             kind="ollama",
@@ -199,10 +229,10 @@ def probe_op(candidate: Candidate, timeout: float) -> Op[Service]:
             model_count=_count(tags, "models"),
         )
     greeting, v0, props, models = yield [
-        Request("GET", "/lmstudio-greeting", timeout=remaining()),
-        Request("GET", "/api/v0/models", timeout=remaining()),
-        Request("GET", "/props", timeout=remaining()),
-        Request("GET", "/v1/models", timeout=remaining()),
+        get("/lmstudio-greeting"),
+        get("/api/v0/models"),
+        get("/props"),
+        get("/v1/models"),
     ]
     latency = (time.perf_counter() - started) * 1000.0
     kind: ProviderKind | None = None
@@ -234,6 +264,16 @@ def probe_op(candidate: Candidate, timeout: float) -> Op[Service]:
         latency_ms=latency,
         model_count=count,
     )
+
+
+def _error_of(response: Response, candidate: Candidate) -> ModelportError:
+    """The error an error status on ``GET /`` stands for, as the probe's transport
+    would have raised it (a 503 is a busy server).
+    """
+    from ._http.transport import error_for
+
+    ctx = ErrorContext(service=candidate.name or "server", base_url=candidate.url)
+    return error_for(response, ctx, None)
 
 
 def _reason(error: ModelportError) -> str:
@@ -311,11 +351,14 @@ def probe_transport(io_class: type[T], client: Any, candidate: Candidate, timeou
     )
 
 
-def discover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[Service]:
+def discover(
+    hosts: Sequence[str] | None = None, timeout: float = 0.5, *, gateway_id: str | None = None
+) -> list[Service]:
     """Probe the default local ports (and ``hosts``) and report every candidate.
 
     Returns one :class:`Service` per candidate, available ones first. Never raises
     for a server that is down or strange; see ``Service.status`` and ``.error``.
+    ``gateway_id`` is for a gateway probing its neighbours: see :func:`probe_op`.
     """
     import httpx
 
@@ -329,7 +372,7 @@ def discover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[S
 
         def probe(candidate: Candidate) -> Service:
             io = probe_transport(SyncTransport, client, candidate, timeout)
-            return io.run(probe_op(candidate, timeout))
+            return io.run(probe_op(candidate, timeout, gateway_id=gateway_id))
 
         pool = ThreadPoolExecutor(max_workers=len(found))
         futures = [pool.submit(probe, c) for c in found]
@@ -342,7 +385,9 @@ def discover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[S
     return _finish(results)
 
 
-async def adiscover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[Service]:
+async def adiscover(
+    hosts: Sequence[str] | None = None, timeout: float = 0.5, *, gateway_id: str | None = None
+) -> list[Service]:
     """Async :func:`discover`."""
     import asyncio
 
@@ -359,7 +404,8 @@ async def adiscover(hosts: Sequence[str] | None = None, timeout: float = 0.5) ->
             io = probe_transport(AsyncTransport, client, candidate, timeout)
             try:
                 return await asyncio.wait_for(
-                    io.run(probe_op(candidate, timeout)), timeout * 1.05 + 0.05
+                    io.run(probe_op(candidate, timeout, gateway_id=gateway_id)),
+                    timeout * 1.05 + 0.05,
                 )
             except asyncio.TimeoutError:
                 return _timed_out(candidate)

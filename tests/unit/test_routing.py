@@ -471,7 +471,7 @@ def test_invalid_service_specs_raise_configuration_error(bad: str) -> None:
 def test_no_server_anywhere_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch) -> None:
     import modelport.discovery as discovery
 
-    monkeypatch.setattr(discovery, "discover", lambda timeout=0.5, hosts=None: [])
+    monkeypatch.setattr(discovery, "discover", lambda timeout=0.5, hosts=None, gateway_id=None: [])
     client = modelport.Client()
     with pytest.raises(ServiceUnavailableError) as caught:
         client.chat("m", "hi")
@@ -490,7 +490,7 @@ def test_client_without_arguments_uses_what_discovery_finds(
     ]
     calls = []
 
-    def fake(timeout: float = 0.5, hosts: Any = None) -> list[Service]:
+    def fake(timeout: float = 0.5, hosts: Any = None, gateway_id: Any = None) -> list[Service]:
         calls.append(timeout)
         return found
 

@@ -67,6 +67,8 @@ class Request:
     model: str | None = None
     """The model the request is about, for error messages."""
     headers: Mapping[str, str] = field(default_factory=dict)
+    check: bool = True
+    """Raise the mapped error for an error status; ``False`` hands back any response."""
 
     def describe(self) -> str:
         return f"{self.method} {self.path}"
@@ -266,7 +268,8 @@ class SyncTransport(_TransportBase):
     def send(self, request: Request) -> Response:
         response = self._open(request, stream=False)
         result = Response(response.status_code, response.headers, response.content, request)
-        self.check(result)
+        if request.check:
+            self.check(result)
         return result
 
     def _outcome(self, request: Request) -> Outcome:
@@ -356,7 +359,8 @@ class AsyncTransport(_TransportBase):
     async def send(self, request: Request) -> Response:
         response = await self._open(request, stream=False)
         result = Response(response.status_code, response.headers, response.content, request)
-        self.check(result)
+        if request.check:
+            self.check(result)
         return result
 
     async def _outcome(self, request: Request) -> Outcome:

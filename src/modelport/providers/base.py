@@ -154,6 +154,14 @@ class Provider:
         headers.update(self._extra_headers)
         return headers
 
+    def _set_header(self, name: str, value: str) -> None:
+        """Send ``name: value`` on every later request (connections already made too)."""
+        self._extra_headers[name] = value
+        for io in (self._sync, self._async):
+            if io is not None:
+                io.client.headers[name] = value
+                io.headers[name] = value
+
     def _classify(self, response: Response) -> ModelportError | None:
         """The provider's own error rows, consulted before the generic mapping."""
         return None
