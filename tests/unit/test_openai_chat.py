@@ -405,6 +405,25 @@ def test_reasoning_content_stream_fills_thinking_deltas() -> None:
     assert decoder.response().thinking
 
 
+def test_a_new_tool_call_id_at_an_index_already_used_starts_a_new_call() -> None:
+    # Ollama's OpenAI endpoint has sent index 0 for every call (ollama #15457), and
+    # no index at all (#7881): a new id means a new call.
+    events = [
+        delta(tool_calls=[{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{}"}}]),
+        delta(tool_calls=[{"index": 0, "id": "b", "function": {"name": "g", "arguments": '{"x"'}}]),
+        delta(tool_calls=[{"index": 0, "function": {"arguments": ": 1}"}}]),
+        delta(tool_calls=[{"id": "c", "function": {"name": "h", "arguments": "{}"}}]),
+        delta(finish="tool_calls"),
+    ]
+    decoder = wire.OpenAIChatStream(CTX, "m")
+    final = feed_all(decoder, sse(events))[-1]
+    assert final.tool_calls == (
+        ToolCall(name="f", arguments={}, id="a"),
+        ToolCall(name="g", arguments={"x": 1}, id="b"),
+        ToolCall(name="h", arguments={}, id="c"),
+    )
+
+
 def test_tool_call_fragments_are_assembled_by_index_into_whole_calls() -> None:
     events = [
         delta(

@@ -311,6 +311,8 @@ def parse_model_list(data: Any, ctx: ErrorContext) -> list[Mapping[str, Any]]:
 
 
 class _ToolCallBuilder:
+    """One tool call assembled from its streamed fragments."""
+
     __slots__ = ("arguments", "id", "name")
 
     def __init__(self) -> None:
@@ -339,6 +341,7 @@ class OpenAIChatStream(ChatStreamDecoder):
     __slots__ = (
         "_body",
         "_builders",
+        "_calls",
         "_classify",
         "_decoder",
         "_done",
@@ -360,7 +363,8 @@ class OpenAIChatStream(ChatStreamDecoder):
         self.dialect = dialect
         self._classify = classify
         self._decoder = SSEDecoder()
-        self._builders: dict[int, _ToolCallBuilder] = {}
+        self._builders: dict[Any, _ToolCallBuilder] = {}  # the current call at each index
+        self._calls: list[_ToolCallBuilder] = []  # every call, in order of appearance
         self._split = ThinkTagSplitter() if dialect.split_think else None
         self._done = False
         self._looked = False
@@ -502,11 +506,15 @@ class OpenAIChatStream(ChatStreamDecoder):
     def _add_tool_fragments(self, fragments: list[Mapping[str, Any]]) -> None:
         for position, fragment in enumerate(fragments):
             index = fragment.get("index", position)
+            call_id = str(fragment["id"]) if fragment.get("id") else None
             builder = self._builders.get(index)
-            if builder is None:
+            # A new id at an index already taken is a new call: some servers send
+            # index 0 for every call, or no index at all.
+            if builder is None or (call_id and builder.id and builder.id != call_id):
                 builder = self._builders[index] = _ToolCallBuilder()
-            if fragment.get("id"):
-                builder.id = str(fragment["id"])
+                self._calls.append(builder)
+            if call_id:
+                builder.id = call_id
             function = fragment.get("function") or {}
             if function.get("name"):
                 builder.name = function["name"]
@@ -518,7 +526,7 @@ class OpenAIChatStream(ChatStreamDecoder):
         text = thinking = ""
         if self._split is not None:
             text, thinking = self._split.finish()
-        calls = tuple(b.build() for _, b in sorted(self._builders.items()))
+        calls = tuple(b.build() for b in self._calls)
         acc = self.acc
         if calls and acc.finish_reason in (None, "stop"):
             acc.finish_reason = "tool_calls"
