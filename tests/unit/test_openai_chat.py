@@ -162,6 +162,18 @@ def test_assistant_tool_calls_are_sent_back_with_arguments_as_a_json_string() ->
     }
 
 
+def test_http_image_urls_are_passed_through_as_urls() -> None:
+    message = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "describe"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+        ],
+    }
+    sent = body(messages=[message])["messages"][0]["content"]
+    assert sent[1] == {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+
+
 def test_images_are_sent_as_data_url_content_parts() -> None:
     png = b"\x89PNG\r\n\x1a\n0000"
     sent = body(messages=[Message(role="user", content="what is this?", images=[png])])

@@ -156,7 +156,7 @@ def build_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     for message in messages:
         item: dict[str, Any] = {"role": message.role, "content": message.content}
         if message.images:
-            item["images"] = [image_to_base64(image)[0] for image in message.images]
+            item["images"] = [_image_data(image) for image in message.images]
         if message.role == "assistant" and message.thinking:
             item["thinking"] = message.thinking
         if message.tool_calls:
@@ -170,6 +170,17 @@ def build_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
                 item["tool_call_id"] = message.tool_call_id
         out.append(item)
     return out
+
+
+def _image_data(image: Any) -> str:
+    """Bare base64; an image URL is refused: Ollama takes only the bytes."""
+    if isinstance(image, str) and image.startswith(("http://", "https://")):
+        raise CapabilityError(
+            f"Ollama needs the image data, not a URL ({image[:80]}); modelport does not "
+            "download images.",
+            hint="Send the bytes, a file path or a data: URL instead.",
+        )
+    return image_to_base64(image)[0]
 
 
 def _tool_call_out(call: ToolCall) -> dict[str, Any]:

@@ -116,8 +116,12 @@ def _message(message: Message) -> dict[str, Any]:
         if message.content:
             parts.append({"type": "text", "text": message.content})
         for image in message.images:
-            data, mime = image_to_base64(image)
-            parts.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}})
+            if isinstance(image, str) and image.startswith(("http://", "https://")):
+                url = image  # the server fetches it (OpenAI-family servers take URLs)
+            else:
+                data, mime = image_to_base64(image)
+                url = f"data:{mime};base64,{data}"
+            parts.append({"type": "image_url", "image_url": {"url": url}})
         out["content"] = parts
     else:
         out["content"] = message.content
