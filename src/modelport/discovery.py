@@ -195,29 +195,28 @@ def probe_op(candidate: Candidate, timeout: float, *, gateway_id: str | None = N
         return Request("GET", path, timeout=remaining(), headers=headers, check=check)
 
     name = candidate.name or candidate.hint or "server"
+
+    def unavailable(error: str, latency: float | None = None) -> Service:
+        return Service(
+            name=name,
+            kind=candidate.hint or "openai",
+            base_url=candidate.url,
+            status=ServiceStatus.UNAVAILABLE,
+            latency_ms=latency,
+            error=error,
+        )
+
     try:
         root = yield get("/", check=False)
     except ModelportError as exc:
         root = exc
     if isinstance(root, Response):
         if gateway_id and root.headers.get(GATEWAY_HEADER) == gateway_id:
-            return Service(
-                name=name,
-                kind=candidate.hint or "openai",
-                base_url=candidate.url,
-                status=ServiceStatus.UNAVAILABLE,
-                error=ITSELF,
-            )
+            return unavailable(ITSELF)
         if root.status >= 400:
             root = _error_of(root, candidate)
     if isinstance(root, (ServiceUnavailableError, RequestTimeoutError)):
-        return Service(
-            name=name,
-            kind=candidate.hint or "openai",
-            base_url=candidate.url,
-            status=ServiceStatus.UNAVAILABLE,
-            error=_reason(root),
-        )
+        return unavailable(_reason(root))
     if isinstance(root, Response) and "ollama is running" in root.text.lower():
         version, tags = yield [get("/api/version"), get("/api/tags")]
         return Service(
@@ -245,14 +244,7 @@ def probe_op(candidate: Candidate, timeout: float, *, gateway_id: str | None = N
     elif _count(models, "data") is not None:
         kind = "openai"
     if kind is None:
-        return Service(
-            name=name,
-            kind=candidate.hint or "openai",
-            base_url=candidate.url,
-            status=ServiceStatus.UNAVAILABLE,
-            latency_ms=latency,
-            error=_not_a_model_server(models),
-        )
+        return unavailable(_not_a_model_server(models), latency)
     count = _count(v0, "data") if kind == "lmstudio" else None
     if count is None:
         count = _count(models, "data")
