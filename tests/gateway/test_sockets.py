@@ -7,6 +7,7 @@ Waits are bounded (nothing here asserts how fast anything is, except the contrac
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -105,65 +106,42 @@ def test_the_upstream_closes_within_a_second_when_the_caller_leaves_mid_stream(
         assert wait_closed(backend, CLOSE_WITHIN), "the upstream request was not closed"
 
 
+def raw_post(url: str, path: str, body: dict[str, Any]) -> socket.socket:
+    """Send a POST over a bare socket (so the test decides when the caller hangs up)."""
+    host, port = url.removeprefix("http://").split(":")
+    data = json.dumps(body).encode()
+    sock = socket.create_connection((host, int(port)), timeout=GUARD)
+    head = (
+        f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(data)}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + data)
+    return sock
+
+
+def arrives() -> tuple[threading.Event, Any]:
+    """A backend script that takes the request and thinks forever (a long prompt)."""
+    arrived = threading.Event()
+
+    def thinking(conn: Conn, request: Received) -> None:
+        arrived.set()
+        conn.hold()  # nothing written yet
+
+    return arrived, thinking
+
+
+@pytest.mark.parametrize("stream_", [True, False], ids=["stream", "chat"])
 @pytest.mark.parametrize("kind", [OPENAI, OLLAMA], ids=str)
 def test_the_upstream_closes_within_a_second_when_the_caller_leaves_before_any_output(
-    kind: Kind, upstreams: list[FaultServer]
+    kind: Kind, stream_: bool, upstreams: list[FaultServer]
 ) -> None:
-    arrived = threading.Event()
-
-    def thinking(conn: Conn, request: Received) -> None:
-        arrived.set()
-        conn.hold()  # a long prompt being processed: nothing written yet
-
+    arrived, thinking = arrives()
     backend = start(upstreams, {**models_route(kind), kind.chat_path: thinking})
     with served(gateway_for(kind, backend.url)) as url:
-        http = httpx.Client(timeout=GUARD)
-        result: dict[str, Any] = {}
-
-        def call() -> None:
-            try:
-                http.post(url + "/v1/chat/completions", json=request_for(kind, stream_=True))
-            except httpx.HTTPError as exc:
-                result["error"] = exc
-
-        caller = threading.Thread(target=call, daemon=True)
-        caller.start()
+        caller = raw_post(url, "/v1/chat/completions", request_for(kind, stream_=stream_))
         assert arrived.wait(GUARD), "the request never reached the backend"
-        http.close()  # the caller hangs up while the backend is still thinking
+        caller.close()  # the caller hangs up while the backend is still thinking
         assert wait_closed(backend, CLOSE_WITHIN), "the upstream request was not closed"
-        caller.join(GUARD)
-
-
-def test_a_non_streaming_call_is_cancelled_too(upstreams: list[FaultServer]) -> None:
-    arrived = threading.Event()
-
-    def thinking(conn: Conn, request: Received) -> None:
-        arrived.set()
-        conn.hold()
-
-    backend = start(upstreams, {**models_route(OPENAI), OPENAI.chat_path: thinking})
-    with served(gateway_for(OPENAI, backend.url)) as url:
-        http = httpx.Client(timeout=GUARD)
-        caller = threading.Thread(
-            target=lambda: _swallow(
-                lambda: http.post(
-                    url + "/v1/chat/completions", json=request_for(OPENAI, stream_=False)
-                )
-            ),
-            daemon=True,
-        )
-        caller.start()
-        assert arrived.wait(GUARD)
-        http.close()
-        assert wait_closed(backend, CLOSE_WITHIN)
-        caller.join(GUARD)
-
-
-def _swallow(fn: Any) -> None:
-    try:
-        fn()
-    except httpx.HTTPError:
-        pass
 
 
 # ---------------------------------------------------------------------------- no buffering
@@ -260,8 +238,6 @@ def test_a_silent_backend_is_a_504_after_the_timeout(
 def test_a_gateway_pointed_at_itself_answers_at_once_without_a_loop(
     variable: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
