@@ -104,9 +104,9 @@ def app(ctx: click.Context, services: tuple[str, ...], timeout: float | None, de
 
 
 def _register() -> None:
-    from . import _chat, _listing, _manage
+    from . import _chat, _listing, _manage, _serve
 
-    for module in (_listing, _chat, _manage):
+    for module in (_listing, _chat, _manage, _serve):
         for command in module.COMMANDS:
             app.add_command(command)
 

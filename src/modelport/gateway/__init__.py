@@ -19,9 +19,17 @@ from collections.abc import Sequence
 
 from ..client import AsyncClient
 from ._app import GATEWAY_HEADER, Gateway
-from ._config import DEFAULT_MAX_BODY, parse_size
+from ._config import DEFAULT_MAX_BODY, is_loopback, keys_from_env, parse_size
 
-__all__ = ["DEFAULT_MAX_BODY", "GATEWAY_HEADER", "Gateway", "create_app", "parse_size"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "GATEWAY_HEADER",
+    "Gateway",
+    "create_app",
+    "is_loopback",
+    "keys_from_env",
+    "parse_size",
+]
 
 
 def create_app(
