@@ -17,7 +17,6 @@ from modelport import (
     ModelInfo,
     ModelNotFoundError,
     OllamaProvider,
-    OpenAICompatibleProvider,
     RateLimitError,
     RequestTimeoutError,
     ServiceUnavailableError,
@@ -373,12 +372,13 @@ async def test_the_ollama_sdk_lists_shows_chats_generates_and_embeds() -> None:
         capabilities=Capabilities(chat=True, embedding=True),
         family="llama",
     )
-    async with gateway([FakeProvider(models=[info], reply="Hello there", dimensions=4)]) as (
-        app,
-        _,
-    ):
+    services = [
+        FakeProvider(models=[info], reply="Hello there", dimensions=4),
+        FakeProvider(models=["z"], name="other"),  # two services: names are looked up
+    ]
+    async with gateway(services) as (app, _):
         sdk = ollama.AsyncClient(host=BASE, transport=httpx.ASGITransport(app=app))
-        assert [m.model for m in (await sdk.list()).models] == ["fake/m"]
+        assert [m.model for m in (await sdk.list()).models] == ["fake/m", "other/z"]
         shown = await sdk.show("fake/m")
         assert shown.modelinfo["llama.context_length"] == 2048
         assert "completion" in shown.capabilities
@@ -395,7 +395,7 @@ async def test_the_ollama_sdk_lists_shows_chats_generates_and_embeds() -> None:
         assert generated.response == "Hello there"
         embedded = await sdk.embed(model="m", input=["a", "b"])
         assert [len(v) for v in embedded.embeddings] == [4, 4]
-        assert [m.model for m in (await sdk.ps()).models] == ["fake/m"]
+        assert [m.model for m in (await sdk.ps()).models] == ["fake/m", "other/z"]
         with pytest.raises(ollama.ResponseError) as caught:
             await sdk.chat(model="nope", messages=[{"role": "user", "content": "hi"}])
         assert caught.value.status_code == 404

@@ -21,14 +21,24 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from .._version import __version__
 from ..client import AsyncClient
-from ..errors import ModelportError
-from ..types import Usage
+from ..errors import CapabilityError, ModelportError
+from ..types import ChatChunk, PullProgress, Usage
 from . import _errors as errors
+from . import _ollama as ol
 from . import _openai as oa
 from ._config import DEFAULT_MAX_BODY
 from ._errors import Failure, failure_for
@@ -48,9 +58,19 @@ GATEWAY_HEADER = "x-modelport-gateway"
 log = logging.getLogger("modelport.gateway")
 
 _JSON = b"application/json"
+_NDJSON = b"application/x-ndjson"
+_TEXT = b"text/plain; charset=utf-8"
 _STREAM_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 _CLIENT_CLOSED = 499
 """The status logged for a caller that left before the answer was complete."""
+
+
+class Encoder(Protocol):
+    """Turns a stream's chunks into the bytes of one surface (SSE or NDJSON)."""
+
+    def chunk(self, chunk: ChatChunk) -> bytes: ...
+
+    def end(self) -> bytes: ...
 
 
 class _Disconnected(Exception):
@@ -141,7 +161,8 @@ class Exchange:
         """A whole response with these bytes."""
         length = (b"content-length", str(len(data)).encode())
         await self._start(status, [(b"content-type", content_type), length, *headers])
-        await self.send({"type": "http.response.body", "body": data})
+        body = b"" if self.method == "HEAD" else data
+        await self.send({"type": "http.response.body", "body": body})
         self.closed = True
 
     async def fail(self, failure: Failure) -> None:
@@ -212,6 +233,7 @@ class Gateway:
         self._id_bytes = self.id.encode()
         self.routes: dict[str, Route] = {}
         self._add_openai_routes()
+        self._add_ollama_routes()
 
     # ------------------------------------------------------------------ routing
 
@@ -219,12 +241,12 @@ class Gateway:
         self,
         path: str,
         surface: Surface,
-        methods: dict[str, Handler],
+        methods: Mapping[str, Handler],
         *,
         body: bool = False,
         public: bool = False,
     ) -> None:
-        self.routes[path] = Route(surface, methods, body, public)
+        self.routes[path] = Route(surface, dict(methods), body, public)
 
     def _add_openai_routes(self) -> None:
         self._route("/health", "openai", {"GET": self._health})
@@ -232,12 +254,36 @@ class Gateway:
         self._route("/v1/chat/completions", "openai", {"POST": self._chat}, body=True)
         self._route("/v1/embeddings", "openai", {"POST": self._embeddings}, body=True)
 
+    def _add_ollama_routes(self) -> None:
+        public = {"GET": self._ollama_root, "HEAD": self._ollama_root}
+        self._route("/", "ollama", public, public=True)
+        version = {"GET": self._ollama_version, "HEAD": self._ollama_version}
+        self._route("/api/version", "ollama", version, public=True)
+        tags = {"GET": self._ollama_tags, "HEAD": self._ollama_tags}
+        self._route("/api/tags", "ollama", tags)
+        self._route("/api/ps", "ollama", {"GET": self._ollama_ps})
+        for path, handler in (
+            ("/api/show", self._ollama_show),
+            ("/api/chat", self._ollama_chat),
+            ("/api/generate", self._ollama_generate),
+            ("/api/embed", self._ollama_embed),
+            ("/api/embeddings", self._ollama_embeddings),
+            ("/api/pull", self._ollama_pull),
+        ):
+            self._route(path, "ollama", {"POST": handler}, body=True)
+        for path in ("/api/create", "/api/copy", "/api/push"):
+            self._route(path, "ollama", {"POST": self._not_supported})
+        self._route("/api/delete", "ollama", {"DELETE": self._not_supported})
+        self._blobs = Route("ollama", {"HEAD": self._not_supported, "POST": self._not_supported})
+
     def _find(self, path: str) -> tuple[Route | None, str | None]:
         route = self.routes.get(path)
         if route is not None:
             return route, None
         if path.startswith("/v1/models/") and len(path) > len("/v1/models/"):
             return Route("openai", {"GET": self._model}), path[len("/v1/models/") :]
+        if path.startswith("/api/blobs/"):
+            return self._blobs, None
         return None, None
 
     # ------------------------------------------------------------------ ASGI
@@ -298,12 +344,18 @@ class Gateway:
                 length = value
         route, param = self._find(ex.path)
         if route is None:
-            await ex.fail(errors.route_not_found(ex.method, ex.path))
+            if ex.surface == "ollama":  # as Ollama answers: a text 404 is "no such route"
+                await ex.raw(404, b"404 page not found", _TEXT)
+            else:
+                await ex.fail(errors.route_not_found(ex.method, ex.path))
             return
         ex.surface = route.surface
         handler = route.methods.get(ex.method)
         if handler is None:
-            await ex.fail(errors.method_not_allowed(ex.method, ex.path, sorted(route.methods)))
+            if ex.surface == "ollama":
+                await ex.raw(405, b"405 method not allowed", _TEXT)
+            else:
+                await ex.fail(errors.method_not_allowed(ex.method, ex.path, sorted(route.methods)))
             return
         if self._keys and not route.public and not self._authorized(auth, api_key):
             await ex.fail(errors.unauthorized())
@@ -457,19 +509,33 @@ class Gateway:
         )
 
     async def _chat_stream(self, ex: Exchange, call: oa.ChatCall) -> None:
+        encoder = oa.ChunkEncoder(
+            model=call.model,
+            id=_completion_id(),
+            created=_created(),
+            include_usage=call.include_usage,
+        )
         stream = self.client.chat_stream(call.model, call.messages, **call.options)
+        await self._relay(ex, stream, encoder, b"text/event-stream", oa.error_event)
+
+    async def _relay(
+        self,
+        ex: Exchange,
+        stream: Any,
+        encoder: Encoder,
+        content_type: bytes,
+        error: Callable[[Failure], bytes],
+    ) -> None:
+        """Relay a chat stream: its first chunk before any header (so a failure before
+        output gets its own status), then each chunk as it arrives; a failure after
+        that is the surface's last error event.
+        """
         try:
             try:  # routing, failover and the first chunk, before any header is sent
                 first = await stream.__anext__()
             except StopAsyncIteration:
                 first = None
-            encoder = oa.ChunkEncoder(
-                model=call.model,
-                id=_completion_id(),
-                created=_created(),
-                include_usage=call.include_usage,
-            )
-            await ex.open_stream(b"text/event-stream")
+            await ex.open_stream(content_type)
             if first is not None:
                 await ex.write(encoder.chunk(first))
             try:
@@ -477,7 +543,7 @@ class Gateway:
                     await ex.write(encoder.chunk(chunk))
             except ModelportError as exc:
                 ex.note(exc.service)
-                await ex.write(oa.error_event(failure_for(exc)))
+                await ex.write(error(failure_for(exc)))
                 return
             if stream.done:
                 ex.note(stream.response.service, stream.response.usage)
@@ -491,6 +557,122 @@ class Gateway:
         result = await self.client.embed(call.model, call.inputs)
         ex.note(result.service, result.usage)
         await ex.json(200, oa.embeddings_body(result, model=call.model, base64_out=call.base64))
+
+    # ------------------------------------------------------------------ Ollama surface
+
+    async def _ollama_root(self, ex: Exchange, _: Any) -> None:
+        await ex.raw(200, b"Ollama is running", _TEXT)
+
+    async def _ollama_version(self, ex: Exchange, _: Any) -> None:
+        await ex.json(200, {"version": ol.VERSION, "modelport": __version__})
+
+    async def _ollama_tags(self, ex: Exchange, _: Any) -> None:
+        await ex.json(200, ol.tags_body(await self.client.models()))
+
+    async def _ollama_ps(self, ex: Exchange, _: Any) -> None:
+        await ex.json(200, ol.ps_body(await self.client.models()))
+
+    async def _ollama_show(self, ex: Exchange, body: Any) -> None:
+        model, _ = ol.parse_pull_request(body)
+        ex.model = model
+        info = await self.client.model_info(model)
+        ex.note(info.service)
+        await ex.json(200, ol.show_body(info))
+
+    async def _ollama_chat(self, ex: Exchange, body: Any) -> None:
+        await self._ollama_reply(ex, ol.parse_chat_request(body))
+
+    async def _ollama_generate(self, ex: Exchange, body: Any) -> None:
+        await self._ollama_reply(ex, ol.parse_generate_request(body))
+
+    async def _ollama_reply(self, ex: Exchange, call: ol.ChatCall) -> None:
+        ex.model = call.model
+        if not call.messages:  # Ollama's way to load (or unload) a model
+            if call.unload:
+                try:
+                    await self.client.unload(call.model)
+                except CapabilityError:
+                    pass  # servers that cannot unload keep the model: nothing to do
+            await ex.json(200, ol.load_body(call.model, generate=call.generate, unload=call.unload))
+            return
+        if call.stream:
+            encoder = ol.StreamEncoder(model=call.model, generate=call.generate)
+            stream = self.client.chat_stream(call.model, call.messages, **call.options)
+            await self._relay(ex, stream, encoder, _NDJSON, ol.error_line)
+            return
+        started = time.perf_counter()
+        reply = await self.client.chat(call.model, call.messages, **call.options)
+        ex.note(reply.service, reply.usage)
+        elapsed = time.perf_counter() - started
+        build = ol.generate_body if call.generate else ol.chat_body
+        await ex.json(200, build(reply, model=call.model, elapsed=elapsed))
+
+    async def _ollama_embed(self, ex: Exchange, body: Any) -> None:
+        call = ol.parse_embed_request(body)
+        ex.model = call.model
+        if not call.inputs:
+            await ex.json(200, {"model": call.model, "embeddings": []})
+            return
+        started = time.perf_counter()
+        result = await self.client.embed(call.model, call.inputs)
+        ex.note(result.service, result.usage)
+        elapsed = time.perf_counter() - started
+        body = ol.embed_body(result, model=call.model, dimensions=call.dimensions, elapsed=elapsed)
+        await ex.json(200, body)
+
+    async def _ollama_embeddings(self, ex: Exchange, body: Any) -> None:
+        call = ol.parse_embed_request(body, legacy=True)
+        ex.model = call.model
+        if not call.inputs:
+            await ex.json(200, {"embedding": []})
+            return
+        result = await self.client.embed(call.model, call.inputs)
+        ex.note(result.service, result.usage)
+        await ex.json(200, ol.legacy_embedding_body(result))
+
+    async def _ollama_pull(self, ex: Exchange, body: Any) -> None:
+        model, stream = ol.parse_pull_request(body)
+        ex.model = model
+        progress: AsyncIterator[PullProgress] = self.client.pull(model)
+        try:
+            first = await progress.__anext__()  # errors before any output get a status
+            if not stream:
+                last = first
+                async for step in progress:
+                    last = step
+                await ex.json(200, _progress(last))
+                return
+            await ex.open_stream(_NDJSON)
+            await ex.write(_progress_line(first))
+            try:
+                async for step in progress:
+                    await ex.write(_progress_line(step))
+            except ModelportError as exc:
+                await ex.write(ol.error_line(failure_for(exc)))
+        finally:
+            await progress.aclose()  # type: ignore[attr-defined]
+
+    async def _not_supported(self, ex: Exchange, _: Any) -> None:
+        await ex.fail(
+            errors.not_implemented(
+                f"{ex.method} {ex.path} is not supported by the modelport gateway: it serves "
+                "models from several servers and does not manage them. Create, copy, push "
+                "and delete models on the Ollama server itself."
+            )
+        )
+
+
+def _progress(step: PullProgress) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": step.status}
+    for key in ("digest", "total", "completed"):
+        value = getattr(step, key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _progress_line(step: PullProgress) -> bytes:
+    return errors.dumps(_progress(step)) + b"\n"
 
 
 _REFUSED: Any = object()

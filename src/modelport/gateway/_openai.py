@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import InvalidRequestError
 from ..types import ChatChunk, ChatResponse, EmbedResponse, ModelInfo, Usage
+from ._body import json_object, model_of
 from ._errors import Failure, openai_body
 from ._toolcalls import ToolCallIndexer, openai_call
 
@@ -61,27 +62,14 @@ class EmbedCall:
     base64: bool = False
 
 
-def _model(body: Mapping[str, Any]) -> str:
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidRequestError("The request names no model ('model' is missing or empty).")
-    return model
-
-
-def _object(body: Any) -> Mapping[str, Any]:
-    if not isinstance(body, Mapping):
-        raise InvalidRequestError("The request body must be a JSON object.")
-    return body
-
-
 def parse_chat_request(body: Any) -> ChatCall:
     """A ``POST /v1/chat/completions`` body as client arguments; unknown fields ignored.
 
     Raises:
         InvalidRequestError: no model or messages, or ``n`` > 1.
     """
-    body = _object(body)
-    model = _model(body)
+    body = json_object(body)
+    model = model_of(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequestError("The request has no messages ('messages' must be a list).")
@@ -124,8 +112,8 @@ def parse_chat_request(body: Any) -> ChatCall:
 
 def parse_embed_request(body: Any) -> EmbedCall:
     """A ``POST /v1/embeddings`` body: a string or a list of strings to embed."""
-    body = _object(body)
-    model = _model(body)
+    body = json_object(body)
+    model = model_of(body)
     value = body.get("input")
     inputs = [value] if isinstance(value, str) else value
     if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
