@@ -488,19 +488,26 @@ def ps_body(models: Sequence[ModelInfo]) -> dict[str, Any]:
     return {"models": entries}
 
 
-def _normalised(vector: list[float], dimensions: int | None) -> list[float]:
-    cut = vector[:dimensions] if dimensions else vector
+def _cut(vector: list[float], dimensions: int | None) -> list[float]:
+    """The vector as the service gave it; cut to ``dimensions`` and re-normalised when
+    asked (what Ollama does with ``dimensions``).
+    """
+    if not dimensions or dimensions >= len(vector):
+        return vector
+    cut = vector[:dimensions]
     norm = math.sqrt(sum(x * x for x in cut))
-    return [x / norm for x in cut] if norm else list(cut)
+    return [x / norm for x in cut] if norm else cut
 
 
 def embed_body(
     response: EmbedResponse, *, model: str, dimensions: int | None, elapsed: float
 ) -> dict[str, Any]:
-    """``POST /api/embed``: L2-normalised vectors (as Ollama's are), cut to ``dimensions``."""
+    """``POST /api/embed``: the service's vectors (Ollama's own are L2-normalised; other
+    services' are passed on as they come), cut to ``dimensions`` when asked.
+    """
     body: dict[str, Any] = {
         "model": model,
-        "embeddings": [_normalised(v, dimensions) for v in response.vectors],
+        "embeddings": [_cut(v, dimensions) for v in response.vectors],
         "total_duration": int(elapsed * 1e9),
     }
     usage = response.usage
