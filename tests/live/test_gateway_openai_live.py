@@ -3,81 +3,21 @@ llama.cpp servers (one for chat, one ``--embeddings``)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from .conftest import GATEWAY_KEY as KEY
+from .conftest import ServeProcess
+
 openai = pytest.importorskip("openai")
 
-KEY = "live-test-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServeProcess:
-    """``python -m modelport serve`` in a subprocess, up once it prints its banner."""
-
-    def __init__(self, services: list[str], log: Path, *keys: str) -> None:
-        port = _free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        args = [sys.executable, "-m", "modelport", "serve", "--port", str(port)]
-        for service in services:
-            args += ["--service", service]
-        for key in keys:
-            args += ["--api-key", key]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("MODELPORT_SERVICES", None)
-        self.log = log
-        self.process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=log.open("wb"), text=True, env=env
-        )
-        assert self.process.stdout is not None
-        banner = ""
-        deadline = time.monotonic() + 60
-        while "Ctrl-C" not in banner and time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            banner += line
-        if "Ctrl-C" not in banner:
-            self.stop()
-            raise RuntimeError(f"modelport serve did not start:\n{banner}\n{log.read_text()}")
-        self.banner = banner
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
 
 @pytest.fixture(scope="module")
-def serve(
-    llamacpp_chat_url: str, llamacpp_embed_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServeProcess]:
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    process = ServeProcess([f"chat={llamacpp_chat_url}", f"emb={llamacpp_embed_url}"], log, KEY)
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-def sdk(serve: ServeProcess) -> Iterator[object]:
-    client = openai.OpenAI(base_url=serve.url + "/v1", api_key=KEY, max_retries=0, timeout=120)
+def sdk(gateway_serve: ServeProcess) -> Iterator[object]:
+    client = openai.OpenAI(
+        base_url=gateway_serve.url + "/v1", api_key=KEY, max_retries=0, timeout=120
+    )
     yield client
     client.close()
 
@@ -87,9 +27,9 @@ def _model(sdk: object, service: str) -> str:
     return next(i for i in ids if i.startswith(f"{service}/"))
 
 
-def test_live_banner_lists_both_services(serve: ServeProcess) -> None:
-    assert f"base_url={serve.url}/v1" in serve.banner
-    assert "chat (llamacpp)" in serve.banner and "emb (llamacpp)" in serve.banner
+def test_live_banner_lists_both_services(gateway_serve: ServeProcess) -> None:
+    assert f"base_url={gateway_serve.url}/v1" in gateway_serve.banner
+    assert "chat (llamacpp)" in gateway_serve.banner and "emb (llamacpp)" in gateway_serve.banner
 
 
 def test_live_models_lists_each_service_by_the_clients_ids(sdk: object) -> None:
@@ -152,8 +92,8 @@ def test_live_a_prompt_longer_than_the_context_is_a_bad_request(sdk: object) -> 
     assert caught.value.code == "context_length_exceeded"
 
 
-def test_live_a_bad_key_is_refused(serve: ServeProcess) -> None:
-    bad = openai.OpenAI(base_url=serve.url + "/v1", api_key="wrong", max_retries=0)
+def test_live_a_bad_key_is_refused(gateway_serve: ServeProcess) -> None:
+    bad = openai.OpenAI(base_url=gateway_serve.url + "/v1", api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
     bad.close()
