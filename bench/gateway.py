@@ -1,7 +1,8 @@
 """Run the gateway for the benchmarks: ``python bench/gateway.py KIND URL``.
 
 It serves ``modelport.gateway.create_app`` over one service (``openai`` or
-``llamacpp`` at URL) exactly as ``modelport serve`` does (the same uvicorn settings,
+``llamacpp`` at URL, or ``fake``: an in-memory service, to measure the gateway
+without an upstream request) exactly as ``modelport serve`` does (the same uvicorn settings,
 the access log on), on a free loopback port, and prints ``READY <port>`` once it
 listens. The benchmark server answers ``GET /`` like Ollama, so the service is given
 as a provider rather than fingerprinted from its URL. It exits when stdin closes.
@@ -14,6 +15,7 @@ import os
 import socket
 import sys
 import threading
+from typing import Any
 
 
 def main() -> None:
@@ -22,11 +24,15 @@ def main() -> None:
     from modelport.gateway import create_app
 
     kind, url = sys.argv[1], sys.argv[2]
-    provider = (
-        modelport.LlamaCppProvider(url, timeout=120.0)
-        if kind == "llamacpp"
-        else modelport.OpenAICompatibleProvider(url, timeout=120.0)
-    )
+    provider: Any
+    if kind == "llamacpp":
+        provider = modelport.LlamaCppProvider(url, timeout=120.0)
+    elif kind == "fake":
+        from modelport.testing import FakeProvider
+
+        provider = FakeProvider(models=["bench"], reply="Hello! The sky is blue.")
+    else:
+        provider = modelport.OpenAICompatibleProvider(url, timeout=120.0)
     client = modelport.AsyncClient(services=[provider], timeout=120.0)
     app = create_app(client)
     with socket.socket() as probe:

@@ -665,6 +665,7 @@ class Bench:
     def gateway(self) -> None:
         s = self.sizes
         gw_url, gw = self.start_gateway("openai", self.url)
+        fake_url, fake = self.start_gateway("fake", self.url)
         lite = None
         if self.args.litellm_proxy and not self.args.smoke:
             self.log("starting the LiteLLM proxy (it takes a while)")
@@ -676,9 +677,10 @@ class Bench:
             if lite is not None:
                 targets.append(("LiteLLM proxy", lite[0]))
             lat = {"n": s.gateway_requests, "warmup": max(20, s.warmup)}
+            own = [("gateway, in-memory service (no upstream request)", fake_url)]
             self.rounds(
                 "gateway latency",
-                [(name, "gateway.latency", dict(lat, url=url)) for name, url in targets],
+                [(name, "gateway.latency", dict(lat, url=url)) for name, url in targets + own],
                 s.rounds,
             )
             stream = {"api": "openai", "chunks": s.gateway_chunks}
@@ -690,6 +692,7 @@ class Bench:
             self.gateway_concurrency(gw_url, gw.pid)
         finally:
             self._stop(gw)
+            self._stop(fake)
             if lite is not None:
                 self._stop(lite[1])
         self.gateway_targets(lite is not None)
@@ -748,6 +751,13 @@ class Bench:
 
         ours = added("modelport gateway", None)
         self.target("gateway: added latency p50 (ms) vs direct", ours, "<= 1")
+        rows["own"] = self.rows.get(f"{g}/gateway, in-memory service (no upstream request)")
+        self.target(
+            "gateway's own share (in-memory service) p50 (ms) vs direct",
+            added("own", None),
+            "(report)",
+            "uvicorn, the app and the client, without the upstream HTTP request",
+        )
         self.target(
             "gateway: added latency p99 (ms) vs direct",
             added("modelport gateway", "p99"),
