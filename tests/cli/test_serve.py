@@ -45,6 +45,7 @@ def launched(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(_serve, "make_client", make_client)
     monkeypatch.setattr(_serve, "run", run)
+    monkeypatch.setattr(_serve, "_setup_logging", lambda level: seen.update(logging=level))
     return seen
 
 

@@ -57,14 +57,19 @@ def sse_events(body: str) -> list[Any]:
 def records() -> Iterator[Records]:
     handler = Records()
     root = logging.getLogger()
-    old = root.level
+    gateway_log = logging.getLogger("modelport.gateway")
+    saved = (root.level, gateway_log.level, gateway_log.propagate)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    gateway_log.setLevel(logging.DEBUG)
+    gateway_log.propagate = True
     try:
         yield handler
     finally:
         root.removeHandler(handler)
-        root.setLevel(old)
+        root.setLevel(saved[0])
+        gateway_log.setLevel(saved[1])
+        gateway_log.propagate = saved[2]
 
 
 # ---------------------------------------------------------------------------- routes
