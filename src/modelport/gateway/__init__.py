@@ -44,7 +44,9 @@ def create_app(
     Args:
         client: the :class:`~modelport.AsyncClient` to serve; ``None`` makes one that
             discovers local servers (and never routes to this gateway itself). A
-            client passed in is not closed by the app.
+            client passed in is not closed by the app; make it with
+            ``AsyncClient(..., gateway_id=ID)`` and pass the same ``gateway_id`` here
+            (or none: the app takes the client's) so it too never routes to itself.
         api_keys: keys a caller must send (``Authorization: Bearer KEY`` or
             ``x-api-key: KEY``); none means no key is asked for.
         max_body: the largest request body in bytes (or ``"100MB"``); larger gets 413.
