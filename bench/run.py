@@ -521,26 +521,38 @@ class Bench:
 
     # ------------------------------------------------------------------ 7. real server
 
-    def real(self) -> None:
+    def run_real(
+        self, case: str, names: tuple[str, str], prefix: str, **extra: Any
+    ) -> tuple[dict[str, Any], dict[str, Row], dict[str, Row]] | None:
+        """A real-server case (two paths taking turns), its rows filled; None if it failed."""
         s = self.sizes
         params = {
             "url": self.args.llama_url,
             "max_tokens": s.real_tokens,
             "prompts": list(REAL_PROMPTS[:1] if self.args.smoke else REAL_PROMPTS),
             "rounds": s.real_rounds,
+            **extra,
         }
-        ttft = {name: self.row("real TTFT", name, "s") for name in ("httpx", "modelport")}
-        tps = {name: self.row("real tokens/s", name, "tokens/s") for name in ttft}
+        ttft = {name: self.row(f"{prefix}real TTFT", name, "s") for name in names}
+        tps = {name: self.row(f"{prefix}real tokens/s", name, "tokens/s") for name in names}
         try:
-            result = self.run_case("real", params)
+            result = self.run_case(case, params)
         except (CaseError, subprocess.TimeoutExpired) as exc:
             for row in (*ttft.values(), *tps.values()):
                 row.error = str(exc)
-            self.log(f"real server: n/a ({exc})")
-            return
+            self.log(f"{case}: n/a ({exc})")
+            return None
         for name, runs in result.items():
             ttft[name].samples = [run["ttft"] for run in runs]
             tps[name].samples = [run["tps"] for run in runs]
+        return result, ttft, tps
+
+    def real(self) -> None:
+        done = self.run_real("real", ("httpx", "modelport"), "")
+        if done is None:
+            return
+        result, ttft, tps = done
+        for name, runs in result.items():
             for row in (ttft[name], tps[name]):
                 row.extra["cpu_per_token"] = [run["cpu_per_token"] for run in runs]
                 row.extra["tokens"] = [run["tokens"] for run in runs]
@@ -792,32 +804,18 @@ class Bench:
         )
 
     def gateway_real(self) -> None:
-        s = self.sizes
         try:
             gw_url, gw = self.start_gateway("llamacpp", self.args.llama_url)
         except CaseError as exc:
             self.log(f"gateway over llama-server: n/a ({exc})")
             return
-        params = {
-            "url": self.args.llama_url,
-            "gateway": gw_url,
-            "max_tokens": s.real_tokens,
-            "prompts": list(REAL_PROMPTS[:1] if self.args.smoke else REAL_PROMPTS),
-            "rounds": s.real_rounds,
-        }
-        ttft = {n: self.row("gateway real TTFT", n, "s") for n in ("direct", "gateway")}
-        tps = {n: self.row("gateway real tokens/s", n, "tokens/s") for n in ttft}
         try:
-            result = self.run_case("gateway.real", params)
-        except (CaseError, subprocess.TimeoutExpired) as exc:
-            for row in (*ttft.values(), *tps.values()):
-                row.error = str(exc)
-            return
+            done = self.run_real("gateway.real", ("direct", "gateway"), "gateway ", gateway=gw_url)
         finally:
             self._stop(gw)
-        for name, runs in result.items():
-            ttft[name].samples = [run["ttft"] for run in runs]
-            tps[name].samples = [run["tps"] for run in runs]
+        if done is None:
+            return
+        result = done[0]
         pairs = list(zip(result["direct"], result["gateway"], strict=True))
         self.target(
             f"real server tokens/s: gateway / direct, median of {len(pairs)} pairs",
