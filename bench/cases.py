@@ -728,6 +728,94 @@ def real(p: dict[str, Any]) -> dict[str, Any]:
     return runs
 
 
+# --------------------------------------------------------------------------- 8. gateway
+
+
+@case("gateway.latency")
+def gateway_latency(p: dict[str, Any]) -> dict[str, Any]:
+    """Sequential non-streaming chats with httpx to ``url``: each request's latency."""
+    import httpx
+
+    url = p["url"] + "/v1/chat/completions"
+    body = _dumps(openai_body("bench", stream=False))
+    headers = {"content-type": "application/json", "authorization": "Bearer bench"}
+    with httpx.Client(timeout=60.0) as client:
+        for _ in range(int(p["warmup"])):
+            client.post(url, content=body, headers=headers).raise_for_status()
+        samples = []
+        for _ in range(int(p["n"])):
+            started = time.perf_counter()
+            response = client.post(url, content=body, headers=headers)
+            json.loads(response.content)
+            samples.append(time.perf_counter() - started)
+            response.raise_for_status()
+    samples.sort()
+    p50 = samples[len(samples) // 2]
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    return {"value": p50, "unit": "s", "p99": p99, "n": len(samples)}
+
+
+@case("gateway.concurrency")
+def gateway_concurrency(p: dict[str, Any]) -> dict[str, Any]:
+    """``streams`` concurrent SSE streams with httpx to ``url``; all must complete."""
+    import httpx
+
+    async def main() -> dict[str, Any]:
+        headers = {"content-type": "application/json", "authorization": "Bearer bench"}
+        limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
+        async with httpx.AsyncClient(limits=limits, timeout=120.0) as client:
+            one = lambda model: _httpx_async_sse(client, p["url"], model, headers)  # noqa: E731
+            await one(f"bench-{p['chunks']}")  # warm-up
+            started = time.perf_counter()
+            counts = await asyncio.gather(
+                *(one(f"bench-{p['chunks']}") for _ in range(int(p["streams"])))
+            )
+            elapsed = time.perf_counter() - started
+        complete = sum(1 for c in counts if c >= int(p["chunks"]))
+        return {
+            "value": sum(counts) / elapsed,
+            "unit": "chunks/s",
+            "complete": complete,
+            "streams": len(counts),
+        }
+
+    return asyncio.run(main())
+
+
+@case("gateway.real")
+def gateway_real(p: dict[str, Any]) -> dict[str, Any]:
+    """The same stream from llama-server directly and through the gateway, in turn."""
+    import httpx
+
+    raw = httpx.Client(timeout=120.0)
+    headers = {"content-type": "application/json"}
+
+    def run(base: str, prompt: str) -> dict[str, float]:
+        marks: list[float] = []
+        cpu = time.process_time()
+        started = time.perf_counter()
+        body = _dumps(_real_body(p, prompt))
+        with raw.stream("POST", base + "/v1/chat/completions", content=body, headers=headers) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: ") and line[6:] != "[DONE]":
+                    choices = json.loads(line[6:]).get("choices")
+                    if choices and choices[0].get("delta", {}).get("content"):
+                        marks.append(time.perf_counter())
+        return _rates(marks, started, time.process_time() - cpu)
+
+    paths = [("direct", p["url"]), ("gateway", p["gateway"])]
+    for _, base in paths:
+        run(base, "Say hi.")
+    runs: dict[str, list[dict[str, float]]] = {"direct": [], "gateway": []}
+    for r in range(int(p["rounds"])):
+        for prompt in p["prompts"]:
+            for name, base in paths if r % 2 == 0 else paths[::-1]:
+                time.sleep(0.2)  # see real(): let a kept-alive close be seen first
+                runs[name].append(run(base, prompt))
+    raw.close()
+    return runs
+
+
 # --------------------------------------------------------------------------- entry point
 
 

@@ -54,6 +54,10 @@ class Sizes:
     show_delay_ms: float
     real_rounds: int
     real_tokens: int
+    gateway_requests: int = 300
+    gateway_chunks: int = 2000
+    gateway_streams: int = 64
+    gateway_stream_chunks: int = 200
 
 
 FULL = Sizes(
@@ -87,6 +91,10 @@ SMOKE = Sizes(
     show_delay_ms=5.0,
     real_rounds=1,
     real_tokens=8,
+    gateway_requests=20,
+    gateway_chunks=100,
+    gateway_streams=8,
+    gateway_stream_chunks=20,
 )
 
 
@@ -513,26 +521,38 @@ class Bench:
 
     # ------------------------------------------------------------------ 7. real server
 
-    def real(self) -> None:
+    def run_real(
+        self, case: str, names: tuple[str, str], prefix: str, **extra: Any
+    ) -> tuple[dict[str, Any], dict[str, Row], dict[str, Row]] | None:
+        """A real-server case (two paths taking turns), its rows filled; None if it failed."""
         s = self.sizes
         params = {
             "url": self.args.llama_url,
             "max_tokens": s.real_tokens,
             "prompts": list(REAL_PROMPTS[:1] if self.args.smoke else REAL_PROMPTS),
             "rounds": s.real_rounds,
+            **extra,
         }
-        ttft = {name: self.row("real TTFT", name, "s") for name in ("httpx", "modelport")}
-        tps = {name: self.row("real tokens/s", name, "tokens/s") for name in ttft}
+        ttft = {name: self.row(f"{prefix}real TTFT", name, "s") for name in names}
+        tps = {name: self.row(f"{prefix}real tokens/s", name, "tokens/s") for name in names}
         try:
-            result = self.run_case("real", params)
+            result = self.run_case(case, params)
         except (CaseError, subprocess.TimeoutExpired) as exc:
             for row in (*ttft.values(), *tps.values()):
                 row.error = str(exc)
-            self.log(f"real server: n/a ({exc})")
-            return
+            self.log(f"{case}: n/a ({exc})")
+            return None
         for name, runs in result.items():
             ttft[name].samples = [run["ttft"] for run in runs]
             tps[name].samples = [run["tps"] for run in runs]
+        return result, ttft, tps
+
+    def real(self) -> None:
+        done = self.run_real("real", ("httpx", "modelport"), "")
+        if done is None:
+            return
+        result, ttft, tps = done
+        for name, runs in result.items():
             for row in (ttft[name], tps[name]):
                 row.extra["cpu_per_token"] = [run["cpu_per_token"] for run in runs]
                 row.extra["tokens"] = [run["tokens"] for run in runs]
@@ -561,6 +581,252 @@ class Bench:
                 goal,
                 "" if other is None else f"ratio of the medians {other:.3f}",
             )
+
+    # ------------------------------------------------------------------ 8. gateway
+
+    def _spawn(self, args: list[str], ready: str, env: dict[str, str] | None = None) -> Any:
+        """A server process that prints ``READY <port>``; (url, process)."""
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()
+        if not line or line[0] != ready:
+            proc.kill()
+            raise CaseError(f"{args[1]} did not start")
+        return f"http://127.0.0.1:{line[1]}", proc
+
+    def start_gateway(self, kind: str, url: str) -> tuple[str, Any]:
+        return self._spawn([PY, str(HERE / "gateway.py"), kind, url], "READY")
+
+    def start_litellm(self) -> tuple[str, Any] | None:
+        """LiteLLM's proxy in front of the same benchmark server, or None without it."""
+        import shutil
+
+        binary = shutil.which("litellm", path=str(Path(PY).parent))
+        if binary is None:
+            return None
+        s = self.sizes
+        names = {
+            "bench",
+            "bench-50",
+            f"bench-{s.gateway_chunks}",
+            f"bench-{s.gateway_stream_chunks}",
+        }
+        config = HERE / "results" / "litellm-config.yaml"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["model_list:"]
+        for name in sorted(names):
+            lines += [
+                f"  - model_name: {name}",
+                "    litellm_params:",
+                f"      model: openai/{name}",
+                f"      api_base: {self.url}/v1",
+                "      api_key: none",
+            ]
+        config.write_text("\n".join(lines) + "\n")
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = dict(
+            os.environ,
+            LITELLM_LOCAL_MODEL_COST_MAP="True",
+            LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY="true",
+            LITELLM_LOG="ERROR",
+        )
+        proc = subprocess.Popen(
+            [binary, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return None
+            try:
+                with urllib.request.urlopen(url + "/health/liveliness", timeout=1):
+                    return url, proc
+            except OSError:
+                time.sleep(0.5)
+        proc.kill()
+        return None
+
+    @staticmethod
+    def _stop(proc: Any) -> None:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def gateway(self) -> None:
+        s = self.sizes
+        gw_url, gw = self.start_gateway("openai", self.url)
+        fake_url, fake = self.start_gateway("fake", self.url)
+        lite = None
+        if self.args.litellm_proxy and not self.args.smoke:
+            self.log("starting the LiteLLM proxy (it takes a while)")
+            lite = self.start_litellm()
+            if lite is None:
+                self.log("the LiteLLM proxy did not start: its rows are n/a")
+        try:
+            targets = [("direct", self.url), ("modelport gateway", gw_url)]
+            if lite is not None:
+                targets.append(("LiteLLM proxy", lite[0]))
+            lat = {"n": s.gateway_requests, "warmup": max(20, s.warmup)}
+            own = [("gateway, in-memory service (no upstream request)", fake_url)]
+            self.rounds(
+                "gateway latency",
+                [(name, "gateway.latency", dict(lat, url=url)) for name, url in targets + own],
+                s.rounds,
+            )
+            stream = {"api": "openai", "chunks": s.gateway_chunks}
+            self.rounds(
+                "gateway stream",
+                [(name, "stream.httpx", dict(stream, url=url)) for name, url in targets],
+                s.rounds,
+            )
+            self.gateway_concurrency(gw_url, gw.pid)
+        finally:
+            self._stop(gw)
+            self._stop(fake)
+            if lite is not None:
+                self._stop(lite[1])
+        self.gateway_targets(lite is not None)
+        if self.args.llama_url:
+            self.gateway_real()
+
+    def gateway_concurrency(self, url: str, pid: int) -> None:
+        s = self.sizes
+        row = self.row("gateway concurrency", f"{s.gateway_streams} streams", "chunks/s")
+        growths: list[float] = []
+        for _ in range(s.rounds):
+            before = _proc_kb(pid, "VmRSS")
+            _reset_peak(pid)
+            try:
+                result = self.run_case(
+                    "gateway.concurrency",
+                    {"url": url, "streams": s.gateway_streams, "chunks": s.gateway_stream_chunks},
+                )
+            except CaseError as exc:
+                row.error = str(exc)
+                return
+            growths.append(max(0, _proc_kb(pid, "VmHWM") - before) / 1024.0)
+            row.samples.append(result["value"])
+            row.extra.setdefault("complete", []).append(result["complete"])
+            row.extra.setdefault("rss_growth_mb", []).append(growths[-1])
+        complete = min(row.extra["complete"])
+        self.target(
+            f"{s.gateway_streams} concurrent streams through the gateway: all complete",
+            complete,
+            f">= {s.gateway_streams}",
+        )
+        self.target(
+            f"{s.gateway_streams} concurrent streams: gateway peak RSS growth (MB)",
+            max(growths),
+            "< 100",
+            "worst round",
+        )
+
+    def gateway_targets(self, with_litellm: bool) -> None:
+        g = "gateway latency"
+        rows = {
+            name: self.rows.get(f"{g}/{name}")
+            for name in ("direct", "modelport gateway", "LiteLLM proxy")
+        }
+
+        def added(name: str, key: str | None) -> float | None:
+            a, d = rows[name], rows["direct"]
+            if a is None or d is None or a.error or d.error or not a.samples:
+                return None
+            pick = (
+                (lambda r: statistics.median(r.samples))
+                if key is None
+                else (lambda r: statistics.median(r.extra[key]))
+            )
+            return (pick(a) - pick(d)) * 1000.0
+
+        ours = added("modelport gateway", None)
+        self.target("gateway: added latency p50 (ms) vs direct", ours, "<= 1")
+        rows["own"] = self.rows.get(f"{g}/gateway, in-memory service (no upstream request)")
+        self.target(
+            "gateway's own share (in-memory service) p50 (ms) vs direct",
+            added("own", None),
+            "(report)",
+            "uvicorn, the app and the client, without the upstream HTTP request",
+        )
+        self.target(
+            "gateway: added latency p99 (ms) vs direct",
+            added("modelport gateway", "p99"),
+            "(report)",
+        )
+        if with_litellm:
+            theirs = added("LiteLLM proxy", None)
+            ratio = None if ours is None or not theirs else ours / theirs
+            self.target(
+                "gateway added p50 / LiteLLM proxy added p50",
+                ratio,
+                "<= 0.333",
+                "" if theirs is None else f"LiteLLM adds {theirs:.1f} ms",
+            )
+            self.target(
+                "gateway added p99 / LiteLLM proxy added p99",
+                None
+                if added("LiteLLM proxy", "p99") in (None, 0)
+                or added("modelport gateway", "p99") is None
+                else added("modelport gateway", "p99") / added("LiteLLM proxy", "p99"),  # type: ignore[operator]
+                "(report)",
+            )
+            self.target(
+                "gateway stream chunks/s / LiteLLM proxy",
+                self.ratio("gateway stream", "modelport gateway", "LiteLLM proxy"),
+                ">= 3",
+            )
+        self.target(
+            "gateway stream chunks/s / direct",
+            self.ratio("gateway stream", "modelport gateway", "direct"),
+            "(report)",
+        )
+
+    def gateway_real(self) -> None:
+        try:
+            gw_url, gw = self.start_gateway("llamacpp", self.args.llama_url)
+        except CaseError as exc:
+            self.log(f"gateway over llama-server: n/a ({exc})")
+            return
+        try:
+            done = self.run_real("gateway.real", ("direct", "gateway"), "gateway ", gateway=gw_url)
+        finally:
+            self._stop(gw)
+        if done is None:
+            return
+        result = done[0]
+        pairs = list(zip(result["direct"], result["gateway"], strict=True))
+        self.target(
+            f"real server tokens/s: gateway / direct, median of {len(pairs)} pairs",
+            statistics.median(g["tps"] / d["tps"] for d, g in pairs),
+            ">= 0.97",
+        )
+        self.target(
+            "real server time to first token: gateway added (ms), median of pairs",
+            statistics.median((g["ttft"] - d["ttft"]) * 1000.0 for d, g in pairs),
+            "<= 5",
+        )
 
     # ------------------------------------------------------------------ report
 
@@ -627,6 +893,25 @@ class CaseError(Exception):
     pass
 
 
+def _proc_kb(pid: int, field: str) -> int:
+    """A memory figure of another process (``VmRSS``, ``VmHWM``) in kB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak(pid: int) -> bool:
+    """Reset the process's peak-RSS mark (Linux), so VmHWM measures from here."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 COMPARE = {
     "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b,
@@ -645,6 +930,10 @@ BASELINES = {
     "concurrency": "httpx.AsyncClient",
     "real TTFT": "httpx",
     "real tokens/s": "httpx",
+    "gateway latency": "direct",
+    "gateway stream": "direct",
+    "gateway real TTFT": "direct",
+    "gateway real tokens/s": "direct",
 }
 TITLES = {
     "imports": "1. Import cost (wall time of a fresh process)",
@@ -656,6 +945,11 @@ TITLES = {
     "models": "6. Model listing at scale (fake Ollama with 100 models)",
     "real TTFT": "7a. Real llama.cpp server: time to first token",
     "real tokens/s": "7b. Real llama.cpp server: tokens per second",
+    "gateway latency": "8a. Gateway: latency of a non-streaming request (p50; p99 in JSON)",
+    "gateway stream": "8b. Gateway: streaming throughput (one SSE stream)",
+    "gateway concurrency": "8c. Gateway: concurrent streams (the gateway process's RSS)",
+    "gateway real TTFT": "8d. Gateway over a real llama.cpp server: time to first token",
+    "gateway real tokens/s": "8e. Gateway over a real llama.cpp server: tokens per second",
 }
 
 
@@ -708,6 +1002,8 @@ def render(report: dict[str, Any]) -> str:
                 extra = ""
                 if "rss_growth_mb" in r["extra"]:
                     extra = f" (RSS +{r['extra']['rss_growth_mb']:.1f} MB)"
+                if "p99" in r["extra"]:
+                    extra = f" (p99 {r['extra']['p99'] * 1000:.3f} ms)"
                 if "cpu" in r["extra"]:
                     cpu = r["extra"]["cpu"] * 1e6
                     per = "request" if r["unit"] == "s/request" else "chunk"
@@ -766,10 +1062,16 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one round (for CI)")
     parser.add_argument("--rounds", type=int, default=0, help="rounds per benchmark")
     parser.add_argument("--litellm", action="store_true", help="also time `import litellm`")
-    parser.add_argument("--llama-url", help="a llama-server with SmolLM2 for benchmark 7")
+    parser.add_argument("--llama-url", help="a llama-server with SmolLM2 for benchmarks 7 and 8")
+    parser.add_argument(
+        "--litellm-proxy",
+        action="store_true",
+        help="measure the gateway side by side with LiteLLM's proxy (litellm[proxy])",
+    )
     parser.add_argument(
         "--only",
-        help="comma-separated groups: imports,requests,streams,concurrency,discovery,models,real",
+        help="comma-separated groups: imports,requests,streams,concurrency,discovery,models,"
+        "gateway,real",
     )
     parser.add_argument("--json", default=str(HERE / "results" / "latest.json"))
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
@@ -778,7 +1080,16 @@ def main() -> int:
     bench = Bench(args)
     started = time.perf_counter()
     machine = bench.machine()
-    groups = ["imports", "requests", "streams", "concurrency", "discovery", "models", "real"]
+    groups = [
+        "imports",
+        "requests",
+        "streams",
+        "concurrency",
+        "discovery",
+        "models",
+        "gateway",
+        "real",
+    ]
     if args.only:
         groups = [g for g in groups if g in args.only.split(",")]
     if not args.llama_url and "real" in groups:

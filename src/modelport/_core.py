@@ -39,7 +39,13 @@ from ._http.settings import check_bytes, check_seconds
 from ._http.transport import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES
 from ._router import NO_SERVER_HINT, Flow, LockBox, Router, ServiceState, Target, check_capabilities
 from ._wire.common import ChatRequest, require_model
-from .discovery import Candidate, parse_service_spec, parse_services_env
+from .discovery import (
+    GATEWAY_HEADER,
+    ITSELF,
+    Candidate,
+    parse_service_spec,
+    parse_services_env,
+)
 from .errors import (
     AllServicesFailedError,
     ConfigurationError,
@@ -98,10 +104,13 @@ class Exclusive:
 
 @dataclass(frozen=True, slots=True)
 class Find:
-    """Fingerprint ``candidates``; ``None``: discover the servers on this machine."""
+    """Fingerprint ``candidates``; ``None``: discover the servers on this machine.
+    ``gateway_id``: drop the gateway itself (see :func:`~modelport.discovery.probe_op`).
+    """
 
     candidates: Sequence[Candidate] | None
     timeout: float
+    gateway_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +211,10 @@ class ClientCore:
             provider object brings its own). A service without one here reads
             ``MODELPORT_API_KEY_<NAME>`` (its name upper-cased, other characters as
             ``_``). A key is sent only to the service it is given for.
+        gateway_id: for a gateway built on the client (``modelport serve``): every
+            upstream request carries it in the ``x-modelport-gateway`` header, and
+            discovery drops any service that answers with that same id, so the gateway
+            never routes to itself.
     """
 
     def __init__(
@@ -221,7 +234,11 @@ class ClientCore:
         max_error_bytes: int = DEFAULT_MAX_ERROR_BYTES,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         api_keys: Mapping[str, str] | None = None,
+        gateway_id: str | None = None,
     ) -> None:
+        if gateway_id is not None and (not isinstance(gateway_id, str) or not gateway_id.strip()):
+            raise ConfigurationError(f"gateway_id must be a non-empty string, not {gateway_id!r}.")
+        self.gateway_id = gateway_id
         if api_keys is not None and not isinstance(api_keys, Mapping):
             raise ConfigurationError("api_keys must be a dict of service name -> key.")
         self._api_keys = dict(api_keys or {})
@@ -324,12 +341,16 @@ class ClientCore:
             raise ConfigurationError(
                 f"Two services are named {provider.name!r}; give one a name (name=URL)."
             )
+        if self.gateway_id is not None:
+            provider._set_header(GATEWAY_HEADER, self.gateway_id)
         state = ServiceState(provider, **fields)
         self.router.states.append(state)
         return state
 
     def _adopt_probe(self, candidate: Candidate, service: Service) -> None:
         """Turn a fingerprinted (or failed) probe of a configured URL into a service."""
+        if service.error == ITSELF:
+            return  # the gateway this client serves: never route to it
         # A URL not identified yet is named by its address, not by a guessed kind.
         down = service.status is ServiceStatus.UNAVAILABLE
         name = candidate.name or (service.kind if not down else urlsplit(candidate.url).netloc)
@@ -393,11 +414,12 @@ class ClientCore:
         pending, self._pending = self._pending, []
         if pending:
             timeout = self.discovery_timeout or CONFIGURED_PROBE_TIMEOUT
-            services = cast("list[Service]", (yield Find(pending, timeout)))
+            services = cast("list[Service]", (yield Find(pending, timeout, self.gateway_id)))
             for candidate, service in zip(pending, services, strict=True):
                 self._adopt_probe(candidate, service)
         if self._discover:
-            found = cast("list[Service]", (yield Find(None, self.discovery_timeout or 0.5)))
+            timeout = self.discovery_timeout or 0.5
+            found = cast("list[Service]", (yield Find(None, timeout, self.gateway_id)))
             self._adopt_discovered(found)
         self._configured = not self._discover or bool(self.router.states)
 

@@ -352,6 +352,10 @@ class Router:
                         _why(error),
                     )
                     yield from sleep(delay)
+                    if not self.usable(state) and target is not targets[-1]:
+                        # Other requests found it down meanwhile: try the next replica.
+                        errors.append(error)
+                        break
                     continue
                 except BaseException:
                     self.release(state)

@@ -106,8 +106,8 @@ class Client(ClientCore):
                 from .discovery import discover, probe
 
                 if step.candidates is None:
-                    return discover(timeout=step.timeout), None
-                return probe(step.candidates, step.timeout), None
+                    return discover(timeout=step.timeout, gateway_id=step.gateway_id), None
+                return probe(step.candidates, step.timeout, gateway_id=step.gateway_id), None
         except ModelportError as exc:
             return None, exc
         raise TypeError(f"a client flow yielded {step!r}")
@@ -268,8 +268,10 @@ class AsyncClient(ClientCore):
                 from .discovery import adiscover, aprobe
 
                 if step.candidates is None:
-                    return await adiscover(timeout=step.timeout), None
-                return await aprobe(step.candidates, step.timeout), None
+                    found = await adiscover(timeout=step.timeout, gateway_id=step.gateway_id)
+                    return found, None
+                probed = await aprobe(step.candidates, step.timeout, gateway_id=step.gateway_id)
+                return probed, None
         except ModelportError as exc:
             return None, exc
         raise TypeError(f"a client flow yielded {step!r}")

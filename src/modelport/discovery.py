@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, cast
 
@@ -25,6 +25,8 @@ from .errors import ConfigurationError, ModelportError, RequestTimeoutError, Ser
 from .types import ProviderKind, Service, ServiceStatus
 
 __all__ = [
+    "GATEWAY_HEADER",
+    "ITSELF",
     "Candidate",
     "adiscover",
     "aprobe",
@@ -34,6 +36,11 @@ __all__ = [
     "parse_services_env",
     "probe",
 ]
+
+GATEWAY_HEADER = "x-modelport-gateway"
+"""The header a modelport gateway puts on its own requests and on every answer it sends."""
+ITSELF = "this is the gateway itself"
+"""``Service.error`` of a probed address that turned out to be the probing gateway."""
 
 DEFAULT_CANDIDATES: tuple[tuple[str, str, ProviderKind | None], ...] = (
     ("ollama", "http://127.0.0.1:11434", "ollama"),
@@ -216,20 +223,33 @@ def _lmstudio_config_port(home: str | os.PathLike[str] | None) -> int | None:
 # --------------------------------------------------------------------------- fingerprinting
 
 
-def probe_op(candidate: Candidate, timeout: float) -> Op[Service]:
-    """Fingerprint one address. Never raises: failures come back as UNAVAILABLE."""
+def probe_op(candidate: Candidate, timeout: float, *, gateway_id: str | None = None) -> Op[Service]:
+    """Fingerprint one address. Never raises: failures come back as UNAVAILABLE.
+
+    With ``gateway_id`` (a gateway probing its neighbours), every probe carries it in
+    the ``x-modelport-gateway`` header, and an address whose answer carries the same id
+    is the gateway itself: it is reported UNAVAILABLE (error :data:`ITSELF`), so that
+    the gateway never routes to itself.
+    """
     started = time.perf_counter()
     deadline = started + timeout
+    headers = {GATEWAY_HEADER: gateway_id} if gateway_id else {}
 
-    def remaining() -> float:
-        return max(0.001, deadline - time.perf_counter())
+    def get(path: str, *, check: bool = True) -> Request:
+        left = max(0.001, deadline - time.perf_counter())
+        return Request("GET", path, timeout=left, headers=headers, check=check)
 
     name = candidate.name or candidate.hint or "server"
     root: Outcome
     try:
-        root = yield from send(Request("GET", "/", timeout=remaining()))
+        root = yield from send(get("/", check=False))
     except ModelportError as exc:
         root = exc
+    if isinstance(root, Response):
+        if gateway_id and root.headers.get(GATEWAY_HEADER) == gateway_id:
+            return _unavailable(candidate, name, ITSELF)
+        if root.status >= 300:
+            root = _on_error(_probe_ctx(candidate))(root)
     if isinstance(root, (ServiceUnavailableError, RequestTimeoutError)):
         return Service(
             name=name,
@@ -239,12 +259,7 @@ def probe_op(candidate: Candidate, timeout: float) -> Op[Service]:
             error=_reason(root),
         )
     if isinstance(root, Response) and "ollama is running" in root.text.lower():
-        version_answer, tags = yield from gather(
-            [
-                Request("GET", "/api/version", timeout=remaining()),
-                Request("GET", "/api/tags", timeout=remaining()),
-            ]
-        )
+        version_answer, tags = yield from gather([get("/api/version"), get("/api/tags")])
         return Service(
             name=candidate.name or "ollama",
             kind="ollama",
@@ -254,12 +269,7 @@ def probe_op(candidate: Candidate, timeout: float) -> Op[Service]:
             model_count=_count(tags, "models"),
         )
     greeting, v0, props, models = yield from gather(
-        [
-            Request("GET", "/lmstudio-greeting", timeout=remaining()),
-            Request("GET", "/api/v0/models", timeout=remaining()),
-            Request("GET", "/props", timeout=remaining()),
-            Request("GET", "/v1/models", timeout=remaining()),
-        ]
+        [get("/lmstudio-greeting"), get("/api/v0/models"), get("/props"), get("/v1/models")]
     )
     latency = (time.perf_counter() - started) * 1000.0
     kind: ProviderKind | None = None
@@ -352,9 +362,12 @@ def _not_a_model_server(models: Outcome) -> str:
 # --------------------------------------------------------------------------- drivers
 
 
-def probe_transport(io_class: type[T], client: Any, candidate: Candidate, timeout: float) -> T:
-    """A transport for probing one candidate: no auth, every wait bounded by ``timeout``."""
-    ctx = ErrorContext(service=candidate.name or "server", base_url=candidate.url)
+def _probe_ctx(candidate: Candidate) -> ErrorContext:
+    return ErrorContext(service=candidate.name or "server", base_url=candidate.url)
+
+
+def _on_error(ctx: ErrorContext) -> Callable[[Response], ModelportError]:
+    """The generic classifier, for a probe (whose server's kind is not known yet)."""
 
     def on_error(response: Response) -> ModelportError:
         request = response.request
@@ -363,34 +376,45 @@ def probe_transport(io_class: type[T], client: Any, candidate: Candidate, timeou
         )
         return classify(facts, ctx)
 
+    return on_error
+
+
+def probe_transport(io_class: type[T], client: Any, candidate: Candidate, timeout: float) -> T:
+    """A transport for probing one candidate: no auth, every wait bounded by ``timeout``."""
+    ctx = _probe_ctx(candidate)
     return io_class(  # type: ignore[call-arg]
         client,
         candidate.url,
         ctx,
-        on_error=on_error,
+        on_error=_on_error(ctx),
         timeout=timeout,
         connect_timeout=timeout,
     )
 
 
-def discover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[Service]:
+def discover(
+    hosts: Sequence[str] | None = None, timeout: float = 0.5, *, gateway_id: str | None = None
+) -> list[Service]:
     """Probe the default local ports (and ``hosts``) and report every candidate.
 
     Returns one :class:`Service` per candidate, available ones first. Never raises
     for a server that is down or strange; see ``Service.status`` and ``.error``.
+    ``gateway_id`` is for a gateway probing its neighbours (see :func:`probe_op`).
     """
     _check_timeout(timeout)
     problems: list[Service] = []
     found = candidates(hosts, problems=problems)
-    return _finish(probe(found, timeout) + _logged(problems))
+    return _finish(probe(found, timeout, gateway_id=gateway_id) + _logged(problems))
 
 
-async def adiscover(hosts: Sequence[str] | None = None, timeout: float = 0.5) -> list[Service]:
+async def adiscover(
+    hosts: Sequence[str] | None = None, timeout: float = 0.5, *, gateway_id: str | None = None
+) -> list[Service]:
     """Async :func:`discover`."""
     _check_timeout(timeout)
     problems: list[Service] = []
     found = candidates(hosts, problems=problems)
-    return _finish(await aprobe(found, timeout) + _logged(problems))
+    return _finish(await aprobe(found, timeout, gateway_id=gateway_id) + _logged(problems))
 
 
 def _misconfigured(
@@ -406,7 +430,9 @@ def _misconfigured(
     )
 
 
-def probe(found: Sequence[Candidate], timeout: float) -> list[Service]:
+def probe(
+    found: Sequence[Candidate], timeout: float, *, gateway_id: str | None = None
+) -> list[Service]:
     """Fingerprint every candidate at once, in order; all within ``timeout`` (and a little)."""
     import httpx
 
@@ -420,7 +446,7 @@ def probe(found: Sequence[Candidate], timeout: float) -> list[Service]:
 
         def one(candidate: Candidate) -> Service:
             io = probe_transport(SyncTransport, client, candidate, timeout)
-            return io.run(probe_op(candidate, timeout))
+            return io.run(probe_op(candidate, timeout, gateway_id=gateway_id))
 
         pool = ThreadPoolExecutor(max_workers=len(found))
         futures = [pool.submit(one, c) for c in found]
@@ -429,7 +455,9 @@ def probe(found: Sequence[Candidate], timeout: float) -> list[Service]:
         return _logged([_outcome(f, c) for f, c in zip(futures, found, strict=True)])
 
 
-async def aprobe(found: Sequence[Candidate], timeout: float) -> list[Service]:
+async def aprobe(
+    found: Sequence[Candidate], timeout: float, *, gateway_id: str | None = None
+) -> list[Service]:
     """Async :func:`probe`."""
     import asyncio
 
@@ -446,7 +474,8 @@ async def aprobe(found: Sequence[Candidate], timeout: float) -> list[Service]:
             io = probe_transport(AsyncTransport, client, candidate, timeout)
             try:
                 return await asyncio.wait_for(
-                    io.run(probe_op(candidate, timeout)), timeout * 1.05 + 0.05
+                    io.run(probe_op(candidate, timeout, gateway_id=gateway_id)),
+                    timeout * 1.05 + 0.05,
                 )
             except asyncio.TimeoutError:
                 return _timed_out(candidate)
@@ -463,14 +492,19 @@ def _outcome(future: Any, candidate: Candidate) -> Service:
     return _failed(candidate, error) if error is not None else future.result()
 
 
-def _failed(candidate: Candidate, error: BaseException) -> Service:
+def _unavailable(candidate: Candidate, name: str | None, error: str) -> Service:
+    """What a probe that found no usable server reports."""
     return Service(
-        name=candidate.name or candidate.hint or "server",
+        name=name or candidate.name or candidate.hint or "server",
         kind=candidate.hint or "openai",
         base_url=candidate.url,
         status=ServiceStatus.UNAVAILABLE,
-        error=f"could not be probed ({type(error).__name__}: {error})",
+        error=error,
     )
+
+
+def _failed(candidate: Candidate, error: BaseException) -> Service:
+    return _unavailable(candidate, None, f"could not be probed ({type(error).__name__}: {error})")
 
 
 def needs_tls(found: Sequence[Candidate]) -> bool:
@@ -486,12 +520,8 @@ def _check_timeout(timeout: float) -> None:
 
 
 def _timed_out(candidate: Candidate) -> Service:
-    return Service(
-        name=candidate.name or candidate.hint or "server",
-        kind=candidate.hint or "openai",
-        base_url=candidate.url,
-        status=ServiceStatus.UNAVAILABLE,
-        error="timed out (something accepts connections but does not answer)",
+    return _unavailable(
+        candidate, None, "timed out (something accepts connections but does not answer)"
     )
 
 

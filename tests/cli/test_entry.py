@@ -14,7 +14,18 @@ import modelport
 from modelport.__main__ import main
 from modelport.cli import app
 
-COMMANDS = ["chat", "discover", "embed", "load", "models", "ps", "pull", "show", "unload"]
+COMMANDS = [
+    "chat",
+    "discover",
+    "embed",
+    "load",
+    "models",
+    "ps",
+    "pull",
+    "serve",
+    "show",
+    "unload",
+]
 
 
 def _python(code: str) -> subprocess.CompletedProcess[str]:

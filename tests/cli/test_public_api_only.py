@@ -9,7 +9,13 @@ from pathlib import Path
 import modelport
 
 CLI = Path(modelport.__file__).parent / "cli"
-PUBLIC = {"modelport", "modelport.errors", "modelport.types", "modelport._version"}
+PUBLIC = {
+    "modelport",
+    "modelport.errors",
+    "modelport.types",
+    "modelport._version",
+    "modelport.gateway",
+}
 TYPE_ONLY = {"modelport.client"}  # for annotations of Client, never imported at run time
 
 

@@ -63,6 +63,11 @@ class Harness:
 
     # ---- what each provider kind must supply --------------------------------------
 
+    def listed(self, name: str) -> str:
+        """The name the server lists the scenario model ``name`` by (a gateway lists
+        models by its client's ``service/name`` ids)."""
+        return name
+
     def make_provider(self, transport: httpx.MockTransport, **kwargs: Any) -> Provider:
         raise NotImplementedError
 

@@ -176,6 +176,67 @@ def llamacpp_router_manual_url(
     server.stop()
 
 
+GATEWAY_KEY = "live-test-key"
+
+
+class ServeProcess:
+    """``python -m modelport serve`` in a subprocess, up once it has printed its banner."""
+
+    def __init__(self, services: list[str], log: Path, *keys: str) -> None:
+        import signal
+        import sys
+
+        self._interrupt = signal.SIGINT
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        args = [sys.executable, "-m", "modelport", "serve", "--port", str(port)]
+        for service in services:
+            args += ["--service", service]
+        for key in keys:
+            args += ["--api-key", key]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("MODELPORT_SERVICES", None)
+        self.log = log
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=log.open("wb"), text=True, env=env
+        )
+        assert self.process.stdout is not None
+        banner = ""
+        deadline = time.monotonic() + 60
+        while "Ctrl-C" not in banner and time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            banner += line
+        if "Ctrl-C" not in banner:
+            self.stop()
+            raise RuntimeError(f"modelport serve did not start:\n{banner}\n{log.read_text()}")
+        self.banner = banner
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(self._interrupt)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(scope="session")
+def gateway_serve(
+    llamacpp_chat_url: str, llamacpp_embed_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServeProcess]:
+    """``modelport serve`` in front of both servers (``chat/...`` and ``emb/...``), with
+    the key :data:`GATEWAY_KEY`."""
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    process = ServeProcess(
+        [f"chat={llamacpp_chat_url}", f"emb={llamacpp_embed_url}"], log, GATEWAY_KEY
+    )
+    yield process
+    process.stop()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/live" in str(item.fspath).replace(os.sep, "/"):

@@ -45,6 +45,8 @@ LAYERS = {
         "providers",
     },
     "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "_core", "discovery"},
+    # The gateway stands on the public client and types only.
+    "gateway": {"errors", "types", "client", "_streams", "_version", "gateway"},
 }
 
 
@@ -83,3 +85,39 @@ def test_imports_only_point_down_the_layers() -> None:
         for target in _internal_imports(path) - LAYERS[layer] - {layer}:
             problems.append(f"{path.relative_to(SRC)} imports {target}")
     assert problems == []
+
+
+SERVER_PACKAGES = ("uvicorn", "starlette", "fastapi")
+
+
+def test_the_library_never_imports_server_packages() -> None:
+    """Only ``modelport serve`` (cli/_serve.py) may import uvicorn; the gateway itself
+    is plain ASGI, so ``import modelport.gateway`` needs no server package."""
+    problems = []
+    for path in SRC.rglob("*.py"):
+        if path.relative_to(SRC).as_posix() == "cli/_serve.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] in SERVER_PACKAGES:
+                    problems.append(f"{path.relative_to(SRC)} imports {name}")
+    assert problems == []
+
+
+def test_importing_modelport_and_its_gateway_loads_no_server_package() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, modelport, modelport.client, modelport.gateway\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        f"{SERVER_PACKAGES!r}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -14,7 +14,6 @@ from modelport import (
     CapabilityError,
     ChatChunk,
     ContextLengthExceededError,
-    InvalidRequestError,
     Message,
     ProtocolError,
     ServerError,
@@ -229,11 +228,12 @@ def test_tool_choice_none_sends_no_tools_and_other_choices_are_not_sent() -> Non
 
 def test_chat_refuses_an_image_url_before_sending_anything() -> None:
     server = chat_server()
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(CapabilityError) as caught:
         server.provider().chat(
             "llava", [{"role": "user", "content": "x", "images": ["https://example.com/a.png"]}]
         )
     assert server.sent == []
+    assert "needs the image data" in str(caught.value)
 
 
 # ---------------------------------------------------------------------------- replies

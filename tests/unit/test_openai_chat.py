@@ -162,6 +162,18 @@ def test_assistant_tool_calls_are_sent_back_with_arguments_as_a_json_string() ->
     }
 
 
+def test_http_image_urls_are_passed_through_as_urls() -> None:
+    message = {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "describe"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+        ],
+    }
+    sent = body(messages=[message])["messages"][0]["content"]
+    assert sent[1] == {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+
+
 def test_images_are_sent_as_data_url_content_parts() -> None:
     png = b"\x89PNG\r\n\x1a\n0000"
     sent = body(messages=[Message(role="user", content="what is this?", images=[png])])
@@ -403,6 +415,25 @@ def test_reasoning_content_stream_fills_thinking_deltas() -> None:
     decoder = wire.OpenAIChatStream(CTX, "m")
     feed_all(decoder, sse(events))
     assert decoder.response().thinking
+
+
+def test_a_new_tool_call_id_at_an_index_already_used_starts_a_new_call() -> None:
+    # Ollama's OpenAI endpoint has sent index 0 for every call (ollama #15457), and
+    # no index at all (#7881): a new id means a new call.
+    events = [
+        delta(tool_calls=[{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{}"}}]),
+        delta(tool_calls=[{"index": 0, "id": "b", "function": {"name": "g", "arguments": '{"x"'}}]),
+        delta(tool_calls=[{"index": 0, "function": {"arguments": ": 1}"}}]),
+        delta(tool_calls=[{"id": "c", "function": {"name": "h", "arguments": "{}"}}]),
+        delta(finish="tool_calls"),
+    ]
+    decoder = wire.OpenAIChatStream(CTX, "m")
+    final = feed_all(decoder, sse(events))[-1]
+    assert final.tool_calls == (
+        ToolCall(name="f", arguments={}, id="a"),
+        ToolCall(name="g", arguments={"x": 1}, id="b"),
+        ToolCall(name="h", arguments={}, id="c"),
+    )
 
 
 def test_tool_call_fragments_are_assembled_by_index_into_whole_calls() -> None:

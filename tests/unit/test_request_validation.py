@@ -69,13 +69,22 @@ def test_invalid_message_object_role_is_refused() -> None:
     assert sent == []
 
 
-def test_image_urls_are_refused_with_a_hint_to_pass_bytes() -> None:
-    provider, sent = _provider()
+def test_image_urls_are_refused_for_ollama_with_a_hint_to_pass_bytes() -> None:
+    # OpenAI-family servers fetch an http(s) image URL themselves; Ollama needs the bytes.
+    from modelport import OllamaProvider
+
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    provider = OllamaProvider(transport=httpx.MockTransport(handler))
     with pytest.raises(InvalidRequestError) as caught:
         provider.chat(
             "m", [Message(role="user", content="x", images=["https://example.com/a.png"])]
         )
-    assert "bytes or a file path" in str(caught.value)
+    assert "the bytes, a file path" in str(caught.value)
     assert sent == []
 
 

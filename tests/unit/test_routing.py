@@ -472,7 +472,7 @@ def test_invalid_service_specs_raise_configuration_error(bad: str) -> None:
 def test_no_server_anywhere_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch) -> None:
     import modelport.discovery as discovery
 
-    monkeypatch.setattr(discovery, "discover", lambda timeout=0.5, hosts=None: [])
+    monkeypatch.setattr(discovery, "discover", lambda timeout=0.5, hosts=None, gateway_id=None: [])
     client = modelport.Client()
     with pytest.raises(ServiceUnavailableError) as caught:
         client.chat("m", "hi")
@@ -491,7 +491,7 @@ def test_client_without_arguments_uses_what_discovery_finds(
     ]
     calls = []
 
-    def fake(timeout: float = 0.5, hosts: Any = None) -> list[Service]:
+    def fake(timeout: float = 0.5, hosts: Any = None, gateway_id: Any = None) -> list[Service]:
         calls.append(timeout)
         return found
 
@@ -597,3 +597,88 @@ def test_two_services_with_one_name_are_a_configuration_error() -> None:
 def test_two_unnamed_services_of_one_kind_get_distinct_names() -> None:
     client = modelport.Client(services=["llamacpp", "llamacpp"])
     assert [s.name for s in client.router.states] == ["llamacpp", "llamacpp-2"]
+
+
+# ---------------------------------------------------------------------------- requests in flight
+
+
+def _replicas(**kwargs: Any) -> tuple[Any, Any]:
+    from modelport.testing import FakeProvider
+
+    first = FakeProvider(models=["m"], name="first", reply="from first", **kwargs)
+    second = FakeProvider(models=["m"], name="second", reply="from second", **kwargs)
+    return first, second
+
+
+@pytest.mark.anyio
+async def test_concurrent_requests_spread_over_replicas_by_requests_in_flight() -> None:
+    import asyncio
+
+    first, second = _replicas(latency=0.05)
+    async with modelport.AsyncClient(services=[first, second]) as client:
+        await client.models()
+        await asyncio.gather(*(client.chat("m", "hi") for _ in range(8)))
+    assert (len(first.requests), len(second.requests)) == (4, 4)
+
+
+@pytest.mark.anyio
+async def test_services_report_requests_in_flight_until_a_stream_is_closed() -> None:
+    first, second = _replicas()
+    async with modelport.AsyncClient(services=[first, second]) as client:
+        await client.models()
+        stream = client.chat_stream("m", "hi")
+        await stream.__anext__()
+        counts = {s.name: s.in_flight for s in await client.services()}
+        assert counts == {"first": 1, "second": 0}
+        # the busy replica is passed over while the other is idle
+        assert (await client.chat("m", "hi")).service == "second"
+        await stream.aclose()
+        assert {s.name: s.in_flight for s in await client.services()} == {"first": 0, "second": 0}
+        assert (await client.chat("m", "hi")).service == "first"
+
+
+def test_sync_client_counts_requests_in_flight_too() -> None:
+    first, second = _replicas()
+    client = modelport.Client(services=[first, second])
+    client.models()
+    with client.chat_stream("m", "hi") as stream:
+        next(stream)
+        assert [s.in_flight for s in client.services()] == [1, 0]
+        assert client.chat("m", "hi").service == "second"
+    assert [s.in_flight for s in client.services()] == [0, 0]
+
+
+def test_a_failed_attempt_no_longer_counts_as_in_flight() -> None:
+    first, second = _replicas()
+    client = modelport.Client(services=[first, second], max_retries=0)
+    client.models()
+    first.fail_next(ServiceUnavailableError("down"))
+    assert client.chat("m", "hi").service == "second"
+    assert [s.in_flight for s in client.services()] == [0, 0]
+
+
+@pytest.mark.anyio
+async def test_a_replica_that_fails_at_once_gets_fewer_requests_than_a_healthy_one() -> None:
+    import asyncio
+
+    fast_failing, healthy = _replicas()
+    healthy.latency = 0.05
+    fast_failing.fail_next(*[ServiceUnavailableError("busy") for _ in range(100)])
+    async with modelport.AsyncClient(services=[fast_failing, healthy]) as client:
+        client._sleep = lambda seconds: asyncio.sleep(0)
+        await client.models()
+        replies = await asyncio.gather(*(client.chat("m", "hi") for _ in range(8)))
+    assert {r.service for r in replies} == {"second"}
+    assert len(fast_failing.requests) < len(healthy.requests)
+
+
+def test_health_and_loaded_state_rank_before_requests_in_flight() -> None:
+    first, second = _replicas()
+    client = modelport.Client(services=[first, second], max_retries=0)
+    client.models()
+    first.fail_next(ServiceUnavailableError("down"))
+    client.chat("m", "hi")  # "first" failed once: degraded
+    with client.chat_stream("m", "hi") as stream:  # goes to the healthy "second"
+        next(stream)
+        # "second" is busy, but healthy beats idle-and-degraded
+        assert client.chat("m", "hi").service == "second"

@@ -63,3 +63,92 @@ async def test_fake_works_with_the_async_client() -> None:
         result = await client.embed("m", ["a", "bb"])
     assert len(result.vectors) == 2
     assert fake.embedded == [["a", "bb"]]
+
+
+def _record_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
+    import asyncio
+
+    from modelport._http import transport
+
+    slept: list[tuple[str, float]] = []
+    real_async_sleep = asyncio.sleep
+
+    def sync_sleep(seconds: float) -> None:
+        slept.append(("sync", seconds))
+
+    async def async_sleep(seconds: float) -> None:
+        slept.append(("async", seconds))
+        await real_async_sleep(0)
+
+    monkeypatch.setattr(transport, "pause", sync_sleep)
+    monkeypatch.setattr(transport, "apause", async_sleep)
+    return slept
+
+
+def test_fake_latency_sleeps_before_each_sync_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept = _record_sleeps(monkeypatch)
+    fake = FakeProvider(models=["m"], latency=0.25)
+    client = modelport.Client(services=[fake])
+    client.chat("m", "hi")
+    client.embed("m", "x")
+    assert slept == [("sync", 0.25), ("sync", 0.25)]
+
+
+def test_fake_chunk_delay_sleeps_between_sync_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept = _record_sleeps(monkeypatch)
+    fake = FakeProvider(models=["m"], reply="a b c", stream_pieces=3, latency=0.5, chunk_delay=0.1)
+    with modelport.Client(services=[fake]).chat_stream("m", "hi") as stream:
+        chunks = list(stream)
+    # the latency before the first chunk, then a delay before each later one
+    assert slept == [("sync", 0.5)] + [("sync", 0.1)] * (len(chunks) - 1)
+
+
+@pytest.mark.anyio
+async def test_fake_latency_and_chunk_delay_await_in_async(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept = _record_sleeps(monkeypatch)
+    fake = FakeProvider(models=["m"], reply="a b", stream_pieces=2, latency=0.5, chunk_delay=0.1)
+    async with modelport.AsyncClient(services=[fake]) as client:
+        await client.chat("m", "hi")
+        async with client.chat_stream("m", "hi") as stream:
+            chunks = [c async for c in stream]
+    assert slept == [("async", 0.5), ("async", 0.5)] + [("async", 0.1)] * (len(chunks) - 1)
+
+
+@pytest.mark.anyio
+async def test_fake_latency_does_not_block_the_event_loop_and_can_be_cancelled() -> None:
+    import asyncio
+
+    fake = FakeProvider(models=["m"], latency=30.0)
+    async with modelport.AsyncClient(services=[fake]) as client:
+        task = asyncio.ensure_future(client.chat("m", "hi"))
+        for _ in range(5):
+            await asyncio.sleep(0)  # the loop keeps running while the fake "thinks"
+        assert not task.done()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def test_fake_rejects_negative_delays() -> None:
+    from modelport import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        FakeProvider(latency=-1)
+    with pytest.raises(ConfigurationError):
+        FakeProvider(chunk_delay=-0.5)
+
+
+def test_the_fake_cannot_pull_and_says_so() -> None:
+    from modelport import CapabilityError
+
+    with pytest.raises(CapabilityError):
+        list(FakeProvider().pull("m"))
+
+
+@pytest.mark.anyio
+async def test_the_fake_cannot_pull_in_async_either() -> None:
+    from modelport import CapabilityError
+
+    with pytest.raises(CapabilityError):
+        async for _ in FakeProvider().apull("m"):
+            pass

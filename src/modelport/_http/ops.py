@@ -81,6 +81,9 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     deadline: float | None = None
     """Seconds the whole exchange may take (non-streamed); ``None``: the transport's."""
+    check: bool = True
+    """Raise the error an error status means; ``False`` hands back any answer (its
+    body capped as an error body's is)."""
 
     def describe(self) -> str:
         return f"{self.method} {self.path}"

@@ -48,6 +48,17 @@ I = TypeVar("I")  # noqa: E741
 
 log = logging.getLogger("modelport")
 
+pause = time.sleep
+"""How the sync driver waits (a name of its own, for tests to replace)."""
+
+
+async def apause(seconds: float) -> None:
+    """How the async driver waits."""
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
 MAX_IN_FLIGHT = 16
 """How many requests of one batch are in flight at once in the async twin (an Ollama
 listing asks ``/api/show`` for every model). httpcore's async pool does work in
@@ -307,7 +318,7 @@ class SyncTransport(_TransportBase):
         deadline = self._deadline(request)
         response = self._open(request, self._read_bound(request, started, deadline))
         try:
-            if response.status_code >= 300:
+            if response.status_code >= 300 and request.check:
                 raise self._error(response, request)
             body = _Body(self.caps.max_body_bytes)
             try:
@@ -350,7 +361,7 @@ class SyncTransport(_TransportBase):
         if type(step) is Gather:
             return self._send_all(step.requests), None
         if type(step) is Sleep:
-            time.sleep(step.seconds)
+            pause(step.seconds)
             return None, None
         raise _unexpected_step(step)
 
@@ -487,7 +498,7 @@ class AsyncTransport(_TransportBase):
     async def _send(self, request: Request) -> Response:
         response = await self._open(request, request.timeout)
         try:
-            if response.status_code >= 300:
+            if response.status_code >= 300 and request.check:
                 raise await self._error(response, request)
             body = _Body(self.caps.max_body_bytes)
             try:
@@ -529,9 +540,7 @@ class AsyncTransport(_TransportBase):
         if type(step) is Gather:
             return await self._send_all(step.requests), None
         if type(step) is Sleep:
-            import asyncio
-
-            await asyncio.sleep(step.seconds)
+            await apause(step.seconds)
             return None, None
         raise _unexpected_step(step)
 

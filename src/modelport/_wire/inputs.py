@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from ..errors import InvalidRequestError
+from ..errors import CapabilityError, InvalidRequestError
 from ..types import ImageInput
 
 __all__ = [
@@ -57,9 +57,11 @@ def image_to_base64(image: ImageInput) -> tuple[str, str]:
         mime = image[5 : image.index(";") if ";" in image[: match.end()] else match.end() - 1]
         return image[match.end() :], mime or "image/png"
     if _is_url(image):
-        raise InvalidRequestError(
-            "This server needs the image data, and modelport does not fetch image URLs.",
-            hint="Pass the bytes or a file path instead (OpenAI-compatible servers take URLs).",
+        raise CapabilityError(
+            f"This server needs the image data, not a URL ({image[:80]}); modelport does "
+            "not download images.",
+            hint="Pass the bytes, a file path or a data: URL instead (OpenAI-compatible "
+            "servers such as vLLM take URLs).",
         )
     if len(image) < 4096 and os.path.isfile(image):
         return _read_image_file(image)

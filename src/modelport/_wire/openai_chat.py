@@ -316,6 +316,8 @@ def parse_model_list_entries(data: object) -> list[Mapping[str, Any]]:
 
 
 class _ToolCallBuilder:
+    """One tool call assembled from its streamed fragments."""
+
     __slots__ = ("arguments", "id", "name", "whole")
 
     def __init__(self) -> None:
@@ -361,6 +363,7 @@ class OpenAIChatStream(ChatStreamDecoder):
     __slots__ = (
         "_body",
         "_builders",
+        "_calls",
         "_decoder",
         "_looked",
         "_rules",
@@ -383,7 +386,8 @@ class OpenAIChatStream(ChatStreamDecoder):
         self.dialect = dialect
         self._rules = rules
         self._decoder = SSEDecoder(max_event_bytes)
-        self._builders: dict[int, _ToolCallBuilder] = {}
+        self._builders: dict[int, _ToolCallBuilder] = {}  # the current call at each index
+        self._calls: list[_ToolCallBuilder] = []  # every call, in order of appearance
         self._split = ThinkTagSplitter() if dialect.split_think else None
         self.done = False
         self._looked = False
@@ -531,9 +535,13 @@ class OpenAIChatStream(ChatStreamDecoder):
                 raise TypeError("a tool call fragment is not an object")
             index = fragment.get("index", position)
             key = index if isinstance(index, int) else position
+            call_id = fragment.get("id")
             builder = self._builders.get(key)
-            if builder is None:
+            # A new id at an index already taken is a new call: some servers send index
+            # 0 for every call (ollama #15457), or no index at all (ollama #7881).
+            if builder is None or (call_id and builder.id and builder.id != str(call_id)):
                 builder = self._builders[key] = _ToolCallBuilder()
+                self._calls.append(builder)
             builder.add(fragment)
 
     def _final(self) -> ChatChunk:
@@ -541,7 +549,7 @@ class OpenAIChatStream(ChatStreamDecoder):
         text = thinking = ""
         if self._split is not None:
             text, thinking = self._split.finish()
-        calls = tuple(b.build() for _, b in sorted(self._builders.items()))
+        calls = tuple(b.build() for b in self._calls)
         acc = self.acc
         if calls and acc.finish_reason in (None, "stop"):
             acc.finish_reason = "tool_calls"

@@ -216,6 +216,13 @@ class Provider:
         headers.update(self._extra_headers)
         return headers
 
+    def _set_header(self, name: str, value: str) -> None:
+        """Send ``name: value`` on every later request (connections already made too)."""
+        self._extra_headers.update(check_headers({name: value}))
+        for io in (self._sync, self._async):
+            if io is not None:
+                io.client.headers[name] = value
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, name={self.name!r})"
 

@@ -1,0 +1,208 @@
+"""``modelport serve``: the gateway (``modelport.gateway``) served by uvicorn.
+
+:func:`make_client` and :func:`run` are looked up at call time, so the tests replace
+them (a client over fake services; a recorder instead of a real server).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..errors import ConfigurationError
+from ..types import Service, ServiceStatus
+from . import _context
+
+if TYPE_CHECKING:
+    from ..client import AsyncClient
+
+__all__ = ["COMMANDS", "INSTALL_HINT", "make_client", "run", "serve"]
+
+INSTALL_HINT = (
+    "modelport serve needs the 'serve' extra (uvicorn). "
+    "Install it with: pip install 'modelport[serve]'"
+)
+DEFAULT_PORT = 11435
+GRACE_SECONDS = 10
+"""How long Ctrl-C waits for requests in flight before closing them."""
+
+
+def make_client(services: Sequence[str], timeout: float | None, gateway_id: str) -> AsyncClient:
+    """The client the gateway serves: ``--service`` entries, else discovery."""
+    import modelport
+
+    return modelport.AsyncClient(
+        services=list(services) or None, timeout=timeout, gateway_id=gateway_id
+    )
+
+
+def run(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str,
+    announce: Callable[[int], Awaitable[None]],
+) -> None:
+    """Serve ``app`` with uvicorn until Ctrl-C; ``announce(port)`` runs once listening."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                bound = self.servers[0].sockets[0].getsockname()[1] if self.servers else port
+                await announce(int(bound))
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,  # the gateway writes its own line per request
+        lifespan="on",
+        server_header=False,
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+    Server(config).run()
+
+
+def _shown_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _service_line(service: Service) -> str:
+    mark = {ServiceStatus.AVAILABLE: "ok", ServiceStatus.DEGRADED: "degraded"}.get(
+        service.status, "unavailable"
+    )
+    models = "" if service.model_count is None else f", {service.model_count} models"
+    why = f" ({service.error})" if service.error and mark != "ok" else ""
+    return f"  {mark:<11} {service.name} ({service.kind}) {service.base_url}{models}{why}"
+
+
+def _setup_logging(level: str) -> None:
+    logger = logging.getLogger("modelport.gateway")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="The port.",
+)
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    metavar="SPEC",
+    help="A server to put behind the gateway (URL, name=URL or a kind); repeatable. "
+    "Default: MODELPORT_SERVICES, else the servers found on this machine.",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    metavar="KEY",
+    help="A key callers must send (Bearer or x-api-key); repeatable. Also MODELPORT_API_KEYS "
+    "(comma-separated). Required to listen beyond this machine.",
+)
+@click.option(
+    "--max-body",
+    default="100MB",
+    show_default=True,
+    metavar="SIZE",
+    help="The largest request body (512KB, 100MB...); larger gets 413.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="info logs one line per request (never prompts or keys).",
+)
+@click.pass_obj
+def serve(
+    state: _context.State,
+    host: str,
+    port: int,
+    services: tuple[str, ...],
+    api_keys: tuple[str, ...],
+    max_body: str,
+    log_level: str,
+) -> None:
+    """Serve every model behind one OpenAI-compatible (and Ollama) endpoint.
+
+    \b
+    Examples:
+      modelport serve                          on http://127.0.0.1:11435
+      modelport serve --service gpu=http://10.0.0.5:11434
+      modelport serve --host 0.0.0.0 --api-key "$KEY"
+    """
+    from ..gateway import create_app, is_loopback, keys_from_env, parse_size
+
+    keys = [*api_keys, *keys_from_env(os.environ)]
+    if not is_loopback(host) and not keys:
+        raise click.UsageError(
+            f"Refusing to listen on {host} without an API key: anyone who can reach this "
+            "machine could use its models. Add a key with --api-key KEY (repeatable) or "
+            "MODELPORT_API_KEYS=key1,key2, or listen on 127.0.0.1."
+        )
+    try:
+        size = parse_size(max_body)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-body") from None
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        click.echo(INSTALL_HINT, err=True)
+        raise click.exceptions.Exit(2) from None
+
+    gateway_id = secrets.token_hex(8)
+    client = make_client([*state.services, *services], state.timeout, gateway_id)
+    app = create_app(client, api_keys=keys, max_body=size, gateway_id=gateway_id)
+    _setup_logging(log_level)
+
+    async def announce(bound: int) -> None:
+        url = f"http://{_shown_host(host)}:{bound}"
+        found = await client.services()
+        lines = [
+            f"modelport gateway on {url}",
+            f"  OpenAI:  base_url={url}/v1",
+            f"  Ollama:  OLLAMA_HOST={url}",
+            f"  keys:    {len(keys)} API key{'s' if len(keys) != 1 else ''} required"
+            if keys
+            else "  keys:    none (listening on this machine only)",
+            "services:" if found else "services: none found yet (looked again on each request)",
+            *(_service_line(s) for s in found),
+            "Ctrl-C to stop.",
+        ]
+        click.echo("\n".join(lines))
+
+    try:
+        run(app, host=host, port=port, log_level=log_level, announce=announce)
+    finally:
+        import asyncio
+
+        asyncio.run(client.aclose())
+
+
+COMMANDS = [serve]

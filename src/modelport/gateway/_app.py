@@ -1,0 +1,679 @@
+"""The gateway's ASGI layer: routing, keys, body limits, streaming and disconnects.
+
+Only I/O lives here. Each request is read (bounded by the body limit), handed to a
+handler that calls the public :class:`~modelport.AsyncClient` and writes what the
+pure translation modules return. While a handler runs, ``receive()`` is watched for
+``http.disconnect`` in a second task: when the caller leaves (while the service is
+still reading the prompt, mid-stream, or during a plain call) the handler is
+cancelled at once, which closes the upstream request.
+
+Streams open the upstream and wait for its first chunk before sending the response
+headers, so a failure before any output still gets its own status (and failover,
+which the client does before the first chunk, stays invisible); each chunk is then
+written as soon as it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from .._version import __version__
+from ..client import AsyncClient
+from ..errors import CapabilityError, ModelportError
+from ..types import ChatChunk, PullProgress, Usage
+from . import _errors as errors
+from . import _ollama as ol
+from . import _openai as oa
+from ._config import DEFAULT_MAX_BODY
+from ._errors import Failure, failure_for
+
+__all__ = ["GATEWAY_HEADER", "Gateway"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Surface = Literal["openai", "ollama"]
+Handler = Callable[["Exchange", Any], Awaitable[None]]
+
+GATEWAY_HEADER = "x-modelport-gateway"
+"""Stamped on every response; a request carrying this gateway's own id is a loop."""
+
+log = logging.getLogger("modelport.gateway")
+
+_JSON = b"application/json"
+_NDJSON = b"application/x-ndjson"
+_TEXT = b"text/plain; charset=utf-8"
+_STREAM_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_CLIENT_CLOSED = 499
+"""The status logged for a caller that left before the answer was complete."""
+
+
+class Encoder(Protocol):
+    """Turns a stream's chunks into the bytes of one surface (SSE or NDJSON)."""
+
+    def chunk(self, chunk: ChatChunk) -> bytes: ...
+
+    def end(self) -> bytes: ...
+
+
+class _Disconnected(Exception):
+    """The caller hung up while its request body was being read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One path: which surface's error shape it uses, and a handler per method."""
+
+    surface: Surface
+    methods: dict[str, Handler]
+    body: bool = False
+    """Whether the handlers take a JSON body."""
+    public: bool = False
+    """Whether it answers without an API key (only fixed, harmless answers)."""
+
+
+class Exchange:
+    """One request and its response, with what the access log needs."""
+
+    __slots__ = (
+        "closed",
+        "gateway",
+        "method",
+        "model",
+        "path",
+        "receive",
+        "scope",
+        "send",
+        "service",
+        "started",
+        "status",
+        "streaming",
+        "surface",
+        "usage",
+    )
+
+    def __init__(self, gateway: Gateway, scope: Scope, receive: Receive, send: Send, path: str):
+        self.gateway = gateway
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.method: str = scope["method"]
+        self.path = path
+        self.surface: Surface = "ollama" if path == "/" or path.startswith("/api/") else "openai"
+        self.started = time.perf_counter()
+        self.status = 0
+        self.model: str | None = None
+        self.service: str | None = None
+        self.usage: Usage | None = None
+        self.streaming = False
+        self.closed = False
+
+    @property
+    def headers_sent(self) -> bool:
+        return self.status != 0
+
+    def note(self, service: str | None, usage: Usage | None = None) -> None:
+        """Record the service that answered and the tokens, for the access log."""
+        self.service = service or self.service
+        self.usage = usage or self.usage
+
+    async def _start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, self.gateway.stamp],
+            }
+        )
+
+    async def json(
+        self, status: int, body: Any, headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
+        """A whole JSON response."""
+        data = errors.dumps(body)
+        await self.raw(status, data, _JSON, headers)
+
+    async def raw(
+        self,
+        status: int,
+        data: bytes,
+        content_type: bytes,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        """A whole response with these bytes."""
+        length = (b"content-length", str(len(data)).encode())
+        await self._start(status, [(b"content-type", content_type), length, *headers])
+        body = b"" if self.method == "HEAD" else data
+        await self.send({"type": "http.response.body", "body": body})
+        self.closed = True
+
+    async def fail(self, failure: Failure) -> None:
+        """The failure as a whole response in this surface's shape."""
+        body = (
+            errors.ollama_body(failure) if self.surface == "ollama" else errors.openai_body(failure)
+        )
+        await self.json(failure.status, body, errors.headers_for(failure))
+
+    async def open_stream(self, content_type: bytes) -> None:
+        """Send the headers of a streamed response (status 200)."""
+        self.streaming = True
+        await self._start(200, [(b"content-type", content_type), *_STREAM_HEADERS])
+
+    async def write(self, data: bytes) -> None:
+        """One piece of a streamed response, sent at once."""
+        if data:
+            await self.send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def finish(self) -> None:
+        """End a streamed response."""
+        if not self.closed:
+            self.closed = True
+            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def _created() -> int:
+    return int(time.time())
+
+
+def _completion_id() -> str:
+    return f"chatcmpl-{secrets.token_hex(12)}"
+
+
+class Gateway:
+    """The ASGI application of ``modelport serve``; build it with :func:`create_app`.
+
+    ``id`` is this instance's random id: sent on its own upstream requests, stamped
+    on every response (``x-modelport-gateway``), and answered with 508 when a request
+    carries it back.
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient | None = None,
+        *,
+        api_keys: Sequence[str] | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+        gateway_id: str | None = None,
+    ) -> None:
+        self.id: str = (
+            gateway_id
+            or (client.gateway_id if client is not None else None)
+            or secrets.token_hex(8)
+        )
+        self._owns_client = client is None
+        self.client: AsyncClient = client if client is not None else AsyncClient(gateway_id=self.id)
+        self._keys = [key.encode() for key in (api_keys or ()) if key]
+        self.max_body = max_body
+        self.stamp = (GATEWAY_HEADER.encode(), self.id.encode())
+        self._id_bytes = self.id.encode()
+        self.routes: dict[str, Route] = {}
+        self._add_openai_routes()
+        self._add_ollama_routes()
+
+    # ------------------------------------------------------------------ routing
+
+    def _route(
+        self,
+        path: str,
+        surface: Surface,
+        methods: Mapping[str, Handler],
+        *,
+        body: bool = False,
+        public: bool = False,
+    ) -> None:
+        self.routes[path] = Route(surface, dict(methods), body, public)
+
+    def _add_openai_routes(self) -> None:
+        self._route("/health", "openai", {"GET": self._health})
+        self._route("/v1/models", "openai", {"GET": self._models})
+        self._route("/v1/chat/completions", "openai", {"POST": self._chat}, body=True)
+        self._route("/v1/embeddings", "openai", {"POST": self._embeddings}, body=True)
+
+    def _add_ollama_routes(self) -> None:
+        public = {"GET": self._ollama_root, "HEAD": self._ollama_root}
+        self._route("/", "ollama", public, public=True)
+        version = {"GET": self._ollama_version, "HEAD": self._ollama_version}
+        self._route("/api/version", "ollama", version, public=True)
+        tags = {"GET": self._ollama_tags, "HEAD": self._ollama_tags}
+        self._route("/api/tags", "ollama", tags)
+        self._route("/api/ps", "ollama", {"GET": self._ollama_ps})
+        for path, handler in (
+            ("/api/show", self._ollama_show),
+            ("/api/chat", self._ollama_chat),
+            ("/api/generate", self._ollama_generate),
+            ("/api/embed", self._ollama_embed),
+            ("/api/embeddings", self._ollama_embeddings),
+            ("/api/pull", self._ollama_pull),
+        ):
+            self._route(path, "ollama", {"POST": handler}, body=True)
+        for path in ("/api/create", "/api/copy", "/api/push"):
+            self._route(path, "ollama", {"POST": self._not_supported})
+        self._route("/api/delete", "ollama", {"DELETE": self._not_supported})
+        self._blobs = Route("ollama", {"HEAD": self._not_supported, "POST": self._not_supported})
+
+    def _find(self, path: str) -> tuple[Route | None, str | None]:
+        route = self.routes.get(path)
+        if route is not None:
+            return route, None
+        if path.startswith("/v1/models/") and len(path) > len("/v1/models/"):
+            return Route("openai", {"GET": self._model}), path[len("/v1/models/") :]
+        if path.startswith("/api/blobs/"):
+            return self._blobs, None
+        return None, None
+
+    # ------------------------------------------------------------------ ASGI
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._owns_client:
+                    await self.client.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        root = scope.get("root_path") or ""
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        ex = Exchange(self, scope, receive, send, path)
+        try:
+            await self._serve(ex)
+        except _Disconnected:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug here: answer 500 if we still can, and say so
+            log.exception("gateway error on %s %s", ex.method, path)
+            if not ex.headers_sent:
+                await ex.fail(failure_for(exc))
+            elif ex.streaming:
+                await ex.finish()
+        finally:
+            self._access_log(ex)
+
+    async def _serve(self, ex: Exchange) -> None:
+        auth: bytes | None = None
+        api_key: bytes | None = None
+        length: bytes | None = None
+        for name, value in ex.scope["headers"]:
+            if name == b"x-modelport-gateway":
+                if value == self._id_bytes:
+                    await ex.fail(errors.loop())
+                    return
+            elif name == b"authorization":
+                auth = value
+            elif name == b"x-api-key":
+                api_key = value
+            elif name == b"content-length":
+                length = value
+        route, param = self._find(ex.path)
+        if route is None:
+            if ex.surface == "ollama":  # as Ollama answers: a text 404 is "no such route"
+                await ex.raw(404, b"404 page not found", _TEXT)
+            else:
+                await ex.fail(errors.route_not_found(ex.method, ex.path))
+            return
+        ex.surface = route.surface
+        handler = route.methods.get(ex.method)
+        if handler is None:
+            if ex.surface == "ollama":
+                await ex.raw(405, b"405 method not allowed", _TEXT)
+            else:
+                await ex.fail(errors.method_not_allowed(ex.method, ex.path, sorted(route.methods)))
+            return
+        if self._keys and not route.public and not self._authorized(auth, api_key):
+            await ex.fail(errors.unauthorized())
+            return
+        body: Any = param
+        if route.body:
+            body = await self._read_json(ex, length)
+            if body is _REFUSED:
+                return
+        await self._watched(ex, handler, body)
+
+    def _authorized(self, auth: bytes | None, api_key: bytes | None) -> bool:
+        offered = []
+        if auth is not None and auth[:7].lower() == b"bearer ":
+            offered.append(auth[7:].strip())
+        if api_key is not None:
+            offered.append(api_key.strip())
+        ok = False
+        for candidate in offered:
+            for key in self._keys:  # every key compared, in constant time each
+                ok |= hmac.compare_digest(candidate, key)
+        return ok
+
+    async def _read_json(self, ex: Exchange, length: bytes | None) -> Any:
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            await ex.fail(errors.too_large(self.max_body))
+            return _REFUSED
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await ex.receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await ex.fail(errors.too_large(self.max_body))
+                return _REFUSED
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        try:
+            body = json.loads(b"".join(chunks))
+        except ValueError as exc:  # also bytes that are not UTF-8
+            await ex.fail(errors.bad_body(type(exc).__name__))
+            return _REFUSED
+        if not isinstance(body, dict):
+            await ex.fail(errors.bad_body(f"got a JSON {type(body).__name__}"))
+            return _REFUSED
+        return body
+
+    async def _watched(self, ex: Exchange, handler: Handler, body: Any) -> None:
+        """Run the handler while watching for the caller to leave; if it does, cancel
+        the handler at once (its ``finally`` blocks close the upstream request).
+        """
+        work = asyncio.ensure_future(self._handle(ex, handler, body))
+        watch = asyncio.ensure_future(_until_disconnect(ex.receive))
+        try:
+            done, _ = await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            work.cancel()
+            watch.cancel()
+            raise
+        if work in done:
+            watch.cancel()
+            work.result()
+            return
+        work.cancel()
+        await asyncio.gather(work, return_exceptions=True)
+        if not ex.closed:
+            ex.status = _CLIENT_CLOSED
+
+    async def _handle(self, ex: Exchange, handler: Handler, body: Any) -> None:
+        try:
+            await handler(ex, body)
+        except ModelportError as exc:
+            ex.note(exc.service)
+            if not ex.headers_sent:
+                await ex.fail(failure_for(exc))
+                return
+            raise  # a handler's stream writes its own error event; this is a bug
+        if ex.streaming:
+            await ex.finish()
+
+    # ------------------------------------------------------------------ access log
+
+    def _access_log(self, ex: Exchange) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        usage = ex.usage
+        tokens = (
+            f"{usage.prompt_tokens or 0}+{usage.completion_tokens or 0}"
+            if usage is not None
+            else "-"
+        )
+        log.info(
+            "%s %s %d model=%s service=%s %.1fms tokens=%s",
+            ex.method,
+            ex.path,
+            ex.status or _CLIENT_CLOSED,
+            ex.model or "-",
+            ex.service or "-",
+            (time.perf_counter() - ex.started) * 1000.0,
+            tokens,
+        )
+
+    # ------------------------------------------------------------------ OpenAI surface
+
+    async def _health(self, ex: Exchange, _: Any) -> None:
+        services = await self.client.services()
+        await ex.json(
+            200,
+            {
+                "status": "ok",
+                "gateway": self.id,
+                "services": [
+                    {
+                        "name": s.name,
+                        "kind": s.kind,
+                        "base_url": s.base_url,
+                        "status": s.status.value,
+                        "in_flight": s.in_flight,
+                        "model_count": s.model_count,
+                        "error": s.error,
+                    }
+                    for s in services
+                ],
+            },
+        )
+
+    async def _models(self, ex: Exchange, _: Any) -> None:
+        await ex.json(200, oa.models_body(await self.client.models()))
+
+    async def _model(self, ex: Exchange, model: str) -> None:
+        ex.model = model
+        info = await self.client.model_info(model)
+        ex.note(info.service)
+        await ex.json(200, oa.model_body(info, model))
+
+    async def _chat(self, ex: Exchange, body: Any) -> None:
+        call = oa.parse_chat_request(body)
+        ex.model = call.model
+        if call.stream:
+            await self._chat_stream(ex, call)
+            return
+        reply = await self.client.chat(call.model, call.messages, **call.options)
+        ex.note(reply.service, reply.usage)
+        await ex.json(
+            200,
+            oa.completion_body(reply, model=call.model, id=_completion_id(), created=_created()),
+        )
+
+    async def _chat_stream(self, ex: Exchange, call: oa.ChatCall) -> None:
+        encoder = oa.ChunkEncoder(
+            model=call.model,
+            id=_completion_id(),
+            created=_created(),
+            include_usage=call.include_usage,
+        )
+        stream = self.client.chat_stream(call.model, call.messages, **call.options)
+        await self._relay(ex, stream, encoder, b"text/event-stream", oa.error_event)
+
+    async def _relay(
+        self,
+        ex: Exchange,
+        stream: Any,
+        encoder: Encoder,
+        content_type: bytes,
+        error: Callable[[Failure], bytes],
+    ) -> None:
+        """Relay a chat stream: its first chunk before any header (so a failure before
+        output gets its own status), then each chunk as it arrives; a failure after
+        that is the surface's last error event.
+        """
+        try:
+            try:  # routing, failover and the first chunk, before any header is sent
+                first = await stream.__anext__()
+            except StopAsyncIteration:
+                first = None
+            await ex.open_stream(content_type)
+            if first is not None:
+                await ex.write(encoder.chunk(first))
+            try:
+                async for chunk in stream:
+                    await ex.write(encoder.chunk(chunk))
+            except ModelportError as exc:
+                ex.note(exc.service)
+                await ex.write(error(failure_for(exc)))
+                return
+            if stream.done:
+                ex.note(stream.response.service, stream.response.usage)
+            await ex.write(encoder.end())
+        finally:
+            await stream.aclose()
+
+    async def _embeddings(self, ex: Exchange, body: Any) -> None:
+        call = oa.parse_embed_request(body)
+        ex.model = call.model
+        result = await self.client.embed(call.model, call.inputs)
+        ex.note(result.service, result.usage)
+        await ex.json(200, oa.embeddings_body(result, model=call.model, base64_out=call.base64))
+
+    # ------------------------------------------------------------------ Ollama surface
+
+    async def _ollama_root(self, ex: Exchange, _: Any) -> None:
+        await ex.raw(200, b"Ollama is running", _TEXT)
+
+    async def _ollama_version(self, ex: Exchange, _: Any) -> None:
+        await ex.json(200, {"version": ol.VERSION, "modelport": __version__})
+
+    async def _ollama_tags(self, ex: Exchange, _: Any) -> None:
+        await ex.json(200, ol.tags_body(await self.client.models()))
+
+    async def _ollama_ps(self, ex: Exchange, _: Any) -> None:
+        await ex.json(200, ol.ps_body(await self.client.models()))
+
+    async def _ollama_show(self, ex: Exchange, body: Any) -> None:
+        model, _ = ol.parse_pull_request(body)
+        ex.model = model
+        info = await self.client.model_info(model)
+        ex.note(info.service)
+        await ex.json(200, ol.show_body(info))
+
+    async def _ollama_chat(self, ex: Exchange, body: Any) -> None:
+        await self._ollama_reply(ex, ol.parse_chat_request(body))
+
+    async def _ollama_generate(self, ex: Exchange, body: Any) -> None:
+        await self._ollama_reply(ex, ol.parse_generate_request(body))
+
+    async def _ollama_reply(self, ex: Exchange, call: ol.ChatCall) -> None:
+        ex.model = call.model
+        if not call.messages:  # Ollama's way to load (or unload) a model
+            if call.unload:
+                try:
+                    await self.client.unload(call.model)
+                except CapabilityError:
+                    pass  # servers that cannot unload keep the model: nothing to do
+            await ex.json(200, ol.load_body(call.model, generate=call.generate, unload=call.unload))
+            return
+        if call.stream:
+            encoder = ol.StreamEncoder(model=call.model, generate=call.generate)
+            stream = self.client.chat_stream(call.model, call.messages, **call.options)
+            await self._relay(ex, stream, encoder, _NDJSON, ol.error_line)
+            return
+        started = time.perf_counter()
+        reply = await self.client.chat(call.model, call.messages, **call.options)
+        ex.note(reply.service, reply.usage)
+        elapsed = time.perf_counter() - started
+        build = ol.generate_body if call.generate else ol.chat_body
+        await ex.json(200, build(reply, model=call.model, elapsed=elapsed))
+
+    async def _ollama_embed(self, ex: Exchange, body: Any) -> None:
+        call = ol.parse_embed_request(body)
+        ex.model = call.model
+        if not call.inputs:
+            await ex.json(200, {"model": call.model, "embeddings": []})
+            return
+        started = time.perf_counter()
+        result = await self.client.embed(call.model, call.inputs)
+        ex.note(result.service, result.usage)
+        elapsed = time.perf_counter() - started
+        body = ol.embed_body(result, model=call.model, dimensions=call.dimensions, elapsed=elapsed)
+        await ex.json(200, body)
+
+    async def _ollama_embeddings(self, ex: Exchange, body: Any) -> None:
+        call = ol.parse_embed_request(body, legacy=True)
+        ex.model = call.model
+        if not call.inputs:
+            await ex.json(200, {"embedding": []})
+            return
+        result = await self.client.embed(call.model, call.inputs)
+        ex.note(result.service, result.usage)
+        await ex.json(200, ol.legacy_embedding_body(result))
+
+    async def _ollama_pull(self, ex: Exchange, body: Any) -> None:
+        model, stream = ol.parse_pull_request(body)
+        ex.model = model
+        progress: AsyncIterator[PullProgress] = self.client.pull(model)
+        try:
+            first = await progress.__anext__()  # errors before any output get a status
+            if not stream:
+                last = first
+                async for step in progress:
+                    last = step
+                await ex.json(200, _progress(last))
+                return
+            await ex.open_stream(_NDJSON)
+            await ex.write(_progress_line(first))
+            try:
+                async for step in progress:
+                    await ex.write(_progress_line(step))
+            except ModelportError as exc:
+                await ex.write(ol.error_line(failure_for(exc)))
+        finally:
+            await progress.aclose()  # type: ignore[attr-defined]
+
+    async def _not_supported(self, ex: Exchange, _: Any) -> None:
+        await ex.fail(
+            errors.not_implemented(
+                f"{ex.method} {ex.path} is not supported by the modelport gateway: it serves "
+                "models from several servers and does not manage them. Create, copy, push "
+                "and delete models on the Ollama server itself."
+            )
+        )
+
+
+def _progress(step: PullProgress) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": step.status}
+    for key in ("digest", "total", "completed"):
+        value = getattr(step, key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _progress_line(step: PullProgress) -> bytes:
+    return errors.dumps(_progress(step)) + b"\n"
+
+
+_REFUSED: Any = object()
+"""What reading a body returns when the request was already answered (413, 400)."""

@@ -1,0 +1,229 @@
+"""The gateway's error table, pure: a modelport error becomes one HTTP status, a code,
+and a body in each surface's shape.
+
+=======================================  ======  ==================================
+error                                    status  code
+=======================================  ======  ==================================
+ModelNotFoundError                       404     ``model_not_found``
+InvalidRequestError                      400     ``invalid_request``
+CapabilityError                          400     ``unsupported_capability``
+ContextLengthExceededError               400     ``context_length_exceeded``
+ModelNotLoadedError                      409     ``model_not_loaded``
+ServiceUnavailableError                  503     ``service_unavailable`` (Retry-After)
+AllServicesFailedError, all retriable    503     ``no_healthy_service`` (Retry-After)
+RequestTimeoutError                      504     ``upstream_timeout``
+RateLimitError                           429     ``rate_limit_exceeded`` (Retry-After)
+AuthenticationError (from a service)     502     ``upstream_authentication_failed``
+ServerError, ProtocolError, StreamError  502     ``upstream_error``
+ConfigurationError                       500     ``configuration_error``
+=======================================  ======  ==================================
+
+An :class:`AllServicesFailedError` with a cause that is not retriable takes that
+cause's row. The gateway's own refusals (401, 413, 400 for a body that is not JSON,
+404/405 for an unknown route, 508 for a request from itself) are built here too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import (
+    AllServicesFailedError,
+    AuthenticationError,
+    CapabilityError,
+    ConfigurationError,
+    ContextLengthExceededError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    ModelNotLoadedError,
+    ModelportError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServiceUnavailableError,
+)
+
+__all__ = [
+    "Failure",
+    "bad_body",
+    "failure_for",
+    "headers_for",
+    "loop",
+    "method_not_allowed",
+    "not_implemented",
+    "ollama_body",
+    "openai_body",
+    "route_not_found",
+    "too_large",
+    "unauthorized",
+]
+
+DEFAULT_RETRY_AFTER = 5
+"""Seconds a 503 asks callers to wait when no service said how long."""
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+    500: "server_error",
+    501: "not_implemented_error",
+    502: "upstream_error",
+    503: "service_unavailable_error",
+    504: "timeout_error",
+    508: "loop_detected_error",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """What the caller is told: a status, OpenAI's ``type`` and ``code``, a message,
+    and the seconds to wait before retrying (429 and 503).
+    """
+
+    status: int
+    type: str
+    code: str | None
+    message: str
+    retry_after: int | None = None
+
+
+def _failure(
+    status: int, code: str | None, message: str, retry_after: int | None = None
+) -> Failure:
+    return Failure(status, _TYPES.get(status, "server_error"), code, message, retry_after)
+
+
+def _seconds(value: float | None, default: int) -> int:
+    if value is None or value <= 0:
+        return default
+    return max(1, math.ceil(value))
+
+
+def failure_for(error: BaseException) -> Failure:
+    """The row of the table for ``error``; anything not a modelport error is a bug here,
+    a 500 whose message gives nothing away.
+    """
+    if not isinstance(error, ModelportError):
+        return _failure(500, "internal_error", "The gateway failed unexpectedly; see its log.")
+    message = str(error)
+    if isinstance(error, AllServicesFailedError):
+        causes = error.errors
+        if causes and all(cause.retriable for cause in causes):
+            waits = [getattr(c, "retry_after", None) for c in causes]
+            known = [w for w in waits if isinstance(w, (int, float))]
+            wait = _seconds(max(known) if known else None, DEFAULT_RETRY_AFTER)
+            return _failure(503, "no_healthy_service", message, wait)
+        # A replica whose list was stale says "not found"; another cause says more.
+        fatal = [c for c in causes if not c.retriable]
+        telling = [c for c in fatal if not isinstance(c, ModelNotFoundError)] or fatal
+        if telling:
+            row = failure_for(telling[0])
+            return Failure(row.status, row.type, row.code, message, row.retry_after)
+        return _failure(502, "upstream_error", message)
+    if isinstance(error, ContextLengthExceededError):
+        return _failure(400, "context_length_exceeded", message)
+    if isinstance(error, CapabilityError):
+        return _failure(400, "unsupported_capability", message)
+    if isinstance(error, InvalidRequestError):
+        return _failure(400, "invalid_request", message)
+    if isinstance(error, ModelNotFoundError):
+        return _failure(404, "model_not_found", message)
+    if isinstance(error, ModelNotLoadedError):
+        return _failure(409, "model_not_loaded", message)
+    if isinstance(error, ServiceUnavailableError):
+        wait = _seconds(error.retry_after, DEFAULT_RETRY_AFTER)
+        return _failure(503, "service_unavailable", message, wait)
+    if isinstance(error, RequestTimeoutError):
+        return _failure(504, "upstream_timeout", message)
+    if isinstance(error, RateLimitError):
+        return _failure(429, "rate_limit_exceeded", message, _seconds(error.retry_after, 1))
+    if isinstance(error, AuthenticationError):
+        return _failure(502, "upstream_authentication_failed", message)
+    if isinstance(error, ConfigurationError):
+        return _failure(500, "configuration_error", message)
+    return _failure(502, "upstream_error", message)
+
+
+# --------------------------------------------------------------------------- the gateway's own
+
+
+def unauthorized() -> Failure:
+    return _failure(
+        401,
+        "invalid_api_key",
+        "Missing or wrong API key: send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'.",
+    )
+
+
+def too_large(limit: int) -> Failure:
+    return _failure(
+        413,
+        "request_too_large",
+        f"The request body is larger than this gateway accepts ({limit} bytes); "
+        "its operator can raise --max-body.",
+    )
+
+
+def bad_body(detail: str) -> Failure:
+    return _failure(400, "invalid_json", f"The request body is not a JSON object: {detail}.")
+
+
+def route_not_found(method: str, path: str) -> Failure:
+    return _failure(404, "not_found", f"There is no route {method} {path} on this gateway.")
+
+
+def method_not_allowed(method: str, path: str, allowed: list[str]) -> Failure:
+    return _failure(
+        405, "method_not_allowed", f"{path} does not take {method}; use {', '.join(allowed)}."
+    )
+
+
+def not_implemented(what: str) -> Failure:
+    return _failure(501, "not_implemented", what)
+
+
+def loop() -> Failure:
+    return _failure(
+        508,
+        "gateway_loop",
+        "This request came from this gateway itself: a service it routes to points back "
+        "at it. Nothing was sent on.",
+    )
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def openai_body(failure: Failure) -> dict[str, Any]:
+    """``{"error": {"message", "type", "code", "param"}}``, as OpenAI sends it."""
+    return {
+        "error": {
+            "message": failure.message,
+            "type": failure.type,
+            "code": failure.code,
+            "param": None,
+        }
+    }
+
+
+def ollama_body(failure: Failure) -> dict[str, Any]:
+    """``{"error": "..."}``, as Ollama sends it."""
+    return {"error": failure.message}
+
+
+def headers_for(failure: Failure) -> list[tuple[bytes, bytes]]:
+    """Extra response headers: ``Retry-After`` for 429 and 503."""
+    if failure.retry_after is None:
+        return []
+    return [(b"retry-after", str(failure.retry_after).encode())]
+
+
+def dumps(data: Any) -> bytes:
+    """Compact JSON bytes, as every body the gateway writes."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()

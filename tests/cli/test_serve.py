@@ -1,0 +1,176 @@
+"""``modelport serve``: flags, the refusal to listen publicly without a key, what it
+prints, the install hint, and a graceful Ctrl-C (the last one in a real process)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import modelport
+from modelport.cli import _serve, app
+from modelport.testing import FakeProvider
+
+
+@pytest.fixture
+def launched(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Replace the server with a recorder that runs the start-up announcement only."""
+    seen: dict[str, Any] = {}
+
+    def make_client(services: list[str], timeout: float | None, gateway_id: str) -> Any:
+        seen["services"], seen["timeout"], seen["client_id"] = services, timeout, gateway_id
+        return modelport.AsyncClient(
+            services=[FakeProvider(models=["m", "n"], name="fake")], gateway_id=gateway_id
+        )
+
+    def run(
+        app_: Any,
+        *,
+        host: str,
+        port: int,
+        log_level: str,
+        announce: Callable[[int], Awaitable[None]],
+    ) -> None:
+        seen.update(app=app_, host=host, port=port, log_level=log_level)
+        asyncio.run(announce(port))
+
+    monkeypatch.setattr(_serve, "make_client", make_client)
+    monkeypatch.setattr(_serve, "run", run)
+    monkeypatch.setattr(_serve, "_setup_logging", lambda level: seen.update(logging=level))
+    return seen
+
+
+def test_serve_defaults_to_loopback_port_11435_and_prints_how_to_use_it(
+    runner: CliRunner, launched: dict[str, Any]
+) -> None:
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert (launched["host"], launched["port"], launched["log_level"]) == (
+        "127.0.0.1",
+        11435,
+        "info",
+    )
+    out = result.stdout
+    assert "http://127.0.0.1:11435/v1" in out
+    assert "OLLAMA_HOST=http://127.0.0.1:11435" in out
+    assert "fake" in out and "2 models" in out
+    gateway = launched["app"]
+    assert gateway.id == launched["client_id"]  # the client sends the gateway's own id
+    assert gateway.max_body == 100 * 1024**2
+
+
+def test_serve_takes_services_keys_size_and_log_level(
+    runner: CliRunner, launched: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPORT_API_KEYS", "env-key")
+    result = runner.invoke(
+        app,
+        [
+            "--service", "http://127.0.0.1:9001", "--timeout", "12",
+            "serve", "--host", "0.0.0.0", "--port", "8123",
+            "--service", "gpu=http://127.0.0.1:9002", "--api-key", "k1",
+            "--max-body", "512KB", "--log-level", "warning",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert launched["services"] == ["http://127.0.0.1:9001", "gpu=http://127.0.0.1:9002"]
+    assert launched["timeout"] == 12
+    assert (launched["host"], launched["port"], launched["log_level"]) == (
+        "0.0.0.0",
+        8123,
+        "warning",
+    )
+    assert launched["app"].max_body == 512 * 1024
+    assert "k1" not in result.output and "env-key" not in result.output
+    assert "2 API keys" in result.output
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "gpu-box"])
+def test_listening_beyond_this_machine_without_a_key_is_refused(
+    runner: CliRunner, launched: dict[str, Any], host: str
+) -> None:
+    result = runner.invoke(app, ["serve", "--host", host])
+    assert result.exit_code == 2
+    assert "app" not in launched  # nothing was started
+    assert "--api-key" in result.stderr and "MODELPORT_API_KEYS" in result.stderr
+
+
+def test_an_unreadable_max_body_is_a_usage_error(
+    runner: CliRunner, launched: dict[str, Any]
+) -> None:
+    result = runner.invoke(app, ["serve", "--max-body", "lots"])
+    assert result.exit_code == 2
+    assert "512KB" in result.stderr
+
+
+def test_without_the_serve_extra_it_says_what_to_install() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['uvicorn'] = None\n"
+            "from modelport.__main__ import main\n"
+            "raise SystemExit(main(['serve']))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "pip install 'modelport[serve]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.socket
+def test_ctrl_c_stops_the_real_server_cleanly() -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("MODELPORT_SERVICES", None)
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "modelport",
+            "--service", f"http://127.0.0.1:{_free_port()}",  # nothing listens there
+            "serve", "--port", str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 30
+        banner = ""
+        while "Ctrl-C" not in banner and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            banner += line
+        assert f"http://127.0.0.1:{port}/v1" in banner, banner + (
+            process.stderr.read() if process.poll() is not None else ""
+        )
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    # uvicorn finishes its shutdown, then the command exits as interrupted (130)
+    assert process.returncode == 130, err
+    assert "Application shutdown complete" in err
+    assert "Traceback" not in err
