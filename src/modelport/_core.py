@@ -572,7 +572,9 @@ class ClientCore:
 
     def _manage(self, model: str, op: Callable[[Provider, str], Op[None]]) -> Flow[None]:
         targets = yield from self._targets(model)
-        yield from self._on_best(targets[:1], op)
+        target = targets[0]
+        yield from self._on_best([target], op)
+        self.router.stale(target.state)  # what is loaded changed: ask again next time
 
     def _pull(self, model: str) -> Flow[None]:
         model = require_model(model)

@@ -197,6 +197,11 @@ class Router:
             state.models = models
             state.models_at = self.clock()
 
+    def stale(self, state: ServiceState) -> None:
+        """The service's model list no longer says what is loaded: list it again."""
+        with self.lock:
+            state.models_at = float("-inf")
+
     def after_wait(
         self, state: ServiceState, refresh: bool, seen_at: float
     ) -> list[ModelInfo] | None:

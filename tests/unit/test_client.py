@@ -194,3 +194,35 @@ def test_an_unknown_step_in_a_flow_is_a_bug_reported_as_such() -> None:
 
     with pytest.raises(TypeError, match="not a step"):
         client._run(flow())
+
+
+class Loading(FakeProvider):
+    """A fake that loads and unloads: its model list says what is loaded."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.loaded: set[str] = set()
+
+    def _op_models(self, refresh: bool = False) -> Any:
+        from dataclasses import replace
+
+        models = yield from super()._op_models(refresh)
+        return [replace(m, loaded=m.name in self.loaded) for m in models]
+
+    def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Any:
+        yield from sleep(0)
+        self.loaded.add(model)
+
+    def _op_unload(self, model: str) -> Any:
+        yield from sleep(0)
+        self.loaded.discard(model)
+
+
+def test_the_model_list_after_a_load_or_unload_says_what_is_loaded_without_a_refresh() -> None:
+    a, b = Loading(models=["m"], name="a"), Loading(models=["m"], name="b")
+    client = modelport.Client(services=[a, b])
+    assert [m.loaded for m in client.models()] == [False, False]
+    client.load("b/m")
+    assert [m.loaded for m in client.models()] == [False, True]
+    client.unload("b/m")
+    assert [m.loaded for m in client.models()] == [False, False]

@@ -46,7 +46,7 @@ LAYERS = {
     },
     "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "_core", "discovery"},
     # The gateway stands on the public client and types only.
-    "gateway": {"errors", "types", "client", "_streams", "_version", "gateway"},
+    "gateway": {"errors", "types", "client", "discovery", "_streams", "_version", "gateway"},
 }
 
 

@@ -23,177 +23,41 @@ import secrets
 import time
 from collections.abc import (
     AsyncIterator,
-    Awaitable,
     Callable,
-    Iterable,
     Mapping,
-    MutableMapping,
     Sequence,
 )
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from .._version import __version__
 from ..client import AsyncClient
 from ..errors import CapabilityError, ModelportError
-from ..types import ChatChunk, PullProgress, Usage
+from ..types import PullProgress
 from . import _errors as errors
 from . import _ollama as ol
 from . import _openai as oa
 from ._config import DEFAULT_MAX_BODY
 from ._errors import Failure, failure_for
+from ._exchange import (
+    CLIENT_CLOSED,
+    GATEWAY_HEADER,
+    NDJSON,
+    TEXT,
+    Disconnected,
+    Encoder,
+    Exchange,
+    Handler,
+    Receive,
+    Route,
+    Scope,
+    Send,
+    Surface,
+    until_disconnect,
+)
 
 __all__ = ["GATEWAY_HEADER", "Gateway"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-Surface = Literal["openai", "ollama"]
-Handler = Callable[["Exchange", Any], Awaitable[None]]
-
-GATEWAY_HEADER = "x-modelport-gateway"
-"""Stamped on every response; a request carrying this gateway's own id is a loop."""
-
 log = logging.getLogger("modelport.gateway")
-
-_JSON = b"application/json"
-_NDJSON = b"application/x-ndjson"
-_TEXT = b"text/plain; charset=utf-8"
-_STREAM_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
-_CLIENT_CLOSED = 499
-"""The status logged for a caller that left before the answer was complete."""
-
-
-class Encoder(Protocol):
-    """Turns a stream's chunks into the bytes of one surface (SSE or NDJSON)."""
-
-    def chunk(self, chunk: ChatChunk) -> bytes: ...
-
-    def end(self) -> bytes: ...
-
-
-class _Disconnected(Exception):
-    """The caller hung up while its request body was being read."""
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One path: which surface's error shape it uses, and a handler per method."""
-
-    surface: Surface
-    methods: dict[str, Handler]
-    body: bool = False
-    """Whether the handlers take a JSON body."""
-    public: bool = False
-    """Whether it answers without an API key (only fixed, harmless answers)."""
-
-
-class Exchange:
-    """One request and its response, with what the access log needs."""
-
-    __slots__ = (
-        "closed",
-        "gateway",
-        "method",
-        "model",
-        "path",
-        "receive",
-        "scope",
-        "send",
-        "service",
-        "started",
-        "status",
-        "streaming",
-        "surface",
-        "usage",
-    )
-
-    def __init__(self, gateway: Gateway, scope: Scope, receive: Receive, send: Send, path: str):
-        self.gateway = gateway
-        self.scope = scope
-        self.receive = receive
-        self.send = send
-        self.method: str = scope["method"]
-        self.path = path
-        self.surface: Surface = "ollama" if path == "/" or path.startswith("/api/") else "openai"
-        self.started = time.perf_counter()
-        self.status = 0
-        self.model: str | None = None
-        self.service: str | None = None
-        self.usage: Usage | None = None
-        self.streaming = False
-        self.closed = False
-
-    @property
-    def headers_sent(self) -> bool:
-        return self.status != 0
-
-    def note(self, service: str | None, usage: Usage | None = None) -> None:
-        """Record the service that answered and the tokens, for the access log."""
-        self.service = service or self.service
-        self.usage = usage or self.usage
-
-    async def _start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
-        self.status = status
-        await self.send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*headers, self.gateway.stamp],
-            }
-        )
-
-    async def json(
-        self, status: int, body: Any, headers: Sequence[tuple[bytes, bytes]] = ()
-    ) -> None:
-        """A whole JSON response."""
-        data = errors.dumps(body)
-        await self.raw(status, data, _JSON, headers)
-
-    async def raw(
-        self,
-        status: int,
-        data: bytes,
-        content_type: bytes,
-        headers: Sequence[tuple[bytes, bytes]] = (),
-    ) -> None:
-        """A whole response with these bytes."""
-        length = (b"content-length", str(len(data)).encode())
-        await self._start(status, [(b"content-type", content_type), length, *headers])
-        body = b"" if self.method == "HEAD" else data
-        await self.send({"type": "http.response.body", "body": body})
-        self.closed = True
-
-    async def fail(self, failure: Failure) -> None:
-        """The failure as a whole response in this surface's shape."""
-        body = (
-            errors.ollama_body(failure) if self.surface == "ollama" else errors.openai_body(failure)
-        )
-        await self.json(failure.status, body, errors.headers_for(failure))
-
-    async def open_stream(self, content_type: bytes) -> None:
-        """Send the headers of a streamed response (status 200)."""
-        self.streaming = True
-        await self._start(200, [(b"content-type", content_type), *_STREAM_HEADERS])
-
-    async def write(self, data: bytes) -> None:
-        """One piece of a streamed response, sent at once."""
-        if data:
-            await self.send({"type": "http.response.body", "body": data, "more_body": True})
-
-    async def finish(self) -> None:
-        """End a streamed response."""
-        if not self.closed:
-            self.closed = True
-            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _until_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
 
 
 def _created() -> int:
@@ -314,7 +178,7 @@ class Gateway:
         ex = Exchange(self, scope, receive, send, path)
         try:
             await self._serve(ex)
-        except _Disconnected:
+        except Disconnected:
             pass
         except asyncio.CancelledError:
             raise
@@ -332,7 +196,7 @@ class Gateway:
         api_key: bytes | None = None
         length: bytes | None = None
         for name, value in ex.scope["headers"]:
-            if name == b"x-modelport-gateway":
+            if name == self.stamp[0]:
                 if value == self._id_bytes:
                     await ex.fail(errors.loop())
                     return
@@ -345,7 +209,7 @@ class Gateway:
         route, param = self._find(ex.path)
         if route is None:
             if ex.surface == "ollama":  # as Ollama answers: a text 404 is "no such route"
-                await ex.raw(404, b"404 page not found", _TEXT)
+                await ex.raw(404, b"404 page not found", TEXT)
             else:
                 await ex.fail(errors.route_not_found(ex.method, ex.path))
             return
@@ -353,7 +217,7 @@ class Gateway:
         handler = route.methods.get(ex.method)
         if handler is None:
             if ex.surface == "ollama":
-                await ex.raw(405, b"405 method not allowed", _TEXT)
+                await ex.raw(405, b"405 method not allowed", TEXT)
             else:
                 await ex.fail(errors.method_not_allowed(ex.method, ex.path, sorted(route.methods)))
             return
@@ -388,7 +252,7 @@ class Gateway:
         while True:
             message = await ex.receive()
             if message["type"] == "http.disconnect":
-                raise _Disconnected
+                raise Disconnected
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
@@ -412,7 +276,7 @@ class Gateway:
         the handler at once (its ``finally`` blocks close the upstream request).
         """
         work = asyncio.ensure_future(self._handle(ex, handler, body))
-        watch = asyncio.ensure_future(_until_disconnect(ex.receive))
+        watch = asyncio.ensure_future(until_disconnect(ex.receive))
         try:
             done, _ = await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
@@ -426,7 +290,7 @@ class Gateway:
         work.cancel()
         await asyncio.gather(work, return_exceptions=True)
         if not ex.closed:
-            ex.status = _CLIENT_CLOSED
+            ex.status = CLIENT_CLOSED
 
     async def _handle(self, ex: Exchange, handler: Handler, body: Any) -> None:
         try:
@@ -455,7 +319,7 @@ class Gateway:
             "%s %s %d model=%s service=%s %.1fms tokens=%s",
             ex.method,
             ex.path,
-            ex.status or _CLIENT_CLOSED,
+            ex.status or CLIENT_CLOSED,
             ex.model or "-",
             ex.service or "-",
             (time.perf_counter() - ex.started) * 1000.0,
@@ -561,7 +425,7 @@ class Gateway:
     # ------------------------------------------------------------------ Ollama surface
 
     async def _ollama_root(self, ex: Exchange, _: Any) -> None:
-        await ex.raw(200, b"Ollama is running", _TEXT)
+        await ex.raw(200, b"Ollama is running", TEXT)
 
     async def _ollama_version(self, ex: Exchange, _: Any) -> None:
         await ex.json(200, {"version": ol.VERSION, "modelport": __version__})
@@ -598,7 +462,7 @@ class Gateway:
         if call.stream:
             encoder = ol.StreamEncoder(model=call.model, generate=call.generate)
             stream = self.client.chat_stream(call.model, call.messages, **call.options)
-            await self._relay(ex, stream, encoder, _NDJSON, ol.error_line)
+            await self._relay(ex, stream, encoder, NDJSON, ol.error_line)
             return
         started = time.perf_counter()
         reply = await self.client.chat(call.model, call.messages, **call.options)
@@ -642,7 +506,7 @@ class Gateway:
                     last = step
                 await ex.json(200, _progress(last))
                 return
-            await ex.open_stream(_NDJSON)
+            await ex.open_stream(NDJSON)
             await ex.write(_progress_line(first))
             try:
                 async for step in progress:
