@@ -33,10 +33,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
 from urllib.parse import urlsplit
 
+from ._http.caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES
 from ._http.ops import ItemOp, Op, emit
 from ._http.retry import RetryPolicy
 from ._http.settings import check_bytes, check_seconds
-from ._http.transport import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES
 from ._router import NO_SERVER_HINT, Flow, LockBox, Router, ServiceState, Target, check_capabilities
 from ._wire.common import ChatRequest, require_model
 from .discovery import (
@@ -71,7 +71,6 @@ if TYPE_CHECKING:
 __all__ = ["ClientCore", "ServiceSpec"]
 
 T = TypeVar("T")
-I = TypeVar("I")  # noqa: E741
 
 ServiceSpec: TypeAlias = "str | Provider"
 """A service as a caller names it: a kind (``"ollama"``), a URL, ``"name=URL"``, or a

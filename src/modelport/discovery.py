@@ -14,7 +14,10 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 from ._classify import classify, facts_from_response
 from ._coerce import opt_str
@@ -320,7 +323,7 @@ def _json(outcome: Outcome) -> object:
     return outcome.json_or_none()
 
 
-def _field(outcome: Outcome, key: str) -> Any:
+def _field(outcome: Outcome, key: str) -> object:
     data = _json(outcome)
     return data.get(key) if isinstance(data, dict) else None
 
@@ -485,7 +488,7 @@ async def aprobe(
         return _logged(list(await asyncio.gather(*(one(c) for c in found))))
 
 
-def _outcome(future: Any, candidate: Candidate) -> Service:
+def _outcome(future: Future[Service], candidate: Candidate) -> Service:
     if not future.done() or future.cancelled():
         return _timed_out(candidate)
     error = future.exception()

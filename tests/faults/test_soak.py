@@ -201,8 +201,17 @@ def test_soak_sync_client_threads(servers: dict[str, FaultServer]) -> None:
     for server in servers.values():
         assert server.wait_all_closed(), "a connection was left open after close()"
     assert not any(s.errors for s in servers.values())
+    report("sync Client, 64 threads", tally, fds, rss)
     assert open_fds() <= fds, f"file descriptors went from {fds} to {open_fds()}"
     assert rss_bytes() - rss < 200 * MiB, f"RSS grew by {(rss_bytes() - rss) // MiB} MiB"
+
+
+def report(what: str, tally: Counter[str], fds: int, rss: int) -> None:
+    """The run's figures (shown with ``pytest -s``; docs/reliability.md quotes them)."""
+    print(
+        f"\nsoak, {what}: {REQUESTS} requests, outcomes {dict(sorted(tally.items()))}; "
+        f"open fds {fds} -> {open_fds()}; RSS {(rss_bytes() - rss) / MiB:+.1f} MiB"
+    )
 
 
 def test_soak_async_client_tasks(servers: dict[str, FaultServer]) -> None:
@@ -248,5 +257,6 @@ def test_soak_async_client_tasks(servers: dict[str, FaultServer]) -> None:
     for server in servers.values():
         assert server.wait_all_closed(), "a connection was left open after aclose()"
     assert not any(s.errors for s in servers.values())
+    report("AsyncClient, 64 tasks", tally, fds, rss)
     assert open_fds() <= fds, f"file descriptors went from {fds} to {open_fds()}"
     assert rss_bytes() - rss < 200 * MiB, f"RSS grew by {(rss_bytes() - rss) // MiB} MiB"

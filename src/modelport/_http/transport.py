@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 
 from ..errors import InvalidRequestError, ModelportError, ProtocolError, RequestTimeoutError
+from .caps import DEFAULT_CAPS, Body, Caps
 from .mapping import ErrorContext, map_transport_error
 from .ops import (
     Emit,
@@ -35,13 +35,7 @@ from .ops import (
     body_json,
 )
 
-__all__ = [
-    "DEFAULT_MAX_BODY_BYTES",
-    "DEFAULT_MAX_ERROR_BYTES",
-    "AsyncTransport",
-    "Caps",
-    "SyncTransport",
-]
+__all__ = ["AsyncTransport", "SyncTransport"]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
@@ -72,22 +66,6 @@ to the client's own CPU cost: 7.6 round trips with 16 threads, 5.8 with 32, 5.4 
 64 (bench/, models)."""
 
 
-DEFAULT_MAX_BODY_BYTES = 128 * 1024 * 1024
-DEFAULT_MAX_ERROR_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Caps:
-    """How much of a server's answer is read, and for how long."""
-
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    """A non-streamed body, after decompression."""
-    max_error_bytes: int = DEFAULT_MAX_ERROR_BYTES
-    """An error body: enough for any message, never a server's whole dump."""
-    deadline: float | None = None
-    """Seconds a non-streamed request may take in all; ``None``: twice its read timeout."""
-
-
 OnError = Callable[[Response], ModelportError]
 """Turns an error answer (a 3xx, 4xx or 5xx with its body) into the error to raise."""
 
@@ -105,7 +83,7 @@ class _TransportBase:
         on_error: OnError,
         timeout: float,
         connect_timeout: float,
-        caps: Caps = Caps(),
+        caps: Caps = DEFAULT_CAPS,
     ) -> None:
         self.base_url = base_url
         self.ctx = ctx
@@ -205,33 +183,6 @@ class _TransportBase:
         )
 
 
-class _Body:
-    """Collects a body's chunks up to a cap, and notes whether it was cut."""
-
-    __slots__ = ("chunks", "cut", "limit", "size")
-
-    def __init__(self, limit: int) -> None:
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.limit = limit
-        self.cut = False
-
-    def add(self, chunk: bytes) -> bool:
-        """Keep ``chunk``; ``False`` once the cap is reached (stop reading)."""
-        room = self.limit - self.size
-        if len(chunk) > room:
-            self.chunks.append(chunk[:room])
-            self.size = self.limit
-            self.cut = True
-            return False
-        self.chunks.append(chunk)
-        self.size += len(chunk)
-        return True
-
-    def bytes(self) -> bytes:
-        return b"".join(self.chunks)
-
-
 def _reap_orphans(client: httpx.AsyncClient) -> None:
     """Drop the connections a cancelled request left behind in httpcore's pool.
 
@@ -301,7 +252,7 @@ class SyncTransport(_TransportBase):
         """The error an error answer means (its body read up to the cap); a body that
         breaks off is raised as the transport failure it is.
         """
-        body = _Body(self.caps.max_error_bytes)
+        body = Body(self.caps.max_error_bytes)
         try:
             for chunk in response.iter_bytes():
                 if not body.add(chunk):
@@ -320,7 +271,7 @@ class SyncTransport(_TransportBase):
         try:
             if response.status_code >= 300 and request.check:
                 raise self._error(response, request)
-            body = _Body(self.caps.max_body_bytes)
+            body = Body(self.caps.max_body_bytes)
             try:
                 for chunk in response.iter_bytes():
                     if not body.add(chunk):
@@ -474,7 +425,7 @@ class AsyncTransport(_TransportBase):
         """The error an error answer means (its body read up to the cap); a body that
         breaks off is raised as the transport failure it is.
         """
-        body = _Body(self.caps.max_error_bytes)
+        body = Body(self.caps.max_error_bytes)
         try:
             async for chunk in response.aiter_bytes():
                 if not body.add(chunk):
@@ -500,7 +451,7 @@ class AsyncTransport(_TransportBase):
         try:
             if response.status_code >= 300 and request.check:
                 raise await self._error(response, request)
-            body = _Body(self.caps.max_body_bytes)
+            body = Body(self.caps.max_body_bytes)
             try:
                 async for chunk in response.aiter_bytes():
                     if not body.add(chunk):

@@ -7,7 +7,9 @@ Exit codes: 0 success, 1 a model or server error (any :class:`ModelportError`),
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -41,7 +43,7 @@ class _Group(click.Group):
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
 
-def _restore(logger: Any, handler: Any, level: int) -> Any:
+def _restore(logger: logging.Logger, handler: logging.Handler, level: int) -> Callable[[], None]:
     """Undo what --debug did to a logger, when the command ends."""
 
     def restore() -> None:

@@ -40,7 +40,7 @@ __all__ = [
 DASH = "-"
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: object) -> object:
     """Dataclasses as dicts (field names kept), enums as their values, tuples as lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -57,7 +57,7 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
-def echo_json(value: Any, *, indent: int | None = 2) -> None:
+def echo_json(value: object, *, indent: int | None = 2) -> None:
     """Print a value as JSON on stdout."""
     click.echo(json.dumps(to_jsonable(value), indent=indent, ensure_ascii=False))
 

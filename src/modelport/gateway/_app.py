@@ -224,7 +224,7 @@ class Gateway:
         if self._keys and not route.public and not self._authorized(auth, api_key):
             await ex.fail(errors.unauthorized())
             return
-        body: Any = param
+        body: object = param
         if route.body:
             body = await self._read_json(ex, length)
             if body is _REFUSED:
@@ -243,7 +243,7 @@ class Gateway:
                 ok |= hmac.compare_digest(candidate, key)
         return ok
 
-    async def _read_json(self, ex: Exchange, length: bytes | None) -> Any:
+    async def _read_json(self, ex: Exchange, length: bytes | None) -> object:
         if length is not None and length.isdigit() and int(length) > self.max_body:
             await ex.fail(errors.too_large(self.max_body))
             return _REFUSED
@@ -271,7 +271,7 @@ class Gateway:
             return _REFUSED
         return body
 
-    async def _watched(self, ex: Exchange, handler: Handler, body: Any) -> None:
+    async def _watched(self, ex: Exchange, handler: Handler, body: object) -> None:
         """Run the handler while watching for the caller to leave; if it does, cancel
         the handler at once (its ``finally`` blocks close the upstream request).
         """
@@ -292,7 +292,7 @@ class Gateway:
         if not ex.closed:
             ex.status = CLIENT_CLOSED
 
-    async def _handle(self, ex: Exchange, handler: Handler, body: Any) -> None:
+    async def _handle(self, ex: Exchange, handler: Handler, body: object) -> None:
         try:
             await handler(ex, body)
         except ModelportError as exc:
@@ -328,7 +328,7 @@ class Gateway:
 
     # ------------------------------------------------------------------ OpenAI surface
 
-    async def _health(self, ex: Exchange, _: Any) -> None:
+    async def _health(self, ex: Exchange, _: object) -> None:
         services = await self.client.services()
         await ex.json(
             200,
@@ -350,16 +350,17 @@ class Gateway:
             },
         )
 
-    async def _models(self, ex: Exchange, _: Any) -> None:
+    async def _models(self, ex: Exchange, _: object) -> None:
         await ex.json(200, oa.models_body(await self.client.models()))
 
-    async def _model(self, ex: Exchange, model: str) -> None:
+    async def _model(self, ex: Exchange, param: object) -> None:
+        model = str(param)  # the path's model id
         ex.model = model
         info = await self.client.model_info(model)
         ex.note(info.service)
         await ex.json(200, oa.model_body(info, model))
 
-    async def _chat(self, ex: Exchange, body: Any) -> None:
+    async def _chat(self, ex: Exchange, body: object) -> None:
         call = oa.parse_chat_request(body)
         ex.model = call.model
         if call.stream:
@@ -415,7 +416,7 @@ class Gateway:
         finally:
             await stream.aclose()
 
-    async def _embeddings(self, ex: Exchange, body: Any) -> None:
+    async def _embeddings(self, ex: Exchange, body: object) -> None:
         call = oa.parse_embed_request(body)
         ex.model = call.model
         result = await self.client.embed(call.model, call.inputs)
@@ -424,29 +425,29 @@ class Gateway:
 
     # ------------------------------------------------------------------ Ollama surface
 
-    async def _ollama_root(self, ex: Exchange, _: Any) -> None:
+    async def _ollama_root(self, ex: Exchange, _: object) -> None:
         await ex.raw(200, b"Ollama is running", TEXT)
 
-    async def _ollama_version(self, ex: Exchange, _: Any) -> None:
+    async def _ollama_version(self, ex: Exchange, _: object) -> None:
         await ex.json(200, {"version": ol.VERSION, "modelport": __version__})
 
-    async def _ollama_tags(self, ex: Exchange, _: Any) -> None:
+    async def _ollama_tags(self, ex: Exchange, _: object) -> None:
         await ex.json(200, ol.tags_body(await self.client.models()))
 
-    async def _ollama_ps(self, ex: Exchange, _: Any) -> None:
+    async def _ollama_ps(self, ex: Exchange, _: object) -> None:
         await ex.json(200, ol.ps_body(await self.client.models()))
 
-    async def _ollama_show(self, ex: Exchange, body: Any) -> None:
+    async def _ollama_show(self, ex: Exchange, body: object) -> None:
         model, _ = ol.parse_pull_request(body)
         ex.model = model
         info = await self.client.model_info(model)
         ex.note(info.service)
         await ex.json(200, ol.show_body(info))
 
-    async def _ollama_chat(self, ex: Exchange, body: Any) -> None:
+    async def _ollama_chat(self, ex: Exchange, body: object) -> None:
         await self._ollama_reply(ex, ol.parse_chat_request(body))
 
-    async def _ollama_generate(self, ex: Exchange, body: Any) -> None:
+    async def _ollama_generate(self, ex: Exchange, body: object) -> None:
         await self._ollama_reply(ex, ol.parse_generate_request(body))
 
     async def _ollama_reply(self, ex: Exchange, call: ol.ChatCall) -> None:
@@ -471,7 +472,7 @@ class Gateway:
         build = ol.generate_body if call.generate else ol.chat_body
         await ex.json(200, build(reply, model=call.model, elapsed=elapsed))
 
-    async def _ollama_embed(self, ex: Exchange, body: Any) -> None:
+    async def _ollama_embed(self, ex: Exchange, body: object) -> None:
         call = ol.parse_embed_request(body)
         ex.model = call.model
         if not call.inputs:
@@ -484,7 +485,7 @@ class Gateway:
         body = ol.embed_body(result, model=call.model, dimensions=call.dimensions, elapsed=elapsed)
         await ex.json(200, body)
 
-    async def _ollama_embeddings(self, ex: Exchange, body: Any) -> None:
+    async def _ollama_embeddings(self, ex: Exchange, body: object) -> None:
         call = ol.parse_embed_request(body, legacy=True)
         ex.model = call.model
         if not call.inputs:
@@ -494,7 +495,7 @@ class Gateway:
         ex.note(result.service, result.usage)
         await ex.json(200, ol.legacy_embedding_body(result))
 
-    async def _ollama_pull(self, ex: Exchange, body: Any) -> None:
+    async def _ollama_pull(self, ex: Exchange, body: object) -> None:
         model, stream = ol.parse_pull_request(body)
         ex.model = model
         progress: AsyncIterator[PullProgress] = self.client.pull(model)
@@ -516,7 +517,7 @@ class Gateway:
         finally:
             await progress.aclose()  # type: ignore[attr-defined]
 
-    async def _not_supported(self, ex: Exchange, _: Any) -> None:
+    async def _not_supported(self, ex: Exchange, _: object) -> None:
         await ex.fail(
             errors.not_implemented(
                 f"{ex.method} {ex.path} is not supported by the modelport gateway: it serves "

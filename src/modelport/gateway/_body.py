@@ -10,7 +10,7 @@ from ..errors import InvalidRequestError
 __all__ = ["json_object", "model_of"]
 
 
-def json_object(body: Any) -> Mapping[str, Any]:
+def json_object(body: object) -> Mapping[str, Any]:
     """The body, if it is a JSON object."""
     if not isinstance(body, Mapping):
         raise InvalidRequestError("The request body must be a JSON object.")

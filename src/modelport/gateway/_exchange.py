@@ -41,7 +41,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Surface = Literal["openai", "ollama"]
-Handler = Callable[["Exchange", Any], Awaitable[None]]
+Handler = Callable[["Exchange", object], Awaitable[None]]
 
 JSON = b"application/json"
 NDJSON = b"application/x-ndjson"
@@ -131,7 +131,7 @@ class Exchange:
         )
 
     async def json(
-        self, status: int, body: Any, headers: Sequence[tuple[bytes, bytes]] = ()
+        self, status: int, body: object, headers: Sequence[tuple[bytes, bytes]] = ()
     ) -> None:
         """A whole JSON response."""
         data = errors.dumps(body)

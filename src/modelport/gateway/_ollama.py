@@ -146,7 +146,7 @@ def _message(message: Any) -> Any:
     return {**message, "tool_calls": calls}
 
 
-def parse_chat_request(body: Any) -> ChatCall:
+def parse_chat_request(body: object) -> ChatCall:
     """A ``POST /api/chat`` body as client arguments (streams unless ``stream: false``)."""
     body = json_object(body)
     model = _model(body)
@@ -164,7 +164,7 @@ def parse_chat_request(body: Any) -> ChatCall:
     )
 
 
-def parse_generate_request(body: Any) -> ChatCall:
+def parse_generate_request(body: object) -> ChatCall:
     """A ``POST /api/generate`` body as a chat: ``system`` then the ``prompt`` (with its
     ``images``). ``raw`` and ``context`` are accepted and ignored; ``suffix`` (fill in
     the middle) is refused, as no chat API can do it.
@@ -192,7 +192,7 @@ def parse_generate_request(body: Any) -> ChatCall:
     )
 
 
-def parse_embed_request(body: Any, *, legacy: bool = False) -> EmbedCall:
+def parse_embed_request(body: object, *, legacy: bool = False) -> EmbedCall:
     """``POST /api/embed`` (``input``: a string or strings), or the legacy
     ``/api/embeddings`` (``prompt``: one string). No input only loads the model.
     """
@@ -213,7 +213,7 @@ def parse_embed_request(body: Any, *, legacy: bool = False) -> EmbedCall:
     return EmbedCall(model, inputs, dimensions)
 
 
-def parse_pull_request(body: Any) -> tuple[str, bool]:
+def parse_pull_request(body: object) -> tuple[str, bool]:
     """``POST /api/pull``: the model, and whether to stream progress."""
     body = json_object(body)
     return _model(body), body.get("stream") is not False

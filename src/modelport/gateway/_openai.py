@@ -62,7 +62,7 @@ class EmbedCall:
     base64: bool = False
 
 
-def parse_chat_request(body: Any) -> ChatCall:
+def parse_chat_request(body: object) -> ChatCall:
     """A ``POST /v1/chat/completions`` body as client arguments; unknown fields ignored.
 
     Raises:
@@ -110,7 +110,7 @@ def parse_chat_request(body: Any) -> ChatCall:
     return ChatCall(model, messages, options, stream, include_usage)
 
 
-def parse_embed_request(body: Any) -> EmbedCall:
+def parse_embed_request(body: object) -> EmbedCall:
     """A ``POST /v1/embeddings`` body: a string or a list of strings to embed."""
     body = json_object(body)
     model = model_of(body)
@@ -178,7 +178,7 @@ def completion_body(response: ChatResponse, *, model: str, id: str, created: int
 # --------------------------------------------------------------------------- streams
 
 
-def _dumps(data: Any) -> str:
+def _dumps(data: object) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -288,7 +288,7 @@ def embeddings_body(response: EmbedResponse, *, model: str, base64_out: bool) ->
     """``POST /v1/embeddings``: floats, or little-endian float32 as base64."""
     data = []
     for index, vector in enumerate(response.vectors):
-        embedding: Any = vector
+        embedding: object = vector
         if base64_out:
             embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
         data.append({"object": "embedding", "index": index, "embedding": embedding})

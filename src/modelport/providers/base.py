@@ -26,23 +26,18 @@ kind's own rows) first, then the generic rows.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
 
 import httpx
 
 from .._classify import Rules, classify, facts_from_data, facts_from_response
+from .._http.caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES, Caps
 from .._http.mapping import ErrorContext
 from .._http.ops import ItemOp, Op, Request, Response, emit, stream
 from .._http.settings import check_api_key, check_bytes, check_headers, check_seconds
-from .._http.transport import (
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_ERROR_BYTES,
-    AsyncTransport,
-    Caps,
-    SyncTransport,
-)
+from .._http.transport import AsyncTransport, SyncTransport
 from .._http.urls import normalize_base_url, shown_url, url_credentials
 from .._streams import AsyncChatStream, ChatStream, StreamItem
 from .._version import __version__
@@ -422,7 +417,7 @@ class Provider:
             **self.ctx.kwargs(),
         )
 
-    def _parse(self, what: str, parse: Any) -> Any:
+    def _parse(self, what: str, parse: Callable[[], T]) -> T:
         return guard_shape(self.ctx, what, parse)
 
     def _find_model(self, model: str, models: Sequence[ModelInfo]) -> ModelInfo:
