@@ -12,6 +12,7 @@ share (building requests, reading bodies under their caps, reading a stream) is 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -442,6 +443,9 @@ class AsyncTransport(_TransportBase):
 
         deadline = self._deadline(request)
         try:
+            if sys.version_info >= (3, 11):  # a timer on this task: no task per request
+                async with asyncio.timeout(deadline):
+                    return await self._send(request)
             return await asyncio.wait_for(self._send(request), deadline)
         except asyncio.TimeoutError:
             raise self.too_slow(request, deadline) from None

@@ -296,14 +296,21 @@ class Provider:
 
     @property
     def _aio(self) -> AsyncTransport:
-        # An httpx.AsyncClient belongs to the event loop it first ran in; a provider used
-        # from a new loop (a second asyncio.run) gets a new one.
+        # An httpx.AsyncClient belongs to the event loop it first runs in; a provider used
+        # from a new loop (a second asyncio.run) gets a new one. Outside any loop (a
+        # stream built before it is iterated) the client is made now and belongs to the
+        # loop that first uses the provider.
         import asyncio
 
-        loop = asyncio.get_running_loop()
-        if self._async is None or self._async_loop is not loop:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._async is None or (loop is not None and self._async_loop is not loop):
             with self._lock:
-                if self._async is None or self._async_loop is not loop:
+                if self._async is not None and self._async_loop is None:
+                    self._async_loop = loop  # made outside a loop: this one is its loop
+                elif self._async is None or (loop is not None and self._async_loop is not loop):
                     client = httpx.AsyncClient(
                         limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
                         **self._client_options(),
@@ -327,7 +334,7 @@ class Provider:
         self.close()
         aio, self._async = self._async, None
         loop, self._async_loop = self._async_loop, None
-        if aio is not None and loop is asyncio.get_running_loop():
+        if aio is not None and loop in (None, asyncio.get_running_loop()):
             await aio.client.aclose()
 
     def __enter__(self) -> Provider:
@@ -356,14 +363,11 @@ class Provider:
         """Run one of this provider's item operations, yielding its items (sync)."""
         return self._io.iterate(op)
 
-    async def _aiterate(self, op: ItemOp[I]) -> AsyncIterator[I]:
-        """Run one of this provider's item operations, yielding its items (async)."""
-        items = self._aio.iterate(op)
-        try:
-            async for item in items:
-                yield item
-        finally:
-            await items.aclose()  # type: ignore[attr-defined]
+    def _aiterate(self, op: ItemOp[I]) -> AsyncIterator[I]:
+        """Run one of this provider's item operations, yielding its items (async; the
+        consumer closes it, as :class:`~modelport.AsyncChatStream` does).
+        """
+        return self._aio.iterate(op)
 
     # ------------------------------------------------------------------ operations (override)
 
