@@ -59,6 +59,7 @@ __all__ = [
     "silent",
     "stream",
     "trickle",
+    "slow_headers",
 ]
 
 HOLD_LIMIT = 30.0
@@ -624,6 +625,26 @@ def trickle(
                 return
         if chunked:
             conn.end_chunks()
+
+    return script
+
+
+def slow_headers(body: bytes, *, delay: float, padding: int = 2_000) -> Script:
+    """Send the status line and headers one byte every ``delay`` seconds (a padding
+    header makes them long), then ``body``: every read comes within the read timeout,
+    but the headers alone would take ``padding * delay`` seconds."""
+
+    def script(conn: Conn, request: Received) -> None:
+        head = (
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            f"x-padding: {'p' * padding}\r\ncontent-length: {len(body)}\r\n\r\n"
+        ).encode("latin-1")
+        for index in range(len(head)):
+            if index and not conn.wait(delay):
+                return
+            if not conn.send(head[index : index + 1]):
+                return
+        conn.send(body)
 
     return script
 

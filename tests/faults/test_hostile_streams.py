@@ -26,7 +26,7 @@ from modelport import RequestTimeoutError, ServiceStatus, StreamError
 from .conftest import TIMEOUT, Lab
 from .hostile import HEALTH_KINDS, health_routes, typed, wait_until
 from .kinds import OLLAMA, OPENAI, Kind
-from .servers import Script, answer, drip, stream, trickle
+from .servers import Script, answer, drip, slow_headers, stream, trickle
 
 pytestmark = pytest.mark.socket
 
@@ -80,6 +80,37 @@ def test_a_client_deadline_ends_a_slowloris_reply(lab: Lab, kind: Kind) -> None:
     with pytest.raises(RequestTimeoutError) as caught:
         lab.chat(client, kind.model, guard=GUARD)
     typed(caught.value, RequestTimeoutError, provider)
+
+
+def test_a_server_that_trickles_its_headers_is_ended_by_the_deadline(lab: Lab, kind: Kind) -> None:
+    """The headers come one byte every 0.1 s (each read within the 0.5 s read timeout,
+    the whole over three minutes). The deadline bounds the wait for the headers too, in
+    the sync client as in the async one: the error says the deadline was passed."""
+    server = lab.serve({kind.chat_path: slow_headers(kind.reply("late"), delay=0.1)})
+    provider = lab.provider(kind, server.url)
+    with pytest.raises(RequestTimeoutError) as caught:
+        lab.chat(provider, kind.model, guard=GUARD, deadline=1.0)
+    error = typed(caught.value, RequestTimeoutError, provider)
+    assert "within 1 s" in error.message
+    assert server.wait_settled()
+    lab.assert_no_leak(provider)
+
+
+def test_a_deadline_bounds_each_read_of_a_slow_body_not_only_the_gaps_between_them(
+    lab: Lab, kind: Kind
+) -> None:
+    """A body whose second half comes after a pause shorter than the read timeout but
+    past the deadline: the call ends at the deadline with the deadline's error, not a
+    read timeout's."""
+    body = kind.reply("half and half")
+    half = len(body) // 2
+    server = lab.serve({kind.chat_path: trickle([body[:half], body[half:]], delay=2.5)})
+    provider = lab.provider(kind, server.url, timeout=4.0)
+    with pytest.raises(RequestTimeoutError) as caught:
+        lab.chat(provider, kind.model, guard=GUARD, deadline=1.0)
+    error = typed(caught.value, RequestTimeoutError, provider)
+    assert "within 1 s" in error.message
+    lab.assert_no_leak(provider)
 
 
 def test_a_deadline_does_not_cut_a_reply_that_arrives_in_time(lab: Lab, kind: Kind) -> None:
