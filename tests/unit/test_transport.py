@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+import httpcore
 import httpx
 import pytest
 
 from modelport import LlamaCppProvider, ServiceUnavailableError
+from modelport._http.deadline import bound_reads, reading_until
 
 REPLY = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
 
@@ -64,3 +69,79 @@ def test_headers_and_timeouts_are_client_defaults_not_per_request() -> None:
     assert first.headers["content-type"] == "application/json"
     assert first.extensions["timeout"] == {"connect": 2.0, "read": 7.0, "write": 7.0, "pool": 7.0}
     assert second.extensions["timeout"]["read"] == 30.0
+
+
+# ------------------------------------------------------- the sync deadline on each read
+
+
+class _RecordingStream(httpcore.NetworkStream):
+    """A connection that records the timeout of each read (no socket)."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[float | None] = []
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.timeouts.append(timeout)
+        return b"x"
+
+
+class _RecordingBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self.stream = _RecordingStream()
+
+    def connect_tcp(self, host: str, port: int, *args: object, **kwargs: object) -> Any:
+        return self.stream
+
+
+def _bound_stream() -> tuple[httpx.Client, _RecordingStream, httpcore.NetworkStream]:
+    client = httpx.Client()
+    backend = _RecordingBackend()
+    client._transport._pool._network_backend = backend  # type: ignore[attr-defined]
+    assert bound_reads(client)
+    wrapped = client._transport._pool._network_backend  # type: ignore[attr-defined]
+    return client, backend.stream, wrapped.connect_tcp("127.0.0.1", 1)
+
+
+def test_a_default_sync_client_gets_reads_bounded_by_the_deadline() -> None:
+    """The guard on httpcore's internals: if httpx stops keeping its pool's network
+    backend where bound_reads looks, this fails (and the sync deadline only holds
+    between body chunks)."""
+    with httpx.Client() as client:
+        assert bound_reads(client)
+        assert bound_reads(client)  # idempotent: wrapped once
+
+
+def test_a_client_on_a_mock_transport_is_left_alone() -> None:
+    with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as client:
+        assert not bound_reads(client)
+
+
+def test_reads_outside_a_deadline_keep_their_timeout() -> None:
+    client, recorded, stream = _bound_stream()
+    stream.read(10, 5.0)
+    stream.read(10, None)
+    assert recorded.timeouts == [5.0, None]
+    client.close()
+
+
+def test_a_read_inside_a_deadline_waits_no_longer_than_the_time_left() -> None:
+    client, recorded, stream = _bound_stream()
+    with reading_until(time.monotonic() + 2.0):
+        stream.read(10, 30.0)
+        stream.read(10, None)
+        stream.read(10, 0.5)
+    first, second, third = recorded.timeouts
+    assert first is not None and 0 < first <= 2.0
+    assert second is not None and 0 < second <= 2.0
+    assert third == 0.5
+    client.close()
+
+
+def test_a_read_after_the_deadline_fails_at_once_with_a_read_timeout() -> None:
+    client, recorded, stream = _bound_stream()
+    with reading_until(time.monotonic() - 0.001), pytest.raises(httpcore.ReadTimeout):
+        stream.read(10, 30.0)
+    assert recorded.timeouts == []
+    stream.read(10, 30.0)  # the deadline ended with its block
+    assert recorded.timeouts == [30.0]
+    client.close()

@@ -21,6 +21,7 @@ import httpx
 
 from ..errors import InvalidRequestError, ModelportError, ProtocolError, RequestTimeoutError
 from .caps import DEFAULT_CAPS, Body, Caps
+from .deadline import READ_DEADLINE, bound_reads
 from .mapping import ErrorContext, map_transport_error
 from .ops import (
     Emit,
@@ -228,6 +229,7 @@ class SyncTransport(_TransportBase):
     def __init__(self, client: httpx.Client, base_url: str, ctx: ErrorContext, **kwargs: Any):
         super().__init__(base_url, ctx, **kwargs)
         self.client = client
+        bound_reads(client)
 
     def _open(self, request: Request, read: float | None) -> httpx.Response:
         started = time.monotonic()
@@ -268,7 +270,19 @@ class SyncTransport(_TransportBase):
         """Send one request and read its whole body (within the caps and the deadline)."""
         started = time.monotonic()
         deadline = self._deadline(request)
-        response = self._open(request, self._read_bound(request, started, deadline))
+        token = READ_DEADLINE.set(started + deadline)
+        try:
+            return self._send(request, started, deadline)
+        finally:
+            READ_DEADLINE.reset(token)
+
+    def _send(self, request: Request, started: float, deadline: float) -> Response:
+        try:
+            response = self._open(request, self._read_bound(request, started, deadline))
+        except RequestTimeoutError as exc:
+            if time.monotonic() - started >= deadline:
+                raise self.too_slow(request, deadline) from exc
+            raise
         try:
             if response.status_code >= 300 and request.check:
                 raise self._error(response, request)
