@@ -62,7 +62,6 @@ from .providers.base import (
     DEFAULT_TIMEOUT,
     Provider,
 )
-from .providers.openai_compatible import OpenAICompatibleProvider
 from .types import ChatResponse, EmbedResponse, ModelInfo, Service, ServiceStatus
 
 if TYPE_CHECKING:
@@ -354,16 +353,7 @@ class ClientCore:
         down = service.status is ServiceStatus.UNAVAILABLE
         name = candidate.name or (service.kind if not down else urlsplit(candidate.url).netloc)
         if down:
-            name = self._unique_name(name)
-            provider: Provider = OpenAICompatibleProvider(
-                candidate.address,
-                name=name,
-                timeout=self.timeout,
-                connect_timeout=self.connect_timeout,
-                deadline=self.deadline,
-                api_key=self._key_for(name),
-                **self._caps,
-            )
+            provider = self._provider("openai", candidate.address, name)
             state = self._add(provider, service=service)
             state.status = ServiceStatus.UNAVAILABLE
             state.last_error = service.error
@@ -476,11 +466,9 @@ class ClientCore:
         yield from self._ensure()
         router = self.router
         results: list[list[ModelInfo] | ModelportError] = []
-        if require_listed or router.needs_listing(model):
-            named, _ = router.by_prefix(model)
-            results = yield from self._list_all(
-                named if named is not None else router.states, refresh=False
-            )
+        pool, _ = router.pool(model)
+        if require_listed or len(pool) > 1:  # one service is asked without its list
+            results = yield from self._list_all(pool, refresh=False)
         try:
             return router.targets(model, require_listed=require_listed)
         except ModelNotFoundError:
@@ -578,11 +566,8 @@ class ClientCore:
     def _pull(self, model: str) -> Flow[None]:
         model = require_model(model)
         yield from self._ensure()
-        named, name = self.router.by_prefix(model)
-        pool = named if named is not None else self.router.states
-        state = next((s for s in pool if s.provider.can_pull), pool[0] if pool else None)
-        if state is None:
-            raise self._no_services()
+        pool, name = self.router.pool(model)
+        state = next((s for s in pool if s.provider.can_pull), pool[0])
         opened = cast(Opened, (yield Open(state.provider, state.provider._op_pull(name))))
         if opened.first:
             yield from emit(opened.first[0])

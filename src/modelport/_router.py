@@ -215,25 +215,21 @@ class Router:
 
     # ------------------------------------------------------------------ resolution
 
-    def by_prefix(self, model: str) -> tuple[list[ServiceState] | None, str]:
-        """Split ``service/model``: the services the prefix names (or ``None``), and the name."""
+    def pool(self, model: str) -> tuple[list[ServiceState], str]:
+        """The services that may answer ``model`` and the name to ask them for: those a
+        ``service/`` prefix names (by name, else by kind), or every service.
+        """
         if "/" not in model:  # the usual case: a bare name
-            return None, model
+            return self.states, model
         names = [s.name for s in self.states]
         kinds = [s.provider.kind for s in self.states]
         prefix, rest = split_service_prefix(model, [*names, *kinds])
         if prefix is None:
-            return None, model
+            return self.states, model
         named = [s for s in self.states if s.name == prefix]
         if not named:
             named = [s for s in self.states if s.provider.kind == prefix]
         return named, rest
-
-    def needs_listing(self, model: str) -> bool:
-        """Whether choosing a service for this name requires model lists."""
-        named, _ = self.by_prefix(model)
-        pool = named if named is not None else self.states
-        return len(pool) > 1
 
     def targets(self, model: str, *, require_listed: bool = False) -> list[Target]:
         """The services that can answer ``model``, best first.
@@ -243,8 +239,7 @@ class Router:
         before not loaded, healthy before degraded, then the fewest requests in flight,
         then configured order.
         """
-        named, name = self.by_prefix(model)
-        pool = named if named is not None else self.states
+        pool, name = self.pool(model)
         if not pool:
             raise ServiceUnavailableError(
                 "No model servers are configured or running.", hint=NO_SERVER_HINT

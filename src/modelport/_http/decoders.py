@@ -32,7 +32,7 @@ class LineTooLongError(ValueError):
     """A stream line (or one SSE event) exceeded the decoder's bound."""
 
     def __init__(self, limit: int, what: str = "a stream line") -> None:
-        super().__init__(f"{what} exceeded {limit} bytes")
+        super().__init__(f"{what} longer than {limit} bytes")
         self.limit = limit
 
 

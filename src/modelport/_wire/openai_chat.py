@@ -406,7 +406,7 @@ class OpenAIChatStream(ChatStreamDecoder):
             self._looked = True
             head = data.lstrip()
             if head[:1] == b"<":  # a proxy's or router's HTML page: SSE would ignore it all
-                raise self.acc.decode_error(MalformedLineError(head, "an HTML page, not events"))
+                raise MalformedLineError(head, "an HTML page, not events")
             if head[:1] in (b"{", b"["):  # one JSON body instead of events
                 self._body = bytearray(head)
                 return
@@ -449,7 +449,7 @@ class OpenAIChatStream(ChatStreamDecoder):
         try:
             data = loads(raw)
         except BadJSON as exc:
-            raise self.acc.decode_error(MalformedLineError(raw, "neither events nor JSON")) from exc
+            raise MalformedLineError(raw, "neither events nor JSON") from exc
         if isinstance(data, dict) and data.get("error") is not None:
             raise self._in_band_error(data)
         reply = parse_chat_completion(
@@ -460,14 +460,7 @@ class OpenAIChatStream(ChatStreamDecoder):
         acc.finish_reason = reply.finish_reason
         if reply.text or reply.thinking:
             out.append(acc.add(ChatChunk(text=reply.text, thinking=reply.thinking or "")))
-        final = ChatChunk(
-            tool_calls=tuple(reply.tool_calls),
-            finish_reason=reply.finish_reason,
-            usage=reply.usage,
-            timings=reply.timings,
-            done=True,
-        )
-        out.append(acc.add(final))
+        out.append(acc.add(acc.final_chunk(tool_calls=tuple(reply.tool_calls))))
         self.done = True
 
     def _events(self, events: list[Any], out: list[ChatChunk]) -> None:
@@ -482,11 +475,9 @@ class OpenAIChatStream(ChatStreamDecoder):
             try:
                 data = loads(payload)
             except BadJSON as exc:
-                raise acc.decode_error(
-                    MalformedLineError(payload.encode(), "invalid JSON")
-                ) from exc
+                raise MalformedLineError(payload.encode(), "invalid JSON") from exc
             if not isinstance(data, dict):
-                raise acc.decode_error(MalformedLineError(payload.encode(), "not a JSON object"))
+                raise MalformedLineError(payload.encode(), "not a JSON object")
             if "error" in data or event.event == "error":
                 raise self._in_band_error(data)
             chunk = self._chunk(data)
@@ -494,30 +485,28 @@ class OpenAIChatStream(ChatStreamDecoder):
                 out.append(acc.add(chunk))
 
     def _chunk(self, data: dict[str, Any]) -> ChatChunk | None:
+        # A shape error anywhere here is the decoder's to report (DecoderBase).
         acc = self.acc
-        try:
-            usage = data.get("usage")
-            if usage:
-                acc.usage = parse_usage(usage) or acc.usage
-            if "timings" in data:
-                acc.timings = parse_llamacpp_timings(data["timings"])
-            if isinstance(data.get("model"), str) and data["model"]:
-                acc.model = data["model"]
-            choices = data.get("choices")
-            if not choices:
-                return None
-            choice = choices[0]
-            delta = choice.get("delta") or {}
-            text = delta.get("content") or ""
-            thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
-            fragments = delta.get("tool_calls")
-            if fragments:
-                self._add_tool_fragments(fragments)
-            reason = choice.get("finish_reason")
-        except (AttributeError, TypeError, KeyError, IndexError) as exc:
-            raise self.acc.decode_error(exc) from exc
+        usage = data.get("usage")
+        if usage:
+            acc.usage = parse_usage(usage) or acc.usage
+        if "timings" in data:
+            acc.timings = parse_llamacpp_timings(data["timings"])
+        if isinstance(data.get("model"), str) and data["model"]:
+            acc.model = data["model"]
+        choices = data.get("choices")
+        if not choices:
+            return None
+        choice = choices[0]
+        delta = choice.get("delta") or {}
+        text = delta.get("content") or ""
+        thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
+        fragments = delta.get("tool_calls")
+        if fragments:
+            self._add_tool_fragments(fragments)
+        reason = choice.get("finish_reason")
         if not isinstance(text, str) or not isinstance(thinking, str):
-            raise self.acc.decode_error(TypeError("delta content is not text"))
+            raise TypeError("delta content is not text")
         if isinstance(reason, str) and reason:
             acc.finish_reason = reason
         if self._split is not None and text:

@@ -59,10 +59,8 @@ class DecoderBase(Generic[T]):
         if self.error is None:
             try:
                 self._feed(data, out)
-            except ModelportError as exc:
-                self.error = exc
-            except SHAPE_ERRORS as exc:
-                self.error = self._decode_error(exc)
+            except (ModelportError, *SHAPE_ERRORS) as exc:
+                self.error = self._failure(exc)
         return out
 
     def finish(self) -> list[T]:
@@ -70,11 +68,16 @@ class DecoderBase(Generic[T]):
         if self.error is None:
             try:
                 self._finish(out)
-            except ModelportError as exc:
-                self.error = exc
-            except SHAPE_ERRORS as exc:
-                self.error = self._decode_error(exc)
+            except (ModelportError, *SHAPE_ERRORS) as exc:
+                self.error = self._failure(exc)
         return out
+
+    def _failure(self, exc: Exception) -> ModelportError:
+        if isinstance(exc, ModelportError):
+            return exc
+        error = self._decode_error(exc)
+        error.__cause__ = exc
+        return error
 
     def _feed(self, data: bytes, out: list[T]) -> None:
         raise NotImplementedError
@@ -193,9 +196,7 @@ class ChatAccumulator:
 
     def decode_error(self, exc: Exception) -> ModelportError:
         """Map a low-level decoder failure (a huge or malformed line)."""
-        if isinstance(exc, LineTooLongError):
-            detail = f"a line longer than {exc.limit} bytes"
-        elif isinstance(exc, MalformedLineError):
+        if isinstance(exc, (LineTooLongError, MalformedLineError)):
             detail = str(exc)
         else:
             detail = f"{type(exc).__name__}: {exc}"

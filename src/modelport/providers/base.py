@@ -34,6 +34,7 @@ import httpx
 
 from .._classify import Rules, classify, facts_from_data, facts_from_response
 from .._http.caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES, Caps
+from .._http.decoders import DEFAULT_MAX_LINE_BYTES
 from .._http.mapping import ErrorContext
 from .._http.ops import ItemOp, Op, Request, Response, emit, stream
 from .._http.settings import check_api_key, check_bytes, check_headers, check_seconds
@@ -74,7 +75,7 @@ I = TypeVar("I")  # noqa: E741
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_EVENT_BYTES = DEFAULT_MAX_LINE_BYTES  # the stream decoders' own bound
 
 
 class ProviderOptions(TypedDict, total=False):
