@@ -178,12 +178,14 @@ def test_a_slow_body_that_keeps_arriving_within_the_read_timeout_succeeds(
     lab: Lab, kind: Kind
 ) -> None:
     """The read timeout (0.5 s) bounds each wait for bytes, not the whole reply: this
-    body takes about twice the timeout in total and must still be read."""
+    body takes about twice the timeout in total and must still be read. The deadline is
+    set well beyond it, so only the read timeout is tested (its own default, twice the
+    read timeout, is the total this body takes)."""
     body = kind.reply("slow but steady")
     step = max(1, len(body) // 8)
     parts = [body[i : i + step] for i in range(0, len(body), step)]
     server = lab.serve({kind.chat_path: trickle(parts, delay=0.12)})
-    provider = lab.provider(kind, server.url)
+    provider = lab.provider(kind, server.url, deadline=30)
     reply = lab.chat(provider, kind.model)
     assert reply.text == "slow but steady"
     lab.assert_no_leak(provider)

@@ -333,7 +333,9 @@ def test_sse_data_lines_without_a_blank_line_are_capped_at_the_default(
     server = lab.serve(
         {kind.chat_path: flood(filler, budget=96 * MiB, tally=tally, content_type=kind.stream_type)}
     )
-    provider = lab.provider(kind, server.url)
+    # Reading 16 MiB of lines that carry no content must be stopped by the cap, not by
+    # the content-idle timeout (which would also end it, on a busy machine first).
+    provider = lab.provider(kind, server.url, timeout=10)
     outcome = lab.stream(provider, kind.model)
     assert outcome.chunks == []
     typed(outcome.error, ProtocolError, provider)
