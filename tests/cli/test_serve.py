@@ -137,6 +137,54 @@ def _free_port() -> int:
 
 
 @pytest.mark.socket
+def test_serve_closes_its_client_in_the_loop_that_served_it(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client's async connections belong to the server's event loop: they are
+    closed there when the server stops, not skipped by a new loop (which left the
+    httpx client open)."""
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"object": "list", "data": [{"id": "m"}]})
+
+    provider = modelport.OpenAICompatibleProvider(
+        "http://127.0.0.1:9", name="up", transport=httpx.MockTransport(handler)
+    )
+    seen: dict[str, Any] = {}
+
+    def make_client(services: list[str], timeout: float | None, gateway_id: str) -> Any:
+        return modelport.AsyncClient(services=[provider], gateway_id=gateway_id)
+
+    real_run = _serve.run
+
+    def run_and_stop(app_: Any, **kwargs: Any) -> None:
+        announce = kwargs.pop("announce")
+
+        async def announce_then_stop(port: int) -> None:
+            await announce(port)
+            await app_.client.models()  # opens the provider's async client in this loop
+            seen["http"] = provider._async.client if provider._async else None
+            seen["loop"] = asyncio.get_running_loop()
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C: uvicorn stops gracefully
+
+        try:
+            real_run(app_, **kwargs, announce=announce_then_stop)
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it captured
+            seen["interrupted"] = True
+
+    monkeypatch.setattr(_serve, "make_client", make_client)
+    monkeypatch.setattr(_serve, "run", run_and_stop)
+    monkeypatch.setattr(_serve, "_setup_logging", lambda level: None)
+    result = runner.invoke(app, ["serve", "--port", "0", "--log-level", "warning"])
+    assert result.exit_code == 0, result.output
+    assert seen.get("interrupted")
+    http = seen["http"]
+    assert isinstance(http, httpx.AsyncClient)
+    assert http.is_closed, "the gateway's upstream client was left open"
+    assert provider._async is None
+
+
 def test_ctrl_c_stops_the_real_server_cleanly() -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -218,12 +218,14 @@ async def test_embed_and_the_legacy_embeddings() -> None:
     assert empty["embeddings"] == []
 
 
-def _pulling_ollama() -> OllamaProvider:
-    lines = [
-        {"status": "pulling manifest"},
-        {"status": "pulling abc", "digest": "sha256:abc", "total": 100, "completed": 50},
-        {"status": "success"},
-    ]
+PULL_LINES: list[dict[str, Any]] = [
+    {"status": "pulling manifest"},
+    {"status": "pulling abc", "digest": "sha256:abc", "total": 100, "completed": 50},
+    {"status": "success"},
+]
+
+
+def _pulling_ollama(lines: list[dict[str, Any]] = PULL_LINES) -> OllamaProvider:
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/pull":
@@ -252,6 +254,18 @@ async def test_pull_streams_progress_from_a_service_that_can_pull() -> None:
     }
     assert lines[-1] == {"status": "success"}
     assert whole == {"status": "success"}
+
+
+async def test_pull_with_no_progress_at_all_answers_success_not_500() -> None:
+    """A service whose pull ends without a line (nothing to do, or a terse server):
+    the caller still gets Ollama's final ``success``, streamed or not."""
+    async with gateway([_pulling_ollama([])]) as (_, http):
+        streamed = await http.post("/api/pull", json={"model": "llama3.2"})
+        whole = await http.post("/api/pull", json={"model": "llama3.2", "stream": False})
+    assert streamed.status_code == 200, streamed.text
+    assert ndjson(streamed.text) == [{"status": "success"}]
+    assert whole.status_code == 200, whole.text
+    assert whole.json() == {"status": "success"}
 
 
 async def test_pull_from_a_service_that_cannot_is_a_400() -> None:

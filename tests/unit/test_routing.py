@@ -345,6 +345,55 @@ def test_unavailable_service_is_skipped_until_its_cooldown_passes() -> None:
     assert client.router.states[0].status is ServiceStatus.AVAILABLE
 
 
+def _recording(order: list[str], name: str, behaviour: Behaviour) -> Behaviour:
+    def answer(request: httpx.Request) -> httpx.Response:
+        order.append(name)
+        return behaviour(request)
+
+    return answer
+
+
+def test_when_every_replica_is_cooling_down_each_is_tried_longest_cooling_first() -> None:
+    """As a single service is tried in its cool-down rather than not at all, replicas
+    that are all cooling down are all tried: the one down longest first."""
+    a, b = FakeServer("a", ["m"]), FakeServer("b", ["m"])
+    client, _ = make_client(a, b, max_retries=0, failure_threshold=1, cooldown=30)
+    now = [0.0]
+    client.router.clock = lambda: now[0]
+    a.chat_script = [refused]
+    assert client.chat("m", "hi").text == "from b"  # a is down since 0
+    now[0] = 5.0
+    b.chat_script = [refused]
+    with pytest.raises(AllServicesFailedError) as caught:
+        client.chat("m", "hi")  # b fails (down since 5); a is skipped, cooling down
+    assert "1 tried" in str(caught.value)
+    now[0] = 10.0  # both cooling down: a (down 10 s) before b (down 5 s)
+    order: list[str] = []
+    a.chat_script = [_recording(order, "a", refused)]
+    b.chat_script = [_recording(order, "b", b.reply("from b"))]
+    assert client.chat("m", "hi").text == "from b"
+    assert order == ["a", "b"]
+
+
+def test_when_every_cooling_replica_fails_the_error_counts_what_was_tried() -> None:
+    a, b = FakeServer("a", ["m"]), FakeServer("b", ["m"])
+    client, _ = make_client(a, b, max_retries=0, failure_threshold=1, cooldown=30)
+    now = [0.0]
+    client.router.clock = lambda: now[0]
+    client.models()  # lists cached while both are up
+    for state in client.router.states:
+        client.router.record_failure(state, ServiceUnavailableError("down"))
+    order: list[str] = []
+    a.chat_script = [_recording(order, "a", refused)]
+    b.chat_script = [_recording(order, "b", refused)]
+    now[0] = 1.0
+    with pytest.raises(AllServicesFailedError) as caught:
+        client.chat("m", "hi")
+    assert order == ["a", "b"]
+    assert "2 tried" in str(caught.value)
+    assert len(caught.value.errors) == 2
+
+
 def test_client_errors_do_not_hurt_a_services_health() -> None:
     a = FakeServer("a", ["m"])
     a.chat_script = [status(400, "bad request")]
