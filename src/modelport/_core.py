@@ -355,11 +355,7 @@ class ClientCore:
         if down:
             provider = self._provider("openai", candidate.address, name)
             state = self._add(provider, service=service)
-            state.status = ServiceStatus.UNAVAILABLE
-            state.last_error = service.error
-            state.unreachable = True
-            state.unavailable_since = self.router.clock()
-            state.failures = self.router.failure_threshold
+            self.router.record_unreachable(state, service.error)
         else:
             provider = self._provider(service.kind, candidate.address, name)
             self._add(provider, service=replace(service, name=provider.name))
@@ -414,9 +410,14 @@ class ClientCore:
 
     # ------------------------------------------------------------------ flows: model lists
 
-    def _list(self, state: ServiceState, refresh: bool) -> Flow[list[ModelInfo]]:
+    def _list(
+        self, state: ServiceState, refresh: bool, *, force: bool = False
+    ) -> Flow[list[ModelInfo]]:
+        """The service's models (cached, or asked for). A service in its cool-down is
+        not asked, unless ``force``: every other candidate is cooling down too.
+        """
         router = self.router
-        if not router.usable(state):
+        if not force and not router.usable(state):
             raise router.unavailable_error(state)
         if not refresh:
             cached = router.cached_models(state)
@@ -442,9 +443,9 @@ class ClientCore:
         return models
 
     def _list_all(
-        self, states: Sequence[ServiceState], refresh: bool
+        self, states: Sequence[ServiceState], refresh: bool, *, force: bool = False
     ) -> Flow[list[list[ModelInfo] | ModelportError]]:
-        return (yield from each([self._list(s, refresh) for s in states]))
+        return (yield from each([self._list(s, refresh, force=force) for s in states]))
 
     def _models(self, refresh: bool) -> Flow[list[ModelInfo]]:
         states = yield from self._ensure()
@@ -468,7 +469,9 @@ class ClientCore:
         results: list[list[ModelInfo] | ModelportError] = []
         pool, _ = router.pool(model)
         if require_listed or len(pool) > 1:  # one service is asked without its list
-            results = yield from self._list_all(pool, refresh=False)
+            # When every candidate is cooling down, all are asked, as failover tries them.
+            force = not any(router.usable(s) for s in pool)
+            results = yield from self._list_all(pool, refresh=False, force=force)
         try:
             return router.targets(model, require_listed=require_listed)
         except ModelNotFoundError:
@@ -507,7 +510,7 @@ class ClientCore:
 
     def _health(self, state: ServiceState) -> Flow[None]:
         service = yield from call(state.provider, state.provider._op_health_safe())
-        state.service = replace(service, name=state.name)
+        self.router.record_health(state, replace(service, name=state.name))
         if service.status is ServiceStatus.UNAVAILABLE:
             error = ServiceUnavailableError(service.error or "unavailable")
             self.router.record_failure(state, error)

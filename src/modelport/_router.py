@@ -67,7 +67,9 @@ class LockBox:
 
 @dataclass(eq=False)
 class ServiceState:
-    """What the router knows about one service (mutated under the router's lock)."""
+    """What the router knows about one service. Only the :class:`Router`'s methods
+    change it, under the router's lock (the client core reads it).
+    """
 
     provider: Provider
     status: ServiceStatus = ServiceStatus.AVAILABLE
@@ -175,6 +177,22 @@ class Router:
             state.unavailable_since = None
             state.last_error = None
             state.unreachable = False
+
+    def record_unreachable(self, state: ServiceState, why: str | None) -> None:
+        """A configured server that did not answer its first probe: unavailable at once,
+        and tried again after the cool-down.
+        """
+        with self.lock:
+            state.status = ServiceStatus.UNAVAILABLE
+            state.last_error = why
+            state.unreachable = True
+            state.unavailable_since = self.clock()
+            state.failures = self.failure_threshold
+
+    def record_health(self, state: ServiceState, service: Service) -> None:
+        """Keep the service's last health report (version, latency, model count)."""
+        with self.lock:
+            state.service = service
 
     def usable(self, state: ServiceState) -> bool:
         """Unavailable services are skipped until their cool-down has passed."""
@@ -315,9 +333,10 @@ class Router:
         """
         errors: list[ModelportError] = []
         tried = 0
-        for target in targets:
+        order, forced = self.in_turn(targets)
+        for position, target in enumerate(order):
             state = target.state
-            if not self.usable(state) and tried + 1 < len(targets):
+            if not forced and not self.usable(state):
                 log.debug("skipping %s: unavailable, in its cool-down", state.name)
                 errors.append(self.unavailable_error(state))
                 continue
@@ -352,7 +371,7 @@ class Router:
                         _why(error),
                     )
                     yield from sleep(delay)
-                    if not self.usable(state) and target is not targets[-1]:
+                    if not self.usable(state) and position + 1 < len(order):
                         # Other requests found it down meanwhile: try the next replica.
                         errors.append(error)
                         break
@@ -366,9 +385,23 @@ class Router:
                 return target, result
         if len(errors) == 1:
             raise errors[0]
-        raise AllServicesFailedError(
-            f"Every service that has this model failed ({len(errors)} tried)", errors=errors
+        skipped = len(errors) - tried
+        also = f", {skipped} skipped in {'its' if skipped == 1 else 'their'} cool-down" * bool(
+            skipped
         )
+        raise AllServicesFailedError(
+            f"Every service that has this model failed ({tried} tried{also})", errors=errors
+        )
+
+    def in_turn(self, targets: Sequence[Target]) -> tuple[list[Target], bool]:
+        """The order to try ``targets`` in, and whether services in their cool-down are
+        tried too. They are skipped while another can be tried; when every one is
+        cooling down, all are tried (as a single service is), the one unavailable
+        longest first.
+        """
+        if any(self.usable(t.state) for t in targets):
+            return list(targets), False
+        return sorted(targets, key=lambda t: t.state.unavailable_since or 0.0), True
 
     def hold(self, state: ServiceState) -> None:
         """One more request in flight to the service."""

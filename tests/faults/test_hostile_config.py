@@ -29,7 +29,9 @@ from modelport import (
     OpenAICompatibleProvider,
     Provider,
     ServiceStatus,
+    ServiceUnavailableError,
 )
+from modelport.testing import FakeProvider
 
 PASSWORD = "s3cretPW"
 
@@ -280,9 +282,33 @@ def test_cooldown_and_models_ttl_must_be_non_negative_finite_numbers(
     names(caught.value, field)
 
 
+class _CountingFake(FakeProvider):
+    """A fake that counts how often its model list is asked for."""
+
+    listings = 0
+
+    def _op_models(self, refresh: bool = False) -> Any:
+        self.listings += 1
+        return (yield from super()._op_models(refresh))
+
+
 @pytest.mark.parametrize("cls", client_classes(), ids=["Client", "AsyncClient"])
-def test_zero_cooldown_and_models_ttl_are_accepted(cls: Any) -> None:
-    cls(services=["http://127.0.0.1:9"], cooldown=0, models_ttl=0.0)
+def test_zero_cooldown_and_models_ttl_mean_no_cool_down_and_no_cached_list(cls: Any) -> None:
+    """``cooldown=0``: a service made unavailable is tried again by the next request.
+    ``models_ttl=0``: every routing decision asks for fresh model lists."""
+    a, b = _CountingFake(models=["m"], name="a"), _CountingFake(models=["m"], name="b")
+
+    async def chat(client: Any) -> str:
+        reply = client.chat("m", "hi")
+        return str((await reply if asyncio.iscoroutine(reply) else reply).service)
+
+    client = cls(services=[a, b], cooldown=0, models_ttl=0.0, max_retries=0, failure_threshold=1)
+    a.fail_next(ServiceUnavailableError("down"))
+    assert asyncio.run(chat(client)) == "b"  # a failed: unavailable
+    b.fail_next(ServiceUnavailableError("down"))
+    # b fails too: a, with no cool-down, is tried at once (with one it would be skipped).
+    assert asyncio.run(chat(client)) == "a"
+    assert (a.listings, b.listings) == (2, 2)  # listed for each request: nothing cached
 
 
 # ------------------------------------------------------------------ caps

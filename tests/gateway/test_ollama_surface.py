@@ -218,14 +218,12 @@ async def test_embed_and_the_legacy_embeddings() -> None:
     assert empty["embeddings"] == []
 
 
-PULL_LINES: list[dict[str, Any]] = [
-    {"status": "pulling manifest"},
-    {"status": "pulling abc", "digest": "sha256:abc", "total": 100, "completed": 50},
-    {"status": "success"},
-]
-
-
-def _pulling_ollama(lines: list[dict[str, Any]] = PULL_LINES) -> OllamaProvider:
+def _pulling_ollama() -> OllamaProvider:
+    lines = [
+        {"status": "pulling manifest"},
+        {"status": "pulling abc", "digest": "sha256:abc", "total": 100, "completed": 50},
+        {"status": "success"},
+    ]
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/pull":
@@ -256,10 +254,20 @@ async def test_pull_streams_progress_from_a_service_that_can_pull() -> None:
     assert whole == {"status": "success"}
 
 
+class _QuietPuller(FakeProvider):
+    """A service that can pull and reports no progress at all (a model it already has)."""
+
+    can_pull = True
+
+    def _op_pull(self, model: str) -> Any:
+        return
+        yield
+
+
 async def test_pull_with_no_progress_at_all_answers_success_not_500() -> None:
-    """A service whose pull ends without a line (nothing to do, or a terse server):
-    the caller still gets Ollama's final ``success``, streamed or not."""
-    async with gateway([_pulling_ollama([])]) as (_, http):
+    """A service whose pull ends without reporting anything: the caller still gets
+    Ollama's final ``success``, streamed or not."""
+    async with gateway([_QuietPuller(models=["llama3.2"])]) as (_, http):
         streamed = await http.post("/api/pull", json={"model": "llama3.2"})
         whole = await http.post("/api/pull", json={"model": "llama3.2", "stream": False})
     assert streamed.status_code == 200, streamed.text

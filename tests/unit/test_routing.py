@@ -394,6 +394,20 @@ def test_when_every_cooling_replica_fails_the_error_counts_what_was_tried() -> N
     assert len(caught.value.errors) == 2
 
 
+def test_when_every_replica_is_cooling_down_their_lists_are_asked_for_too() -> None:
+    """With no list cached, replicas all in their cool-down are listed (not refused
+    unasked), so the request can still be routed."""
+    a, b = FakeServer("a", ["m"]), FakeServer("b", ["m"])
+    client, _ = make_client(a, b, max_retries=0, failure_threshold=1, cooldown=30, models_ttl=0)
+    now = [0.0]
+    client.router.clock = lambda: now[0]
+    for state in client.router.states:
+        client.router.record_failure(state, ServiceUnavailableError("down"))
+    now[0] = 1.0
+    assert client.chat("m", "hi").text == "from a"
+    assert (a.listings, b.listings) == (1, 1)
+
+
 def test_client_errors_do_not_hurt_a_services_health() -> None:
     a = FakeServer("a", ["m"])
     a.chat_script = [status(400, "bad request")]

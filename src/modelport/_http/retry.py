@@ -16,8 +16,9 @@ class RetryPolicy:
     """Exponential backoff with full jitter, honouring ``Retry-After``.
 
     Attempt ``n`` (0-based) waits a random time in
-    ``[0, min(max_delay, base_delay * 2**n)]``; a :class:`RateLimitError` with
-    ``retry_after`` waits that long instead (capped at ``max_retry_after``).
+    ``[0, min(max_delay, base_delay * 2**n)]``. An error with ``retry_after`` (a 429,
+    or a 503 that says) waits that long instead; one that asks for more than
+    ``max_retry_after`` is not waited for at all (``None``: fail over instead).
     Only errors whose ``retriable`` flag is set are retried.
 
     >>> policy = RetryPolicy(max_retries=2, base_delay=0.5, rand=lambda: 1.0)

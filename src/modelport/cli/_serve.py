@@ -50,7 +50,9 @@ def run(
     log_level: str,
     announce: Callable[[int], Awaitable[None]],
 ) -> None:
-    """Serve ``app`` with uvicorn until Ctrl-C; ``announce(port)`` runs once listening."""
+    """Serve ``app`` with uvicorn until Ctrl-C; ``announce(port)`` runs once listening.
+    When it stops, the app's client is closed in the event loop that used it.
+    """
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -59,6 +61,12 @@ def run(
             if self.started:
                 bound = self.servers[0].sockets[0].getsockname()[1] if self.servers else port
                 await announce(int(bound))
+
+        async def serve(self, sockets: Any = None) -> None:
+            try:
+                await super().serve(sockets)
+            finally:
+                await app.client.aclose()
 
     config = uvicorn.Config(
         app,
@@ -197,12 +205,7 @@ def serve(
         ]
         click.echo("\n".join(lines))
 
-    try:
-        run(app, host=host, port=port, log_level=log_level, announce=announce)
-    finally:
-        import asyncio
-
-        asyncio.run(client.aclose())
+    run(app, host=host, port=port, log_level=log_level, announce=announce)
 
 
 COMMANDS = [serve]

@@ -1,5 +1,5 @@
-"""``modelport serve``: one HTTP endpoint that speaks the OpenAI API (and, from part 2,
-Ollama's) in front of every service an :class:`~modelport.AsyncClient` knows.
+"""``modelport serve``: one HTTP endpoint that speaks the OpenAI API and Ollama's in
+front of every service an :class:`~modelport.AsyncClient` knows.
 
 >>> from modelport.gateway import create_app
 >>> app = create_app(api_keys=["s3cret"])       # an ASGI app; serve it with uvicorn

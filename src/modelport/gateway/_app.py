@@ -500,7 +500,10 @@ class Gateway:
         ex.model = model
         progress: AsyncIterator[PullProgress] = self.client.pull(model)
         try:
-            first = await progress.__anext__()  # errors before any output get a status
+            try:
+                first = await progress.__anext__()  # errors before any output get a status
+            except StopAsyncIteration:  # nothing to report: done, as Ollama ends a pull
+                first = PullProgress(status="success")
             if not stream:
                 last = first
                 async for step in progress:
