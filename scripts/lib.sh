@@ -109,6 +109,19 @@ mp_setup_llama() {
   mp_llama_server_bin >/dev/null && mp_model_path >/dev/null
 }
 
+# Start the llama-server in use with the model, wait for /health and ask for one token;
+# if it dies, say why in one line (signal, likely cause, log, what to set) and fail,
+# rather than letting every live test fail in its own confusing way.
+mp_check_llama() {
+  local bin model log="$MP_CACHE/llama-check.log"
+  bin="$(mp_llama_server_bin)" && model="$(mp_model_path)" || return 1
+  if ! "$MP_PYTHON" "$MP_ROOT/scripts/check_llama.py" "$bin" "$model" "$log"; then
+    mp_log "the llama-server build does not run on this machine (see the line above)"
+    return 1
+  fi
+  mp_log "llama-server answers: $bin ($("$bin" --version 2>&1 | grep -m1 version || echo 'version unknown'))"
+}
+
 # Path of the llama-server binary: MODELPORT_LLAMA_SERVER, or the one built above.
 mp_llama_server_bin() {
   if [ -n "${MODELPORT_LLAMA_SERVER:-}" ]; then

