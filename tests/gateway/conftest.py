@@ -16,7 +16,8 @@ import httpx
 import modelport
 from modelport.gateway import Gateway, create_app
 
-BASE = "http://gateway.test"
+BASE = "http://localhost"
+"""A loopback name: a gateway without keys answers only those (DNS rebinding)."""
 
 
 @asynccontextmanager
