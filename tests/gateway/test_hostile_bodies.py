@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,21 +22,6 @@ SURFACES = [OPENAI, OLLAMA]
 
 def fake() -> FakeProvider:
     return FakeProvider(models=["m"], reply="Hello there")
-
-
-@pytest.fixture
-def records() -> Iterator[Records]:
-    handler = Records()
-    gateway_log = logging.getLogger("modelport.gateway")
-    saved = (gateway_log.level, gateway_log.propagate)
-    gateway_log.addHandler(handler)
-    gateway_log.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        gateway_log.removeHandler(handler)
-        gateway_log.setLevel(saved[0])
-        gateway_log.propagate = saved[1]
 
 
 def assert_400_in_shape(path: str, response: Any, *words: str) -> str:
@@ -67,28 +51,28 @@ def no_traceback(records: Records) -> None:
 @pytest.mark.parametrize("path", SURFACES)
 @pytest.mark.parametrize("depth", [100_000, 5_000])
 async def test_a_body_nested_too_deeply_is_a_400_in_the_surfaces_shape(
-    path: str, depth: int, records: Records
+    path: str, depth: int, gateway_records: Records
 ) -> None:
     service = fake()
     deep = "[" * depth + "]" * depth
-    body = '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": %s}' % deep
+    body = f'{{"model": "m", "messages": [{{"role": "user", "content": "hi"}}], "x": {deep}}}'
     async with gateway([service]) as (_, http):
         response = await http.post(path, content=body)
     assert_400_in_shape(path, response, "nested too deeply")
     assert service.requests == []
-    no_traceback(records)
+    no_traceback(gateway_records)
 
 
 @pytest.mark.parametrize("path", SURFACES)
 async def test_a_deep_schema_that_parses_is_answered_never_a_500(
-    path: str, records: Records
+    path: str, gateway_records: Records
 ) -> None:
     # Deep enough to parse, deep enough that anything recursing over it afterwards
     # (validation, copying, serialising it for the service) may run out of stack.
     service = fake()
     schema = "[" * 960 + "]" * 960
     key = "format" if path == OLLAMA else "response_format"
-    value = schema if path == OLLAMA else '{"type": "json_object", "x": %s}' % schema
+    value = schema if path == OLLAMA else f'{{"type": "json_object", "x": {schema}}}'
     body = '{"model": "m", "stream": false, "messages": [{"role": "user", "content": "hi"}], '
     body += f'"{key}": {value}}}'
     async with gateway([service]) as (_, http):
@@ -96,7 +80,7 @@ async def test_a_deep_schema_that_parses_is_answered_never_a_500(
     assert response.status_code in (200, 400), (response.status_code, response.text)
     if response.status_code == 400:
         assert_400_in_shape(path, response)
-    no_traceback(records)
+    no_traceback(gateway_records)
 
 
 # ---------------------------------------------------------------------------- D6: tool_calls
@@ -105,7 +89,7 @@ async def test_a_deep_schema_that_parses_is_answered_never_a_500(
 @pytest.mark.parametrize("path", SURFACES)
 @pytest.mark.parametrize("value", [7, True, "call", {"id": "x"}, 1.5])
 async def test_tool_calls_that_are_not_a_list_are_a_400_in_the_surfaces_shape(
-    path: str, value: object, records: Records
+    path: str, value: object, gateway_records: Records
 ) -> None:
     service = fake()
     messages = [
@@ -116,13 +100,13 @@ async def test_tool_calls_that_are_not_a_list_are_a_400_in_the_surfaces_shape(
         response = await http.post(path, json={"model": "m", "messages": messages})
     assert_400_in_shape(path, response, "tool_calls")
     assert service.requests == []
-    no_traceback(records)
+    no_traceback(gateway_records)
 
 
 @pytest.mark.parametrize("path", SURFACES)
 @pytest.mark.parametrize("call", [7, None, [], {"function": 3}, {"function": {"arguments": []}}])
 async def test_a_tool_call_of_the_wrong_shape_is_a_400_not_a_500(
-    path: str, call: object, records: Records
+    path: str, call: object, gateway_records: Records
 ) -> None:
     service = fake()
     messages = [
@@ -133,7 +117,7 @@ async def test_a_tool_call_of_the_wrong_shape_is_a_400_not_a_500(
         response = await http.post(path, json={"model": "m", "messages": messages})
     assert_400_in_shape(path, response)
     assert service.requests == []
-    no_traceback(records)
+    no_traceback(gateway_records)
 
 
 # ---------------------------------------------------------------------------- D10: keep_alive
@@ -144,7 +128,7 @@ async def test_a_tool_call_of_the_wrong_shape_is_a_400_not_a_500(
     "messages", [[], [{"role": "user", "content": "hi"}]], ids=["load", "chat"]
 )
 async def test_a_keep_alive_that_is_not_a_duration_is_a_400_with_a_message(
-    value: object, messages: list[Any], records: Records
+    value: object, messages: list[Any], gateway_records: Records
 ) -> None:
     service = fake()
     async with gateway([service]) as (_, http):
@@ -154,7 +138,7 @@ async def test_a_keep_alive_that_is_not_a_duration_is_a_400_with_a_message(
     message = assert_400_in_shape(OLLAMA, response, "keep_alive")
     assert json.dumps(value) in message, message
     assert service.requests == []
-    no_traceback(records)
+    no_traceback(gateway_records)
 
 
 @pytest.mark.parametrize("value", [0, "0", "0s", 0.0])

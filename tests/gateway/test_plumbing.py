@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,7 +20,7 @@ from modelport import OpenAICompatibleProvider
 from modelport.gateway import create_app
 from modelport.testing import FakeProvider
 
-from .conftest import Records, gateway
+from .conftest import Records, gateway, recording_backend
 
 pytestmark = pytest.mark.anyio
 
@@ -32,45 +32,6 @@ def fake(**kwargs: Any) -> FakeProvider:
     kwargs.setdefault("models", ["m"])
     kwargs.setdefault("reply", "Hello there")
     return FakeProvider(**kwargs)
-
-
-def recording_backend() -> tuple[OpenAICompatibleProvider, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        if request.url.path.endswith("/models"):
-            return httpx.Response(200, json={"data": [{"id": "m"}]})
-        if request.url.path.endswith("/completions") and json.loads(request.content).get("stream"):
-            body = (
-                b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
-                b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
-                b"data: [DONE]\n\n"
-            )
-            return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
-        return httpx.Response(
-            200, json={"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}
-        )
-
-    provider = OpenAICompatibleProvider(
-        "http://127.0.0.1:9/v1", name="up", transport=httpx.MockTransport(handler)
-    )
-    return provider, seen
-
-
-@pytest.fixture
-def records() -> Iterator[Records]:
-    handler = Records()
-    gateway_log = logging.getLogger("modelport.gateway")
-    saved = (gateway_log.level, gateway_log.propagate)
-    gateway_log.addHandler(handler)
-    gateway_log.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        gateway_log.removeHandler(handler)
-        gateway_log.setLevel(saved[0])
-        gateway_log.propagate = saved[1]
 
 
 # ---------------------------------------------------------------------------- DNS rebinding
@@ -332,20 +293,22 @@ async def test_the_body_memory_cap_defaults_to_four_bodies() -> None:
     ],
 )
 async def test_the_access_log_escapes_control_characters_in_the_path(
-    path: str, records: Records
+    path: str, gateway_records: Records
 ) -> None:
     async with gateway([fake()]) as (_, http):
         await http.get(path)
-    [line] = [r.getMessage() for r in records.records if r.levelno == logging.INFO]
+    [line] = [r.getMessage() for r in gateway_records.records if r.levelno == logging.INFO]
     assert "\n" not in line and "\r" not in line and "\x1b" not in line, repr(line)
     assert "\\x0a" in line or "\\x0d" in line or "\\x1b" in line, line
 
 
-async def test_the_access_log_escapes_control_characters_in_the_model(records: Records) -> None:
+async def test_the_access_log_escapes_control_characters_in_the_model(
+    gateway_records: Records,
+) -> None:
     model = "m\n12:00:00 POST /v1/chat/completions 200 model=m service=fake 1.0ms tokens=9+9"
     async with gateway([fake()]) as (_, http):
         await http.post("/v1/chat/completions", json={**HELLO, "model": model})
-    [line] = [r.getMessage() for r in records.records if r.levelno == logging.INFO]
+    [line] = [r.getMessage() for r in gateway_records.records if r.levelno == logging.INFO]
     assert "\n" not in line, repr(line)
     assert "model=m\\x0a12:00:00\\x20POST" in line, line
 

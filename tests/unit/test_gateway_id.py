@@ -13,6 +13,7 @@ import modelport
 from modelport import OpenAICompatibleProvider, ServiceStatus, ServiceUnavailableError
 from modelport.discovery import forwarding, gateway_chain
 from tests.faults.servers import Conn, FaultServer, Received
+from tests.gateway.conftest import recording_backend
 
 pytestmark = pytest.mark.socket
 
@@ -122,26 +123,7 @@ def test_an_empty_gateway_id_is_a_configuration_error() -> None:
         modelport.Client(services=[], gateway_id="")
 
 
-# ---------------------------------------------------------------------------- the chain (issue 18, D8)
-
-
-def _recording(seen: list[httpx.Request]) -> OpenAICompatibleProvider:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        if request.url.path == "/v1/models":
-            return httpx.Response(200, json={"data": [{"id": "m"}]})
-        if json.loads(request.content).get("stream"):
-            body = (
-                b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
-                b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
-                b"data: [DONE]\n\n"
-            )
-            return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
-        return httpx.Response(
-            200, json={"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}
-        )
-
-    return OpenAICompatibleProvider("http://127.0.0.1:9/v1", transport=httpx.MockTransport(handler))
+# ------------------------------------------------------------------ the chain (issue 18, D8)
 
 
 @pytest.mark.parametrize(
@@ -165,8 +147,8 @@ def test_a_chain_header_that_is_not_ids_is_refused(value: str) -> None:
 
 @pytest.mark.anyio
 async def test_requests_made_for_a_chained_request_carry_the_chain_and_others_the_id() -> None:
-    seen: list[httpx.Request] = []
-    async with modelport.AsyncClient(services=[_recording(seen)], gateway_id="gw-1") as client:
+    provider, seen = recording_backend()
+    async with modelport.AsyncClient(services=[provider], gateway_id="gw-1") as client:
         await client.chat("m", "hi")
         plain = {r.headers[HEADER] for r in seen}
         seen.clear()
@@ -185,8 +167,8 @@ async def test_requests_made_for_a_chained_request_carry_the_chain_and_others_th
 
 
 def test_a_sync_client_in_a_chained_context_carries_the_chain() -> None:
-    seen: list[httpx.Request] = []
-    client = modelport.Client(services=[_recording(seen)], gateway_id="gw-1")
+    provider, seen = recording_backend()
+    client = modelport.Client(services=[provider], gateway_id="gw-1")
     with forwarding(("aa", "gw-1")):
         client.chat("m", "hi")
     client.close()

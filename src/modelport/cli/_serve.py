@@ -167,12 +167,20 @@ def serve(
     """
     from ..gateway import create_app, is_loopback, keys_from_env, parse_size
 
-    keys = [*api_keys, *keys_from_env(os.environ)]
+    keys = [key.strip() for key in (*api_keys, *keys_from_env(os.environ)) if key.strip()]
+    empty = any(not key.strip() for key in api_keys) or (
+        "MODELPORT_API_KEYS" in os.environ and not keys_from_env(os.environ)
+    )
     if not is_loopback(host) and not keys:
+        said = (
+            'the API key given is empty (an unset variable in --api-key "$KEY"?), so '
+            if empty
+            else ""
+        )
         raise click.UsageError(
-            f"Refusing to listen on {host} without an API key: anyone who can reach this "
-            "machine could use its models. Add a key with --api-key KEY (repeatable) or "
-            "MODELPORT_API_KEYS=key1,key2, or listen on 127.0.0.1."
+            f"Refusing to listen on {host} without an API key: {said}anyone who can reach "
+            "this machine could use its models. Add a non-empty key with --api-key KEY "
+            "(repeatable) or MODELPORT_API_KEYS=key1,key2, or listen on 127.0.0.1."
         )
     try:
         size = parse_size(max_body)
@@ -198,7 +206,8 @@ def serve(
             f"  Ollama:  OLLAMA_HOST={url}",
             f"  keys:    {len(keys)} API key{'s' if len(keys) != 1 else ''} required"
             if keys
-            else "  keys:    none (listening on this machine only)",
+            else "  keys:    none (this machine only"
+            + ("; the empty key given was ignored)" if empty else ")"),
             "services:" if found else "services: none found yet (looked again on each request)",
             *(_service_line(s) for s in found),
             "Ctrl-C to stop.",

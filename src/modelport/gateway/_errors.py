@@ -18,9 +18,12 @@ ServerError, ProtocolError, StreamError  502     ``upstream_error``
 ConfigurationError                       500     ``configuration_error``
 =======================================  ======  ==================================
 
-An :class:`AllServicesFailedError` with a cause that is not retriable takes that
-cause's row. The gateway's own refusals (401, 413, 400 for a body that is not JSON,
-404/405 for an unknown route, 508 for a request from itself) are built here too.
+A :class:`ServerError` with status 508 (an upstream gateway found the request in a
+loop) is 508 ``gateway_loop`` here too, so a loop ends at once at every hop. An
+:class:`AllServicesFailedError` with a cause that is not retriable takes that cause's
+row. The gateway's own refusals (401, 403 for a Host that is not this machine's, 413,
+400 for a body that is not JSON, 404/405 for an unknown route, 503 when request
+bodies already hold the memory cap, 508 for a loop) are built here too.
 """
 
 from __future__ import annotations
@@ -42,12 +45,16 @@ from ..errors import (
     ModelportError,
     RateLimitError,
     RequestTimeoutError,
+    ServerError,
     ServiceUnavailableError,
 )
 
 __all__ = [
     "Failure",
     "bad_body",
+    "bad_chain",
+    "busy",
+    "forbidden_host",
     "failure_for",
     "headers_for",
     "loop",
@@ -56,7 +63,9 @@ __all__ = [
     "ollama_body",
     "openai_body",
     "route_not_found",
+    "too_deep",
     "too_large",
+    "too_many_hops",
     "unauthorized",
 ]
 
@@ -66,6 +75,7 @@ DEFAULT_RETRY_AFTER = 5
 _TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
+    403: "permission_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
     409: "invalid_request_error",
@@ -107,8 +117,10 @@ def _seconds(value: float | None, default: int) -> int:
 
 def failure_for(error: BaseException) -> Failure:
     """The row of the table for ``error``; anything not a modelport error is a bug here,
-    a 500 whose message gives nothing away.
+    a 500 whose message gives nothing away (except a body too deep to walk: a 400).
     """
+    if isinstance(error, RecursionError):
+        return too_deep()
     if not isinstance(error, ModelportError):
         return _failure(500, "internal_error", "The gateway failed unexpectedly; see its log.")
     message = str(error)
@@ -145,6 +157,8 @@ def failure_for(error: BaseException) -> Failure:
         return _failure(429, "rate_limit_exceeded", message, _seconds(error.retry_after, 1))
     if isinstance(error, AuthenticationError):
         return _failure(502, "upstream_authentication_failed", message)
+    if isinstance(error, ServerError) and error.status_code == 508:
+        return _failure(508, "gateway_loop", message)
     if isinstance(error, ConfigurationError):
         return _failure(500, "configuration_error", message)
     return _failure(502, "upstream_error", message)
@@ -174,6 +188,36 @@ def bad_body(detail: str) -> Failure:
     return _failure(400, "invalid_json", f"The request body is not a JSON object: {detail}.")
 
 
+def too_deep() -> Failure:
+    return _failure(
+        400, "invalid_json", "The request body is nested too deeply for this gateway to read."
+    )
+
+
+def busy(retry_after: int) -> Failure:
+    return _failure(
+        503,
+        "server_busy",
+        "The gateway holds as many request bodies in memory as it may at once; retry "
+        "shortly (its operator can raise --max-body-memory).",
+        retry_after,
+    )
+
+
+def forbidden_host(host: str) -> Failure:
+    return _failure(
+        403,
+        "forbidden_host",
+        f"This gateway has no API key, so it answers only requests addressed to this "
+        f"machine (localhost, 127.0.0.1, [::1]), not to Host {host!r}. Its operator "
+        "can give it a key (--api-key) to serve other names.",
+    )
+
+
+def bad_chain(message: str) -> Failure:
+    return _failure(400, "invalid_gateway_chain", message)
+
+
 def route_not_found(method: str, path: str) -> Failure:
     return _failure(404, "not_found", f"There is no route {method} {path} on this gateway.")
 
@@ -192,8 +236,17 @@ def loop() -> Failure:
     return _failure(
         508,
         "gateway_loop",
-        "This request came from this gateway itself: a service it routes to points back "
-        "at it. Nothing was sent on.",
+        "This request already passed this gateway: a service it routes to points back "
+        "at it, directly or through other gateways. Nothing was sent on.",
+    )
+
+
+def too_many_hops(limit: int) -> Failure:
+    return _failure(
+        508,
+        "gateway_loop",
+        f"This request already passed more than {limit} gateways "
+        "(x-modelport-gateway); nothing was sent on.",
     )
 
 
