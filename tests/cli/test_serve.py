@@ -37,10 +37,11 @@ def launched(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         *,
         host: str,
         port: int,
+        limits: Any,
         log_level: str,
         announce: Callable[[int], Awaitable[None]],
     ) -> None:
-        seen.update(app=app_, host=host, port=port, log_level=log_level)
+        seen.update(app=app_, host=host, port=port, log_level=log_level, limits=limits)
         asyncio.run(announce(port))
 
     monkeypatch.setattr(_serve, "make_client", make_client)
