@@ -158,7 +158,8 @@ def read_answer(
     sock: socket.socket, timeout: float = GUARD, *, close_wait: float | None = None
 ) -> Answer:
     """Read one response (Content-Length or until close), then wait up to
-    ``close_wait`` seconds (default: ``timeout``) to see whether the server closes."""
+    ``close_wait`` seconds to see whether the server closes the connection (default:
+    until it does when the answer says ``connection: close``, not at all otherwise)."""
     sock.settimeout(timeout)
     data = b""
     try:
@@ -175,8 +176,10 @@ def read_answer(
                 answer.closed = True
                 break
             answer.body += chunk
-        if not answer.closed:
-            answer.closed = _closed(sock, timeout if close_wait is None else close_wait)
+        if close_wait is None:
+            close_wait = timeout if answer.headers.get("connection") == "close" else 0.0
+        if not answer.closed and close_wait > 0:
+            answer.closed = _closed(sock, close_wait)
         return answer
     except ConnectionResetError:
         return _parse(data, closed=True) if data else Answer(None, closed=True)

@@ -92,6 +92,15 @@ def gateway(upstream: FaultServer) -> Iterator[Serve]:
 
 
 @pytest.fixture(scope="module")
+def patient(upstream: FaultServer) -> Iterator[Serve]:
+    """Like :func:`gateway`, with timeouts no test comes near: for the cases that hold
+    connections open on purpose while something else happens."""
+    args = ["--max-body", "1MB", "--max-body-memory", "2MB", "--idle-timeout", "60"]
+    with Serve("--service", f"up={upstream.url}", *args) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
 def keyed(upstream: FaultServer) -> Iterator[Serve]:
     with Serve("--service", f"up={upstream.url}", "--api-key", KEY, *_limits()) as served:
         yield served
@@ -156,7 +165,7 @@ def test_a_300_mb_header_is_cut_at_the_limit_and_memory_stays_flat(gateway: Serv
     assert not attacker.is_alive(), "the gateway kept reading a 300 MB header"
     assert others.status_code == 200
     assert sent < 300 * MiB, "the whole header was taken"
-    assert answer and answer[0].status in (431, None) and answer[0].closed, answer
+    assert answer and answer[0].status == 431 and answer[0].closed, answer
     assert gateway.rss() - before < 32 * MiB, f"RSS grew by {(gateway.rss() - before) // MiB} MiB"
 
 
@@ -210,14 +219,14 @@ def test_a_body_shorter_than_its_length_gets_408(gateway: Serve) -> None:
 
 
 def test_a_slow_upload_that_keeps_coming_is_never_cut(gateway: Serve) -> None:
-    # The body takes longer than every timeout together, a piece every third of the
+    # The body takes longer than every timeout together, a piece every fifth of the
     # idle timeout.
-    pieces = [HELLO[i : i + 4] for i in range(0, len(HELLO), 4)]
-    assert len(pieces) * IDLE / 3 > IDLE + HEAD
+    pieces = [HELLO[i : i + 3] for i in range(0, len(HELLO), 3)]
+    assert len(pieces) * IDLE / 5 > IDLE + HEAD
     with connect(gateway.port) as sock:
         sock.sendall(chat_head(len(HELLO)))
         for piece in pieces:
-            time.sleep(IDLE / 3)
+            time.sleep(IDLE / 5)
             sock.sendall(piece)
         answer = read_answer(sock)
     assert answer.status == 200, answer
@@ -264,9 +273,10 @@ def begin_upload(port: int, length: int, first: bytes) -> socket.socket:
 
 
 def test_bodies_held_at_once_beyond_the_memory_cap_get_503_with_retry_after(
-    gateway: Serve,
+    patient: Serve,
 ) -> None:
     # --max-body 1MB --max-body-memory 2MB: two bodies of 1 MB on their way hold it all.
+    gateway = patient
     size = MiB
     held = [begin_upload(gateway.port, size, b" " * 1000) for _ in range(2)]
     try:
@@ -287,7 +297,8 @@ def test_bodies_held_at_once_beyond_the_memory_cap_get_503_with_retry_after(
 
 
 def test_at_the_connection_cap_a_busy_gateway_refuses_with_503(upstream: FaultServer) -> None:
-    with Serve("--service", f"up={upstream.url}", "--max-connections", "2", *_limits()) as gw:
+    args = ("--service", f"up={upstream.url}", "--max-connections", "2", "--idle-timeout", "60")
+    with Serve(*args) as gw:
         busy = [begin_upload(gw.port, len(HELLO), HELLO[:5]) for _ in range(2)]
         try:
             third = ask(gw, head("GET", "/health"))

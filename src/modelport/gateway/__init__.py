@@ -7,7 +7,9 @@ front of every service an :class:`~modelport.AsyncClient` knows.
 True
 
 The app is plain ASGI: mount it in another ASGI app, test it in-process with
-``httpx.ASGITransport``, or run it with ``modelport serve`` (the ``serve`` extra).
+``httpx.ASGITransport``, or run it with ``modelport serve`` (the ``serve`` extra),
+or :func:`serve` from Python, which adds the limits of :class:`ServerLimits` on every
+connection (an app mounted elsewhere gets its host server's).
 It uses only the public client, so everything the client does (discovery, routing
 by model name, balancing replicas by requests in flight, failover before the first
 byte, typed errors) is what the gateway does. See ``docs/gateway.md``.
@@ -19,16 +21,20 @@ from collections.abc import Sequence
 
 from ..client import AsyncClient
 from ._app import GATEWAY_HEADER, Gateway
-from ._config import DEFAULT_MAX_BODY, is_loopback, keys_from_env, parse_size
+from ._config import DEFAULT_MAX_BODY, is_loopback, keys_from_env, origins_from_env, parse_size
+from ._server import ServerLimits, serve
 
 __all__ = [
     "DEFAULT_MAX_BODY",
     "GATEWAY_HEADER",
     "Gateway",
+    "ServerLimits",
     "create_app",
     "is_loopback",
     "keys_from_env",
+    "origins_from_env",
     "parse_size",
+    "serve",
 ]
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "bad_chain",
     "busy",
     "forbidden_host",
+    "failure",
     "failure_for",
     "headers_for",
     "loop",
@@ -78,8 +79,10 @@ _TYPES = {
     403: "permission_error",
     404: "invalid_request_error",
     405: "invalid_request_error",
+    408: "timeout_error",
     409: "invalid_request_error",
     413: "invalid_request_error",
+    431: "invalid_request_error",
     429: "rate_limit_error",
     500: "server_error",
     501: "not_implemented_error",
@@ -103,9 +106,8 @@ class Failure:
     retry_after: int | None = None
 
 
-def _failure(
-    status: int, code: str | None, message: str, retry_after: int | None = None
-) -> Failure:
+def failure(status: int, code: str | None, message: str, retry_after: int | None = None) -> Failure:
+    """A failure with OpenAI's ``type`` for its status."""
     return Failure(status, _TYPES.get(status, "server_error"), code, message, retry_after)
 
 
@@ -122,7 +124,7 @@ def failure_for(error: BaseException) -> Failure:
     if isinstance(error, RecursionError):
         return too_deep()
     if not isinstance(error, ModelportError):
-        return _failure(500, "internal_error", "The gateway failed unexpectedly; see its log.")
+        return failure(500, "internal_error", "The gateway failed unexpectedly; see its log.")
     message = str(error)
     if isinstance(error, AllServicesFailedError):
         causes = error.errors
@@ -130,45 +132,45 @@ def failure_for(error: BaseException) -> Failure:
             waits = [getattr(c, "retry_after", None) for c in causes]
             known = [w for w in waits if isinstance(w, (int, float))]
             wait = _seconds(max(known) if known else None, DEFAULT_RETRY_AFTER)
-            return _failure(503, "no_healthy_service", message, wait)
+            return failure(503, "no_healthy_service", message, wait)
         # A replica whose list was stale says "not found"; another cause says more.
         fatal = [c for c in causes if not c.retriable]
         telling = [c for c in fatal if not isinstance(c, ModelNotFoundError)] or fatal
         if telling:
             row = failure_for(telling[0])
             return Failure(row.status, row.type, row.code, message, row.retry_after)
-        return _failure(502, "upstream_error", message)
+        return failure(502, "upstream_error", message)
     if isinstance(error, ContextLengthExceededError):
-        return _failure(400, "context_length_exceeded", message)
+        return failure(400, "context_length_exceeded", message)
     if isinstance(error, CapabilityError):
-        return _failure(400, "unsupported_capability", message)
+        return failure(400, "unsupported_capability", message)
     if isinstance(error, InvalidRequestError):
-        return _failure(400, "invalid_request", message)
+        return failure(400, "invalid_request", message)
     if isinstance(error, ModelNotFoundError):
-        return _failure(404, "model_not_found", message)
+        return failure(404, "model_not_found", message)
     if isinstance(error, ModelNotLoadedError):
-        return _failure(409, "model_not_loaded", message)
+        return failure(409, "model_not_loaded", message)
     if isinstance(error, ServiceUnavailableError):
         wait = _seconds(error.retry_after, DEFAULT_RETRY_AFTER)
-        return _failure(503, "service_unavailable", message, wait)
+        return failure(503, "service_unavailable", message, wait)
     if isinstance(error, RequestTimeoutError):
-        return _failure(504, "upstream_timeout", message)
+        return failure(504, "upstream_timeout", message)
     if isinstance(error, RateLimitError):
-        return _failure(429, "rate_limit_exceeded", message, _seconds(error.retry_after, 1))
+        return failure(429, "rate_limit_exceeded", message, _seconds(error.retry_after, 1))
     if isinstance(error, AuthenticationError):
-        return _failure(502, "upstream_authentication_failed", message)
+        return failure(502, "upstream_authentication_failed", message)
     if isinstance(error, ServerError) and error.status_code == 508:
-        return _failure(508, "gateway_loop", message)
+        return failure(508, "gateway_loop", message)
     if isinstance(error, ConfigurationError):
-        return _failure(500, "configuration_error", message)
-    return _failure(502, "upstream_error", message)
+        return failure(500, "configuration_error", message)
+    return failure(502, "upstream_error", message)
 
 
 # --------------------------------------------------------------------------- the gateway's own
 
 
 def unauthorized() -> Failure:
-    return _failure(
+    return failure(
         401,
         "invalid_api_key",
         "Missing or wrong API key: send it as 'Authorization: Bearer KEY' or 'x-api-key: KEY'.",
@@ -176,7 +178,7 @@ def unauthorized() -> Failure:
 
 
 def too_large(limit: int) -> Failure:
-    return _failure(
+    return failure(
         413,
         "request_too_large",
         f"The request body is larger than this gateway accepts ({limit} bytes); "
@@ -185,17 +187,17 @@ def too_large(limit: int) -> Failure:
 
 
 def bad_body(detail: str) -> Failure:
-    return _failure(400, "invalid_json", f"The request body is not a JSON object: {detail}.")
+    return failure(400, "invalid_json", f"The request body is not a JSON object: {detail}.")
 
 
 def too_deep() -> Failure:
-    return _failure(
+    return failure(
         400, "invalid_json", "The request body is nested too deeply for this gateway to read."
     )
 
 
 def busy(retry_after: int) -> Failure:
-    return _failure(
+    return failure(
         503,
         "server_busy",
         "The gateway holds as many request bodies in memory as it may at once; retry "
@@ -205,7 +207,7 @@ def busy(retry_after: int) -> Failure:
 
 
 def forbidden_host(host: str) -> Failure:
-    return _failure(
+    return failure(
         403,
         "forbidden_host",
         f"This gateway has no API key, so it answers only requests addressed to this "
@@ -215,25 +217,25 @@ def forbidden_host(host: str) -> Failure:
 
 
 def bad_chain(message: str) -> Failure:
-    return _failure(400, "invalid_gateway_chain", message)
+    return failure(400, "invalid_gateway_chain", message)
 
 
 def route_not_found(method: str, path: str) -> Failure:
-    return _failure(404, "not_found", f"There is no route {method} {path} on this gateway.")
+    return failure(404, "not_found", f"There is no route {method} {path} on this gateway.")
 
 
 def method_not_allowed(method: str, path: str, allowed: list[str]) -> Failure:
-    return _failure(
+    return failure(
         405, "method_not_allowed", f"{path} does not take {method}; use {', '.join(allowed)}."
     )
 
 
 def not_implemented(what: str) -> Failure:
-    return _failure(501, "not_implemented", what)
+    return failure(501, "not_implemented", what)
 
 
 def loop() -> Failure:
-    return _failure(
+    return failure(
         508,
         "gateway_loop",
         "This request already passed this gateway: a service it routes to points back "
@@ -242,7 +244,7 @@ def loop() -> Failure:
 
 
 def too_many_hops(limit: int) -> Failure:
-    return _failure(
+    return failure(
         508,
         "gateway_loop",
         f"This request already passed more than {limit} gateways "
