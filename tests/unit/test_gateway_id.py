@@ -3,6 +3,7 @@ discovery drops a service that answers with that same id (the gateway itself).""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -259,3 +260,21 @@ def test_a_508_from_a_service_is_a_server_error_that_is_never_retried() -> None:
     assert caught.value.status_code == 508 and caught.value.retriable is False
     assert "loop" in str(caught.value).lower()
     assert len([r for r in calls if r.url.path.endswith("completions")]) == 2
+
+
+@pytest.mark.anyio
+async def test_a_client_whose_only_discovered_server_is_a_loop_fails_with_508_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # gw-1 serves a request that came through gw-2; the only server discovery finds
+    # is gw-2 itself, which refuses the chained probe: the request is in a loop.
+    with _chain_answering("gw-2") as server:
+        monkeypatch.setenv("OLLAMA_HOST", server.url)
+        async with modelport.AsyncClient(gateway_id="gw-1", discovery_timeout=2.0) as client:
+            client._sleep = lambda seconds: asyncio.sleep(0)  # type: ignore[attr-defined]
+            with forwarding(("gw-2", "gw-1")), pytest.raises(modelport.ServerError) as caught:
+                await client.chat("m", "hi")
+            assert caught.value.status_code == 508 and caught.value.retriable is False
+            assert "loop" in str(caught.value)
+            # The same server is no loop for a request of this gateway's own callers.
+            assert [s.kind for s in await client.services()] == ["ollama"]
