@@ -36,7 +36,8 @@ class Serve:
     """``python -m modelport serve ARGS`` on a free loopback port, up once its banner
     is printed; its log (one line per request) is kept in a file.
 
-    ``open_files`` runs it under ``ulimit -n`` of that many (soft and hard, or a pair).
+    ``open_files`` runs it under ``ulimit -n`` of that many (soft and hard, or a pair);
+    ``options`` are the command's global options (``--timeout 1``).
     """
 
     def __init__(
@@ -45,10 +46,12 @@ class Serve:
         open_files: int | tuple[int, int] | None = None,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "modelport", "serve", "--port", str(self.port), *args]
+        command = [sys.executable, "-m", "modelport", *options, "serve", "--port", str(self.port)]
+        command += args
         environ = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         for name in ("MODELPORT_SERVICES", "MODELPORT_API_KEYS", "MODELPORT_ORIGINS"):
             if name not in (env or {}):
