@@ -186,6 +186,8 @@ def read_answer(
         return answer
     except ConnectionResetError:
         return _parse(data, closed=True) if data else Answer(None, closed=True)
+    except TimeoutError:  # nothing (more) came: no answer, still open
+        return _parse(data, closed=False) if b"\r\n\r\n" in data else Answer(None)
 
 
 def _closed(sock: socket.socket, timeout: float) -> bool:

@@ -312,6 +312,26 @@ def test_at_the_connection_cap_a_busy_gateway_refuses_with_503(upstream: FaultSe
     assert [a.status for a in done] == [200, 200]
 
 
+def test_at_the_connection_cap_kept_alive_idle_connections_make_room(upstream: FaultServer) -> None:
+    # Callers that sent a request, got their answer and keep the connection open
+    # (every HTTP client's pool) have nothing in progress: a new caller is not locked
+    # out until their keep-alive runs out.
+    args = ("--service", f"up={upstream.url}", "--max-connections", "2", "--idle-timeout", "60")
+    with Serve(*args) as gw:
+        kept = [connect(gw.port), connect(gw.port)]
+        try:
+            for sock in kept:
+                sock.sendall(head("GET", "/health"))
+                assert read_answer(sock, close_wait=0).status == 200
+            third = ask(gw, head("GET", "/health"))
+            closed = [read_answer(sock, timeout=5).closed for sock in kept]
+        finally:
+            for sock in kept:
+                sock.close()
+    assert third.status == 200, third
+    assert closed.count(True) == 1, closed  # the oldest made room, quietly
+
+
 def test_1100_idle_connections_under_ulimit_1024_do_not_lock_out_a_real_caller(
     upstream: FaultServer,
 ) -> None:
