@@ -3,7 +3,8 @@ request reaches the gateway, however it behaves.
 
 :class:`Guard` wraps the server's own protocol object for each connection (any
 asyncio protocol: uvicorn's, here). It sees every byte first and keeps its own
-light parser (httptools) on them, to know where each request is:
+light parsers (httptools) on them, on the requests to know where each one is, and on
+the responses the server writes to know where each one ends:
 
 =========  ===================================  ===========================================
 phase      from                                 bounded by
@@ -14,28 +15,29 @@ head       the request's first byte             ``idle_timeout`` between bytes, 
                                                 ``max_head`` bytes (431 beyond it)
 body       the end of the head                  ``idle_timeout`` between bytes (a slow
                                                 upload that keeps coming is never cut)
-answer     the end of the body                  nothing here: a response however long is
-                                                never cut (after it, the server's own
-                                                keep-alive timeout, ``idle_timeout`` too)
+answer     the end of the body                  nothing: a response however long is
+                                                never cut
+idle       the end of every response            ``idle_timeout`` until the next request's
+                                                first byte (closed quietly)
 =========  ===================================  ===========================================
 
-A timeout answers 408 (unless a response was already started) and closes the
-connection. While the server itself has stopped reading (flow control: the
-application is not consuming), nothing counts against the caller.
+A timeout in the fresh, head or body phase answers 408 (unless a response was already
+started) and closes the connection. While the server itself has stopped reading
+(flow control: the application is not consuming), nothing counts against the caller.
 
 :class:`Connections` holds every open connection and caps their number, which
 protects memory and file descriptors. At the cap, a new connection closes the oldest
-one that has not yet sent a whole request head (fresh or head: it cannot have a
-request in progress), so idle or slow attackers make room for real callers instead
-of locking them out; when every connection is working, the new one gets 503.
-One timer per server sweeps them all (``tick`` seconds apart), so a byte costs a
-clock read, not a timer.
+one that has no request in progress (fresh, idle, or still sending its head), so
+idle or slow callers make room for new ones instead of locking them out; when every
+connection is working, the new one gets 503. One timer per server sweeps them all
+(``tick`` seconds apart), so a byte costs a clock read, not a timer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -46,7 +48,9 @@ from ._server import ServerLimits
 
 __all__ = ["Connections", "Guard"]
 
-FRESH, HEAD, BODY, ANSWER = 0, 1, 2, 3
+FRESH, IDLE, HEAD, BODY, ANSWER = 0, 1, 2, 3, 4
+WAITING = (FRESH, IDLE)
+"""Phases with no request in progress: a new head may begin."""
 LINGER = 1.0
 """Seconds a refused connection is still read (and what comes dropped) after its answer."""
 LINGER_BYTES = 256 * 1024
@@ -105,7 +109,7 @@ class Connections:
         in progress, or refuse this one (503) when there is none.
         """
         if len(self.open) >= self.cap:
-            idle = next((g for g in self.open if g.phase <= HEAD), None)
+            idle = next((g for g in self.open if g.phase <= HEAD), None)  # oldest first
             if idle is None:
                 guard.refuse(self.busy)
                 return False
@@ -146,6 +150,9 @@ class Guard(asyncio.Protocol):
         self.answered = False
         """A response to the current request has started (a timeout then sends no 408)."""
         self._parser: Any = httptools.HttpRequestParser(self)
+        self._answers = _Answers(self)
+        self._pending: deque[bytes] = deque()
+        """The methods of the requests whose response has not ended yet."""
         self._serving = False
         """Whether the server's protocol has the connection (not when refused at once)."""
         self._watched: _Watched | None = None
@@ -168,7 +175,7 @@ class Guard(asyncio.Protocol):
             return
         self.last = time.monotonic()
         if self._parser is not None:
-            if self.phase <= HEAD and not self._head_fits(data):
+            if self.phase <= HEAD and not self._head_fits(data):  # waiting, or in a head
                 self.refuse(self.connections.too_large)
                 return
             try:
@@ -205,9 +212,22 @@ class Guard(asyncio.Protocol):
         self.phase = BODY
         self.head_bytes = 0
         self._tail = b""
+        self._pending.append(self._parser.get_method())
 
     def on_message_complete(self) -> None:
         self.phase = ANSWER
+
+    def answered_one(self) -> None:
+        """A response ended: with no other request in progress, the connection is idle."""
+        if self._pending:
+            self._pending.popleft()
+        if not self._pending and self.phase == ANSWER:
+            self.phase = IDLE
+            self.since = self.last = time.monotonic()
+
+    def asked_head(self) -> bool:
+        """Whether the response being written answers a HEAD request (no body follows)."""
+        return bool(self._pending) and self._pending[0] == b"HEAD"
 
     # ------------------------------------------------------------------ limits
 
@@ -227,6 +247,10 @@ class Guard(asyncio.Protocol):
         if self.paused or self.phase == ANSWER:
             return
         limits = self.limits
+        if self.phase == IDLE:
+            if now - self.last > limits.idle_timeout:
+                self.refuse(b"")  # kept alive and left: closed quietly, as servers do
+            return
         if self.phase == FRESH:
             late = now - self.since > limits.idle_timeout
         elif self.phase == HEAD:
@@ -260,6 +284,38 @@ class Guard(asyncio.Protocol):
         asyncio.get_running_loop().call_later(LINGER, transport.close)
 
 
+class _Answers:
+    """The responses the server writes on a connection, parsed only to tell the guard
+    where each one ends (a ``100 Continue`` is not an end; an answer to ``HEAD`` ends
+    with its head).
+    """
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.parser: Any = httptools.HttpResponseParser(self)
+        self._fresh = False
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self.parser is None:
+            return
+        try:
+            self.parser.feed_data(bytes(data))
+        except httptools.HttpParserError:
+            self.parser = None  # not what we understand: the connection is never idle
+        if self._fresh:
+            self._fresh = False
+            self.parser = httptools.HttpResponseParser(self)
+
+    def on_headers_complete(self) -> None:
+        if self.parser.get_status_code() >= 200 and self.guard.asked_head():
+            self.guard.answered_one()
+            self._fresh = True  # a parser that does not wait for a body that never comes
+
+    def on_message_complete(self) -> None:
+        if not self._fresh and self.parser.get_status_code() >= 200:
+            self.guard.answered_one()
+
+
 class _Watched(asyncio.Transport):
     """The transport as the server sees it: tells the guard when a response starts
     and when the server stops or resumes reading.
@@ -276,11 +332,11 @@ class _Watched(asyncio.Transport):
         if not self.detached:
             self._guard.answered = True
             self._transport.write(data)
+            self._guard._answers.feed(data)
 
     def writelines(self, list_of_data: Any) -> None:
-        if not self.detached:
-            self._guard.answered = True
-            self._transport.writelines(list_of_data)
+        for data in list_of_data:
+            self.write(data)
 
     def pause_reading(self) -> None:
         self._guard.paused = True
