@@ -314,7 +314,7 @@ def test_an_unclosed_table_header_names_its_line() -> None:
             "services.gpu.api_key_env",
             "variable name",
         ),
-        ("[services.a/b]\nurl = 'http://h:1'\n", "services", "without '/'"),
+        ("[services.\"a/b\"]\nurl = 'http://h:1'\n", "services", "without '/'"),
         ("[models.m]\nttl = '1y'\n", "models.m.ttl", "10m"),
         ("[models.m]\nmax_in_flight = 0\n", "models.m.max_in_flight", "positive whole number"),
         ("[aliases]\ncoder = []\n", "aliases.coder", "model id"),
@@ -611,3 +611,31 @@ def test_a_syntax_error_column_is_read_on_every_python() -> None:
     assert error_place(Modern("Invalid value")) == (4, 2)
     assert error_place(ValueError("Invalid value (at line 3, column 17)")) == (3, 17)
     assert error_place(ValueError("Invalid value (at end of document)")) == (None, None)
+
+
+def test_the_configuration_names_are_public_and_load_lazily() -> None:
+    import subprocess
+    import sys
+
+    import modelport
+    import modelport.config
+
+    for name in modelport.config.__all__:
+        assert name in modelport.__all__, name
+        assert getattr(modelport, name) is getattr(modelport.config, name)
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, modelport; print('modelport.config' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert loaded == "False"
+
+
+def test_the_config_module_loads_without_httpx() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, modelport.config; print('httpx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
