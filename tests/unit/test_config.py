@@ -639,3 +639,19 @@ def test_the_config_module_loads_without_httpx() -> None:
     code = "import sys, modelport.config; print('httpx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_default_port_is_the_one_serve_uses() -> None:
+    from modelport.cli._serve import DEFAULT_PORT
+
+    assert parse("").gateway.port == DEFAULT_PORT
+
+
+def test_a_bad_duration_is_named_as_a_duration() -> None:
+    message = error("[models.m]\nttl = 'soon'\n")
+    assert '"soon" is not a duration' in message and "keep_alive" not in message
+
+
+def test_an_unknown_table_lists_the_tables() -> None:
+    message = error("zzz = 1\n")
+    assert "The tables of the file are: services, aliases, models, gateway." in message

@@ -135,9 +135,8 @@ class _Builder:
 
     def unknown(self, path: Path, setting: Setting, known: tuple[str, ...], table: str) -> None:
         meant = suggestion(path[-1], known)
-        hint = (
-            f"Did you mean {meant}?" if meant else f"The keys of [{table}] are: {', '.join(known)}."
-        )
+        where = f"The keys of [{table}] are" if table else "The tables of the file are"
+        hint = f"Did you mean {meant}?" if meant else f"{where}: {', '.join(known)}."
         self.problem(path, setting.source, "there is no such key.", hint)
 
     def secret_in_file(self, path: Path, setting: Setting, fix: str) -> bool:
@@ -179,7 +178,10 @@ class _Builder:
     def seconds(self, path: Path, setting: Setting) -> float | None:
         def read(value: object) -> float:
             if isinstance(value, str):
-                number = duration_seconds(value)
+                try:
+                    number = duration_seconds(value)
+                except InvalidRequestError:
+                    raise ValueError(f"{_shown(value)} is not a duration.") from None
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 number = float(value)
             else:
@@ -226,7 +228,7 @@ def _group(settings: Settings, b: _Builder) -> dict[str, dict[str, dict[Path, Se
     for path, setting in settings.items():
         top = path[0]
         if top not in TABLES:
-            b.unknown(path[:1], setting, tuple(TABLES), "the file")
+            b.unknown(path[:1], setting, tuple(TABLES), "")
         elif len(path) == 1:
             if setting.value != {}:
                 b.problem(path, setting.source, f"{top} must be a table.", TABLES[top])
