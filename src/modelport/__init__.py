@@ -60,9 +60,11 @@ if TYPE_CHECKING:
         ServiceConfig,
         Source,
         check_config,
+        config_search_paths,
         find_config,
         load_config,
         parse_config,
+        read_config,
     )
     from .discovery import adiscover, discover
     from .providers import (
@@ -122,10 +124,12 @@ __all__ = [
     "__version__",
     "adiscover",
     "check_config",
+    "config_search_paths",
     "discover",
     "find_config",
     "load_config",
     "parse_config",
+    "read_config",
 ]
 
 _LAZY: dict[str, str] = {
@@ -146,6 +150,8 @@ _LAZY: dict[str, str] = {
     "find_config": ".config",
     "load_config": ".config",
     "parse_config": ".config",
+    "config_search_paths": ".config",
+    "read_config": ".config",
     "adiscover": ".discovery",
     "discover": ".discovery",
     "LMStudioProvider": ".providers",

@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from ._config.build import build
-from ._config.find import find_config
+from ._config.find import config_search_paths, find_config, read_config
 from ._config.layers import (
     default_settings,
     environment_settings,
     file_settings,
     flag_settings,
+    key_settings,
     merge_settings,
 )
 from ._config.model import (
@@ -61,9 +62,11 @@ __all__ = [
     "ServiceConfig",
     "Source",
     "check_config",
+    "config_search_paths",
     "find_config",
     "load_config",
     "parse_config",
+    "read_config",
 ]
 
 _SYNTAX_HINT = (
@@ -111,6 +114,7 @@ def parse_config(
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, object] | None = None,
     services: Sequence[str] = (),
+    api_keys: Mapping[str, str] | None = None,
     path: Path | None = None,
 ) -> Config:
     """The configuration from a file's text (``None``: no file), the environment and
@@ -124,6 +128,8 @@ def parse_config(
             file names.
         flags: values given on the command line, by key path (``{"gateway.port": 8080}``).
         services: ``--service`` entries (``name=URL``, a kind, or a URL).
+        api_keys: keys by service name, as ``--api-key NAME=KEY`` gives them (a flag);
+            a name no service has is ignored, as the client ignores it.
         path: the file's path, kept in :attr:`Config.path`.
 
     Raises:
@@ -138,26 +144,12 @@ def parse_config(
             _raise([_syntax_problem(exc, name)], name)
     layers.append(environment_settings(env))
     layers.append(flag_settings(flags, services))
-    config, problems = build(merge_settings(*layers), env, path)
+    merged = merge_settings(*layers)
+    merged.update(key_settings(merged, api_keys or {}))
+    config, problems = build(merged, env, path)
     if config is None:
         _raise(problems, name)
     return config
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except IsADirectoryError:
-        raise ConfigurationError(
-            f"{path} is a folder, not a configuration file.",
-            hint="Give the path of a .toml file.",
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigurationError(
-            f"{path} is not UTF-8 text.", hint="Save the configuration file as UTF-8."
-        ) from None
-    except OSError as exc:
-        raise ConfigurationError(f"Cannot read {path}: {exc.strerror or exc}.") from None
 
 
 def load_config(
@@ -166,6 +158,7 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     flags: Mapping[str, object] | None = None,
     services: Sequence[str] = (),
+    api_keys: Mapping[str, str] | None = None,
     search: bool = True,
     cwd: str | os.PathLike[str] | None = None,
     home: str | os.PathLike[str] | None = None,
@@ -179,12 +172,13 @@ def load_config(
     """
     env = os.environ if environ is None else environ
     found = find_config(path, environ=env, search=search, cwd=cwd, home=home)
-    text = None if found is None else _read(found)
+    text = None if found is None else read_config(found)
     return parse_config(
         text,
         name=str(found) if found is not None else "modelport.toml",
         environ=env,
         flags=flags,
         services=services,
+        api_keys=api_keys,
         path=found,
     )

@@ -57,9 +57,10 @@ def test_config_prints_every_value_with_where_it_came_from(folder: Path) -> None
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == f"configuration file: {folder / 'modelport.toml'}"
     rows = rows_of(result.output)
-    assert rows["services.gpu.max_in_flight"] == ["2", "modelport.toml:4"]
+    file = folder / "modelport.toml"
+    assert rows["services.gpu.max_in_flight"] == ["2", f"{file}:4"]
     assert rows["services.gpu.api_key"] == ["***", "env", "GPU_KEY"]
-    assert rows['aliases."claude-*"'] == ["gpu/qwen2.5-coder:7b", "modelport.toml:7"]
+    assert rows['aliases."claude-*"'] == ["gpu/qwen2.5-coder:7b", f"{file}:7"]
     assert rows["gateway.port"] == ["11435", "default"]
     assert "sk-very-secret" not in result.output
 
@@ -98,7 +99,7 @@ def test_config_shows_services_and_keys_from_the_global_options(folder: Path) ->
     assert result.exit_code == 0, result.output
     rows = rows_of(result.output)
     assert rows["services.gpu.url"] == ["http://10.0.0.9:11434", "flag", "--service"]
-    assert rows["services.gpu.api_key"] == ["***", "flag"]
+    assert rows["services.gpu.api_key"] == ["***", "flag", "--api-key"]
     assert "sk-flag" not in result.output
 
 
@@ -106,8 +107,9 @@ def test_config_with_mistakes_lists_each_on_stderr_and_exits_2(folder: Path) -> 
     (folder / "modelport.toml").write_text(BAD, encoding="utf-8")
     result = CliRunner().invoke(app, ["config"])
     assert result.exit_code == 2
-    assert "modelport.toml:3: services.gpu.max_inflight" in result.stderr
-    assert "modelport.toml:6: gateway.port" in result.stderr
+    file = folder / "modelport.toml"
+    assert f"{file}:3: services.gpu.max_inflight" in result.stderr
+    assert f"{file}:6: gateway.port" in result.stderr
     assert result.stdout == ""
 
 

@@ -655,3 +655,18 @@ def test_a_bad_duration_is_named_as_a_duration() -> None:
 def test_an_unknown_table_lists_the_tables() -> None:
     message = error("zzz = 1\n")
     assert "The tables of the file are: services, aliases, models, gateway." in message
+
+
+def test_api_keys_by_service_name_apply_to_known_services_only() -> None:
+    text = '[services.gpu]\nurl = "http://h:1"\napi_key_env = "GPU_KEY"\n'
+    config = parse(text, environ={"GPU_KEY": "env"}, api_keys={"gpu": "flag", "nope": "x"})
+    assert config.service("gpu").api_key == Secret("flag")  # type: ignore[union-attr]
+    assert str(config.source("services.gpu.api_key")) == "flag --api-key"
+    assert [s.name for s in config.services] == ["gpu"]
+
+
+def test_the_search_paths_are_the_working_folder_then_the_user_folder() -> None:
+    from modelport.config import config_search_paths
+
+    paths = config_search_paths(environ={}, cwd="/w", home="/h", platform="linux")
+    assert paths == [Path("/w/modelport.toml"), Path("/h/.config/modelport/config.toml")]

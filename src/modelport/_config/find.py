@@ -11,7 +11,13 @@ from pathlib import Path
 
 from ..errors import ConfigurationError
 
-__all__ = ["FILE_NAME", "find_config", "user_config_path"]
+__all__ = [
+    "FILE_NAME",
+    "config_search_paths",
+    "find_config",
+    "read_config",
+    "user_config_path",
+]
 
 FILE_NAME = "modelport.toml"
 """The file looked for in the working folder."""
@@ -77,11 +83,46 @@ def find_config(
         return given
     if not search:
         return None
-    user_home = Path.home() if home is None else Path(home)
-    for candidate in (
-        here / FILE_NAME,
-        user_config_path(env, user_home, sys.platform if platform is None else platform),
-    ):
+    for candidate in config_search_paths(environ=env, cwd=here, home=home, platform=platform):
         if is_there(candidate):
             return candidate
     return None
+
+
+def config_search_paths(
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    home: str | os.PathLike[str] | None = None,
+    platform: str | None = None,
+) -> list[Path]:
+    """Where a configuration file is searched for, in order, when none is named:
+    ``./modelport.toml``, then the user's file (see :func:`find_config`).
+    """
+    env = os.environ if environ is None else environ
+    here = Path.cwd() if cwd is None else Path(cwd)
+    user_home = Path.home() if home is None else Path(home)
+    user = user_config_path(env, user_home, sys.platform if platform is None else platform)
+    return [here / FILE_NAME, user]
+
+
+def read_config(path: str | os.PathLike[str]) -> str:
+    """A configuration file's text.
+
+    Raises:
+        ConfigurationError: it is a folder, is not UTF-8, or cannot be read.
+    """
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigurationError(
+            f"{path} is a folder, not a configuration file.",
+            hint="Give the path of a .toml file.",
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(
+            f"{path} is not UTF-8 text.", hint="Save the configuration file as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot read {path}: {exc.strerror or exc}.") from None

@@ -23,6 +23,7 @@ __all__ = [
     "environment_settings",
     "file_settings",
     "flag_settings",
+    "key_settings",
     "merge_settings",
     "service_settings",
 ]
@@ -136,3 +137,13 @@ def flag_settings(
     for path, value in (values or {}).items():
         settings[parse_path(path)] = Setting(value, Source("flag"))
     return settings
+
+
+def key_settings(merged: Mapping[Path, Setting], keys: Mapping[str, str]) -> Settings:
+    """``--api-key NAME=KEY`` settings for the services ``merged`` has (others ignored)."""
+    names = {path[1] for path in merged if len(path) > 2 and path[0] == "services"}
+    return {
+        ("services", name, "api_key"): Setting(key, Source("flag", "--api-key"))
+        for name, key in keys.items()
+        if name in names
+    }
