@@ -670,3 +670,8 @@ def test_the_search_paths_are_the_working_folder_then_the_user_folder() -> None:
 
     paths = config_search_paths(environ={}, cwd="/w", home="/h", platform="linux")
     assert paths == [Path("/w/modelport.toml"), Path("/h/.config/modelport/config.toml")]
+
+
+def test_problems_come_in_the_order_of_their_lines() -> None:
+    text = "[services.gpu]\nurl = 'http://h:1'\nmax_in_flight = -1\nmax_inflight = 2\n"
+    assert [p.where for p in check_config(text)] == ["modelport.toml:3", "modelport.toml:4"]

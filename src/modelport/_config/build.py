@@ -122,6 +122,7 @@ class _Builder:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.problems: list[ConfigProblem] = []
+        self.order: list[int] = []
         self.rows: list[tuple[str, str, Source]] = []
 
     # -------------------------------------------------------------- reporting
@@ -129,6 +130,13 @@ class _Builder:
     def problem(self, path: Path, source: Source | None, message: str, hint: str) -> None:
         where = None if source is None or source.kind == "default" else str(source)
         self.problems.append(ConfigProblem(format_path(path), message, hint, where))
+        line = source.line if source is not None and source.line is not None else 1 << 30
+        self.order.append(line)
+
+    def sorted_problems(self) -> list[ConfigProblem]:
+        """The problems by line in the file (those from elsewhere last), else as found."""
+        ranked = sorted(zip(self.order, range(len(self.order)), self.problems))
+        return [problem for _, _, problem in ranked]
 
     def row(self, path: Path, shown: str, source: Source) -> None:
         self.rows.append((format_path(path), shown, source))
@@ -564,7 +572,7 @@ def build(
     models = [_model(pattern, entries, b) for pattern, entries in groups["models"].items()]
     gateway = _gateway(groups["gateway"].get("", {}), b)
     if b.problems:
-        return None, b.problems
+        return None, b.sorted_problems()
     config = Config(
         services=tuple(s for s in services if s is not None),
         aliases=tuple(known),
