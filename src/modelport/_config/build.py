@@ -135,8 +135,8 @@ class _Builder:
 
     def sorted_problems(self) -> list[ConfigProblem]:
         """The problems by line in the file (those from elsewhere last), else as found."""
-        ranked = sorted(zip(self.order, range(len(self.order)), self.problems))
-        return [problem for _, _, problem in ranked]
+        ranked = sorted(range(len(self.problems)), key=lambda i: (self.order[i], i))
+        return [self.problems[i] for i in ranked]
 
     def row(self, path: Path, shown: str, source: Source) -> None:
         self.rows.append((format_path(path), shown, source))
