@@ -479,3 +479,40 @@ def test_status_shows_in_flight_limit_queue_and_loaded_models() -> None:
     assert (status.service, status.in_flight, status.max_in_flight) == (GPU, 1, 1)
     assert (status.queued, status.max_queue, status.max_loaded) == (2, 64, 1)
     assert (status.loaded, status.loading) == (("a",), ())
+
+
+def test_twenty_callers_against_two_slots_each_get_a_start_or_a_429_by_max_wait() -> None:
+    """A scripted backend that takes 3 s per request: it never runs more than two, and
+    every caller is started or rejected (with a retry-after) by its max_wait."""
+    scheduler = one_service(max_in_flight=2, max_wait=10)
+    running: dict[str, float] = {}  # request -> when it ends
+    answers: dict[str, Decision] = {}
+    most = 0
+
+    def run(decisions: list[Decision], now: float) -> None:
+        nonlocal most
+        for decision in decisions:
+            if isinstance(decision, Start):
+                running[decision.request_id] = now + 3
+                answers[decision.request_id] = decision
+            elif isinstance(decision, Reject):
+                answers[decision.request_id] = decision
+        most = max(most, len(running))
+
+    for n in range(20):
+        run(scheduler.submit(f"c{n}", A, now=0.0), 0.0)
+    now = 0.0
+    while len(answers) < 20:
+        next_end = min(running.values(), default=float("inf"))
+        deadline = scheduler.next_deadline() or float("inf")
+        now = min(next_end, deadline)
+        for request_id in [r for r, end in running.items() if end <= now]:
+            del running[request_id]
+            run(scheduler.finish(request_id, now=now), now)
+        run(scheduler.tick(now=now), now)
+    starts = [d for d in answers.values() if isinstance(d, Start)]
+    rejects = [d for d in answers.values() if isinstance(d, Reject)]
+    assert most == 2
+    assert len(starts) + len(rejects) == 20 and len(starts) == 8
+    assert all(d.waited < 10 for d in starts)
+    assert all(d.reason == "max_wait" and d.waited == 10 and d.retry_after >= 1 for d in rejects)
