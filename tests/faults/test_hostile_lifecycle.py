@@ -34,7 +34,7 @@ from modelport import (
 from .conftest import GUARD, Lab, bounded
 from .hostile import health_routes, open_fds, wait_until
 from .kinds import OLLAMA, OPENAI, Kind
-from .servers import Conn, FaultServer, Received, answer, closed_port_url, silent, stream
+from .servers import Conn, FaultServer, Received, answer, closed_port_url, stream
 
 pytestmark = pytest.mark.socket
 
@@ -132,13 +132,27 @@ def test_a_listing_probe_does_not_reset_health_earned_by_chat_failures(
 
 
 def test_configured_urls_are_probed_concurrently_within_the_discovery_timeout(lab: Lab) -> None:
-    """Six silent URLs, discovery_timeout=0.5: the first request fails within a small
-    multiple of it (the guard allows 5 s). The sync client took 12 s: one URL at a
-    time, each with a 2 s floor."""
-    servers = [lab.serve(silent()) for _ in range(6)]
+    """Six silent URLs, discovery_timeout=0.5: all six are probed at once (every probe
+    is open on its server at the same time), not one URL at a time as the sync client
+    did (12 s: each with a 2 s floor). Counted by the servers, not timed."""
+    lock = threading.Lock()
+    open_now, peak = [0], [0]
+
+    def counted(conn: Conn, request: Received) -> None:
+        with lock:
+            open_now[0] += 1
+            peak[0] = max(peak[0], open_now[0])
+        try:
+            conn.hold()
+        finally:
+            with lock:
+                open_now[0] -= 1
+
+    servers = [lab.serve(counted) for _ in range(6)]
     client = lab.client([s.url for s in servers], discovery_timeout=0.5, max_retries=0)
     with pytest.raises(ModelportError):
-        lab.chat(client, "m1", guard=5.0)
+        lab.chat(client, "m1", guard=60.0)  # a hang guard only
+    assert peak[0] >= 6, f"at most {peak[0]} of six silent URLs were probed at once"
 
 
 # ------------------------------------------------------------------ defect 12
