@@ -93,7 +93,9 @@ class Recorder:
             self.log.write(text)
             self.log.flush()
 
-    def request(self, n: int, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> None:
+    def request(
+        self, n: int, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> None:
         meta = {
             "n": n,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -126,7 +128,9 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def anthropic_events(model: str, text: str, input_tokens: int, n: int) -> list[tuple[str, dict[str, Any]]]:
+def anthropic_events(
+    model: str, text: str, input_tokens: int, n: int
+) -> list[tuple[str, dict[str, Any]]]:
     """The SSE events of a one-text-block Anthropic message."""
     pieces = [text[: len(text) // 2], text[len(text) // 2 :]]
     msg = {
@@ -148,7 +152,11 @@ def anthropic_events(model: str, text: str, input_tokens: int, n: int) -> list[t
         ("message_start", {"type": "message_start", "message": msg}),
         (
             "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
         ),
         ("ping", {"type": "ping"}),
     ]
@@ -156,7 +164,11 @@ def anthropic_events(model: str, text: str, input_tokens: int, n: int) -> list[t
         events.append(
             (
                 "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": piece},
+                },
             )
         )
     events += [
@@ -192,7 +204,9 @@ def anthropic_message(model: str, text: str, input_tokens: int, n: int) -> dict[
     }
 
 
-def responses_object(model: str, n: int, status: str, output: list[Any], usage: Any) -> dict[str, Any]:
+def responses_object(
+    model: str, n: int, status: str, output: list[Any], usage: Any
+) -> dict[str, Any]:
     return {
         "id": f"resp_rec{n:06d}",
         "object": "response",
@@ -219,7 +233,9 @@ def responses_object(model: str, n: int, status: str, output: list[Any], usage: 
     }
 
 
-def responses_events(model: str, text: str, input_tokens: int, n: int) -> list[tuple[str, dict[str, Any]]]:
+def responses_events(
+    model: str, text: str, input_tokens: int, n: int
+) -> list[tuple[str, dict[str, Any]]]:
     """The SSE events of a Responses API answer with one message holding one text part."""
     item_id = f"msg_rec{n:06d}"
     pieces = [text[: len(text) // 2], text[len(text) // 2 :]]
@@ -260,7 +276,9 @@ def responses_events(model: str, text: str, input_tokens: int, n: int) -> list[t
             {**where, "part": {"type": "output_text", "text": "", "annotations": []}},
         ),
     ]
-    events += [("response.output_text.delta", {**where, "delta": p, "logprobs": []}) for p in pieces]
+    events += [
+        ("response.output_text.delta", {**where, "delta": p, "logprobs": []}) for p in pieces
+    ]
     events += [
         ("response.output_text.done", {**where, "text": text, "logprobs": []}),
         ("response.content_part.done", {**where, "part": part_done}),
@@ -289,7 +307,7 @@ def make_handler(rec: Recorder, args: argparse.Namespace) -> type[BaseHTTPReques
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *a: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *a: Any) -> None:
             sys.stderr.write("[recorder] " + (format % a) + "\n")
 
         def read_body(self) -> bytes:
@@ -316,9 +334,11 @@ def make_handler(rec: Recorder, args: argparse.Namespace) -> type[BaseHTTPReques
             else:
                 self.fake(n, body, started)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any  # noqa: N815
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = handle_any
 
-        def send(self, n: int, status: int, headers: list[tuple[str, str]], body: bytes, started: float) -> None:
+        def send(
+            self, n: int, status: int, headers: list[tuple[str, str]], body: bytes, started: float
+        ) -> None:
             self.send_response(status)
             for k, v in headers:
                 self.send_header(k, v)
@@ -329,7 +349,10 @@ def make_handler(rec: Recorder, args: argparse.Namespace) -> type[BaseHTTPReques
             rec.response(n, status, headers, body, time.monotonic() - started)
 
         def stream(self, n: int, events: list[tuple[str, dict[str, Any]]], started: float) -> None:
-            headers = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
+            headers = [
+                ("content-type", "text/event-stream; charset=utf-8"),
+                ("cache-control", "no-cache"),
+            ]
             self.send_response(200)
             for k, v in headers:
                 self.send_header(k, v)
@@ -399,16 +422,33 @@ def make_handler(rec: Recorder, args: argparse.Namespace) -> type[BaseHTTPReques
 
         def proxy(self, n: int, body: bytes, started: float) -> None:
             up = urllib.parse.urlsplit(args.upstream)
-            conn = http.client.HTTPConnection(up.hostname, up.port or 80, timeout=args.upstream_timeout)
+            conn = http.client.HTTPConnection(
+                up.hostname, up.port or 80, timeout=args.upstream_timeout
+            )
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             headers["content-length"] = str(len(body))
             try:
-                conn.request(self.command, up.path.rstrip("/") + self.path, body=body or None, headers=headers)
+                conn.request(
+                    self.command,
+                    up.path.rstrip("/") + self.path,
+                    body=body or None,
+                    headers=headers,
+                )
                 resp = conn.getresponse()
             except OSError as exc:
-                self.send(n, 502, [("content-type", "text/plain")], f"recorder: upstream: {exc}".encode(), started)
+                self.send(
+                    n,
+                    502,
+                    [("content-type", "text/plain")],
+                    f"recorder: upstream: {exc}".encode(),
+                    started,
+                )
                 return
-            out_headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP | {"content-length"}]
+            out_headers = [
+                (k, v)
+                for k, v in resp.getheaders()
+                if k.lower() not in HOP_BY_HOP | {"content-length"}
+            ]
             self.send_response(resp.status)
             for k, v in out_headers:
                 self.send_header(k, v)
@@ -434,7 +474,9 @@ def make_handler(rec: Recorder, args: argparse.Namespace) -> type[BaseHTTPReques
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--port-file", type=Path)

@@ -109,67 +109,165 @@ def chat(s: Session) -> None:
         "tool_choice": {"type": "auto"},
     }
     s.record("messages_tools_with_server_tool", "POST", "/v1/messages", tools)
-    s.record("messages_system_role_in_messages", "POST", "/v1/messages", {
-        **msg,
-        "messages": [*HI, {"role": "system", "content": [{"type": "text", "text": "Be brief."}]}],
-    })
+    s.record(
+        "messages_system_role_in_messages",
+        "POST",
+        "/v1/messages",
+        {
+            **msg,
+            "messages": [
+                *HI,
+                {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+            ],
+        },
+    )
     s.record("messages_unknown_model", "POST", "/v1/messages", {**msg, "model": "no-such-model"})
-    s.record("messages_missing_messages", "POST", "/v1/messages", {"model": "smollm2", "max_tokens": 8})
-    s.record("messages_count_tokens", "POST", "/v1/messages/count_tokens", {"model": "smollm2", "messages": HI})
-    s.record("messages_count_tokens_tools", "POST", "/v1/messages/count_tokens", {
-        "model": "smollm2", "messages": HI, "tools": tools["tools"][:1],
-    })
+    s.record(
+        "messages_missing_messages", "POST", "/v1/messages", {"model": "smollm2", "max_tokens": 8}
+    )
+    s.record(
+        "messages_count_tokens",
+        "POST",
+        "/v1/messages/count_tokens",
+        {"model": "smollm2", "messages": HI},
+    )
+    s.record(
+        "messages_count_tokens_tools",
+        "POST",
+        "/v1/messages/count_tokens",
+        {
+            "model": "smollm2",
+            "messages": HI,
+            "tools": tools["tools"][:1],
+        },
+    )
     resp = {"model": "smollm2", "input": "Say hi", "max_output_tokens": 16}
     s.record("responses", "POST", "/v1/responses", resp)
     s.record("responses_stream", "POST", "/v1/responses", {**resp, "stream": True})
-    s.record("responses_instructions_items", "POST", "/v1/responses", {
-        "model": "smollm2",
-        "instructions": "Be brief.",
-        "input": [
-            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Answer in English."}]},
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Say hi"}]},
-        ],
-        "max_output_tokens": 16,
-        "store": False,
-        "include": ["reasoning.encrypted_content"],
-        "prompt_cache_key": "k",
-        "reasoning": {"summary": "auto"},
-    })
-    s.record("responses_namespace_and_web_search_tools", "POST", "/v1/responses", {
-        **resp,
-        "tools": [
-            {"type": "function", "name": "f", "description": "d", "strict": False,
-             "parameters": {"type": "object", "properties": {}}},
-            {"type": "web_search", "external_web_access": False},
-        ],
-    })
-    s.record("responses_custom_tool", "POST", "/v1/responses", {
-        **resp,
-        "tools": [{"type": "custom", "name": "apply_patch", "description": "Apply a patch.",
-                   "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}}],
-    })
-    s.record("responses_previous_response_id", "POST", "/v1/responses", {
-        **resp, "previous_response_id": "resp_unknown",
-    })
-    s.record("responses_input_tokens", "POST", "/v1/responses/input_tokens", {"model": "smollm2", "input": "Say hi"})
-    s.record("chat_completions_input_tokens", "POST", "/v1/chat/completions/input_tokens", {"model": "smollm2", "messages": HI})
+    s.record(
+        "responses_instructions_items",
+        "POST",
+        "/v1/responses",
+        {
+            "model": "smollm2",
+            "instructions": "Be brief.",
+            "input": [
+                {
+                    "type": "message",
+                    "role": "developer",
+                    "content": [{"type": "input_text", "text": "Answer in English."}],
+                },
+                {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "Say hi"}],
+                },
+            ],
+            "max_output_tokens": 16,
+            "store": False,
+            "include": ["reasoning.encrypted_content"],
+            "prompt_cache_key": "k",
+            "reasoning": {"summary": "auto"},
+        },
+    )
+    s.record(
+        "responses_namespace_and_web_search_tools",
+        "POST",
+        "/v1/responses",
+        {
+            **resp,
+            "tools": [
+                {
+                    "type": "function",
+                    "name": "f",
+                    "description": "d",
+                    "strict": False,
+                    "parameters": {"type": "object", "properties": {}},
+                },
+                {"type": "web_search", "external_web_access": False},
+            ],
+        },
+    )
+    s.record(
+        "responses_custom_tool",
+        "POST",
+        "/v1/responses",
+        {
+            **resp,
+            "tools": [
+                {
+                    "type": "custom",
+                    "name": "apply_patch",
+                    "description": "Apply a patch.",
+                    "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"},
+                }
+            ],
+        },
+    )
+    s.record(
+        "responses_previous_response_id",
+        "POST",
+        "/v1/responses",
+        {
+            **resp,
+            "previous_response_id": "resp_unknown",
+        },
+    )
+    s.record(
+        "responses_input_tokens",
+        "POST",
+        "/v1/responses/input_tokens",
+        {"model": "smollm2", "input": "Say hi"},
+    )
+    s.record(
+        "chat_completions_input_tokens",
+        "POST",
+        "/v1/chat/completions/input_tokens",
+        {"model": "smollm2", "messages": HI},
+    )
     comp = {"model": "smollm2", "prompt": "Once upon a time", "max_tokens": 8}
     s.record("completions", "POST", "/v1/completions", comp)
     s.record("completions_stream", "POST", "/v1/completions", {**comp, "stream": True})
-    s.record("completions_prompt_list", "POST", "/v1/completions", {**comp, "prompt": ["One", "Two"]})
+    s.record(
+        "completions_prompt_list", "POST", "/v1/completions", {**comp, "prompt": ["One", "Two"]}
+    )
     s.record("apply_template", "POST", "/apply-template", {"messages": HI})
-    s.record("apply_template_tools", "POST", "/apply-template", {"messages": HI, "tools": [TOOL_OAI]})
+    s.record(
+        "apply_template_tools", "POST", "/apply-template", {"messages": HI, "tools": [TOOL_OAI]}
+    )
     s.record("tokenize", "POST", "/tokenize", {"content": "Say hi"})
-    s.record("tokenize_with_pieces", "POST", "/tokenize", {"content": "Say hi <|im_end|>", "with_pieces": True})
-    s.record("rerank_without_flag", "POST", "/v1/rerank", {"model": "smollm2", "query": "What is a panda?", "documents": DOCS})
+    s.record(
+        "tokenize_with_pieces",
+        "POST",
+        "/tokenize",
+        {"content": "Say hi <|im_end|>", "with_pieces": True},
+    )
+    s.record(
+        "rerank_without_flag",
+        "POST",
+        "/v1/rerank",
+        {"model": "smollm2", "query": "What is a panda?", "documents": DOCS},
+    )
 
 
 def embeddings(s: Session) -> None:
     s.record("embeddings_props", "GET", "/props")
     s.record("embeddings_v1_models", "GET", "/v1/models")
-    s.record("embeddings_v1_embeddings", "POST", "/v1/embeddings", {"model": "smollm2", "input": "hi"})
-    s.record("embeddings_chat_refused", "POST", "/v1/chat/completions", {"model": "smollm2", "messages": HI, "max_tokens": 4})
-    s.record("embeddings_rerank", "POST", "/v1/rerank", {"model": "smollm2", "query": "What is a panda?", "documents": DOCS})
+    s.record(
+        "embeddings_v1_embeddings", "POST", "/v1/embeddings", {"model": "smollm2", "input": "hi"}
+    )
+    s.record(
+        "embeddings_chat_refused",
+        "POST",
+        "/v1/chat/completions",
+        {"model": "smollm2", "messages": HI, "max_tokens": 4},
+    )
+    s.record(
+        "embeddings_rerank",
+        "POST",
+        "/v1/rerank",
+        {"model": "smollm2", "query": "What is a panda?", "documents": DOCS},
+    )
 
 
 def reranking(s: Session) -> None:
@@ -178,19 +276,36 @@ def reranking(s: Session) -> None:
     body = {"model": "smollm2", "query": "What is a panda?", "top_n": 2, "documents": DOCS}
     s.record("reranking_v1_rerank", "POST", "/v1/rerank", body)
     s.record("reranking_rerank", "POST", "/rerank", body)
-    s.record("reranking_chat", "POST", "/v1/chat/completions", {"model": "smollm2", "messages": HI, "max_tokens": 4})
+    s.record(
+        "reranking_chat",
+        "POST",
+        "/v1/chat/completions",
+        {"model": "smollm2", "messages": HI, "max_tokens": 4},
+    )
 
 
 TOOL_SET_MESSAGES = [
     ("one user turn", {"messages": HI}),
-    ("system + 3 turns", {"messages": [
-        {"role": "system", "content": "You are a helpful assistant. Be brief."},
-        {"role": "user", "content": "What is the capital of France?"},
-        {"role": "assistant", "content": "Paris."},
-        {"role": "user", "content": "And of Italy? Answer in one word, then explain briefly why it is the capital."},
-    ]}),
+    (
+        "system + 3 turns",
+        {
+            "messages": [
+                {"role": "system", "content": "You are a helpful assistant. Be brief."},
+                {"role": "user", "content": "What is the capital of France?"},
+                {"role": "assistant", "content": "Paris."},
+                {
+                    "role": "user",
+                    "content": "And of Italy? Answer in one word, "
+                    "then explain briefly why it is the capital.",
+                },
+            ]
+        },
+    ),
     ("with a tool", {"messages": HI, "tools": [TOOL_OAI]}),
-    ("unicode and long", {"messages": [{"role": "user", "content": "Übersetze: 'Le café est très bon' 🙂 " * 20}]}),
+    (
+        "unicode and long",
+        {"messages": [{"role": "user", "content": "Übersetze: 'Le café est très bon' 🙂 " * 20}]},
+    ),
 ]
 
 
@@ -200,27 +315,47 @@ def count(s: Session) -> None:
     for label, extra in TOOL_SET_MESSAGES:
         body = {"model": "smollm2", **extra}
         prompt = json.loads(send(s.base, "POST", "/apply-template", body)[2])["prompt"]
-        tok = json.loads(send(s.base, "POST", "/tokenize", {"content": prompt, "add_special": False, "parse_special": True})[2])
+        tok = json.loads(
+            send(
+                s.base,
+                "POST",
+                "/tokenize",
+                {"content": prompt, "add_special": False, "parse_special": True},
+            )[2]
+        )
         tok_plain = json.loads(send(s.base, "POST", "/tokenize", {"content": prompt})[2])
-        tok_special = json.loads(send(s.base, "POST", "/tokenize", {"content": prompt, "add_special": True})[2])
+        tok_special = json.loads(
+            send(s.base, "POST", "/tokenize", {"content": prompt, "add_special": True})[2]
+        )
         inp = json.loads(send(s.base, "POST", "/v1/chat/completions/input_tokens", body)[2])
-        chat_resp = json.loads(send(s.base, "POST", "/v1/chat/completions", {**body, "max_tokens": 1, "cache_prompt": False})[2])
-        rows.append({
-            "messages": label,
-            "apply_template_then_tokenize": len(tok["tokens"]),
-            "tokenize_defaults": len(tok_plain["tokens"]),
-            "tokenize_add_special": len(tok_special["tokens"]),
-            "chat_completions_input_tokens": inp.get("input_tokens"),
-            "chat_usage_prompt_tokens": chat_resp["usage"]["prompt_tokens"],
-            "prompt_chars": len(prompt),
-        })
+        chat_resp = json.loads(
+            send(
+                s.base,
+                "POST",
+                "/v1/chat/completions",
+                {**body, "max_tokens": 1, "cache_prompt": False},
+            )[2]
+        )
+        rows.append(
+            {
+                "messages": label,
+                "apply_template_then_tokenize": len(tok["tokens"]),
+                "tokenize_defaults": len(tok_plain["tokens"]),
+                "tokenize_add_special": len(tok_special["tokens"]),
+                "chat_completions_input_tokens": inp.get("input_tokens"),
+                "chat_usage_prompt_tokens": chat_resp["usage"]["prompt_tokens"],
+                "prompt_chars": len(prompt),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     (s.out / "count_vs_usage.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
 def main() -> None:
     mode, base, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    {"chat": chat, "embeddings": embeddings, "reranking": reranking, "count": count}[mode](Session(base, out))
+    {"chat": chat, "embeddings": embeddings, "reranking": reranking, "count": count}[mode](
+        Session(base, out)
+    )
 
 
 if __name__ == "__main__":
