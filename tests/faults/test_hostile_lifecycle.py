@@ -1,12 +1,13 @@
 """Connections, health and lifecycle (issue 11, defects 8, 10, 11, 12 and 13).
 
 Defect 8: every service unreachable is a retriable AllServicesFailedError naming each
-cause, never "model not found". Defect 10: async streams cancelled while connecting
-leave no connection stuck in the pool (httpcore's open bug #1093, worked around in
-modelport). Defect 11: the sync Client probes configured URLs concurrently within its
-discovery timeout. Defect 12: ``close()`` during a request gives a typed error, and an
-AsyncClient works across event loops. Defect 13: a listing probe does not reset the
-health that chat failures earned.
+cause, never "model not found". Defect 10 (and issue 17): async streams cancelled at
+any moment leave no socket open and no connection stuck in the pool (httpcore's open
+bug #1093 and the case after it, handled in modelport's own pool). Defect 11: the
+sync Client probes configured URLs concurrently within its discovery timeout. Defect
+12: ``close()`` during a request gives a typed error, and an AsyncClient works across
+event loops. Defect 13: a listing probe does not reset the health that chat failures
+earned.
 """
 
 from __future__ import annotations
