@@ -9,6 +9,7 @@ case after it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpcore
@@ -137,6 +138,33 @@ async def test_a_request_given_a_new_connection_is_answered_when_another_is_canc
         assert isinstance(answer, httpx.Response), answer
         assert answer.json() == {}
         assert _stuck(transport) == []
+
+
+PARTIAL = [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhi\r\n"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("steps", [1, 2, 3], ids=lambda n: f"after {n} loop steps")
+async def test_a_task_cancelled_while_it_closes_a_response_leaves_no_connection_open(
+    steps: int,
+) -> None:
+    """Closing a response mid-body releases its connection under httpcore's state lock,
+    and taking a lock lets the event loop run: a task cancelled there left the
+    connection ACTIVE, its socket open, in the pool for ever (with httpx's own
+    transport too). Wherever the cancellation lands, the connection ends closed."""
+    backend = _Backend(PARTIAL)
+    transport = AsyncPoolTransport(limits=httpx.Limits(max_connections=4), network_backend=backend)
+    async with httpx.AsyncClient(transport=transport) as client:
+        response = await client.send(client.build_request("GET", URL), stream=True)
+        closing = asyncio.create_task(response.aclose())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        closing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await closing
+        [stream] = backend.streams
+        assert stream.was_closed, "the connection was left open"
+        assert _stuck(transport) == [], transport.connections
 
 
 # ------------------------------------------------------------------ httpcore's errors as httpx's
