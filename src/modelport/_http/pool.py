@@ -11,12 +11,12 @@ modelport chooses what the pool is made of instead of reaching into httpx's:
   :class:`~modelport._http.deadline.DeadlineBackend`: no socket read outlasts the
   deadline of the request that makes it (:data:`~modelport._http.deadline.READ_DEADLINE`).
 - **Nothing left behind by a cancelled async request.** httpcore 1.0.9 loses a
-  connection in two moments of a cancellation (see :class:`_Connection`): a task
-  cancelled just after its new connection was made, before it sent on it, left the
-  connection open and in the pool for ever (a socket and a pool slot per
-  cancellation); a request cancelled after the pool handed it a new connection,
-  before it used it, left that connection in the pool, never to connect
-  (encode/httpcore#1093). The async pool closes the first and retires the second.
+  connection in three moments of a cancellation (see :class:`_Connection`): a task
+  cancelled just after its new connection was made, before it sent on it, or while
+  it closed a response, left the connection open and in the pool for ever (a socket
+  and a pool slot each time); a request cancelled after the pool handed it a new
+  connection, before it used it, left that connection in the pool, never to connect
+  (encode/httpcore#1093). The async pool closes the first two and retires the third.
 - **httpx's errors.** httpcore's exceptions are raised as the matching httpx ones,
   as httpx's own transport does, so the rest of modelport sees only httpx's.
 """
@@ -169,10 +169,13 @@ class PoolTransport(httpx.BaseTransport):
 class _Connection(httpcore.AsyncHTTPConnection):
     """An httpcore connection that leaves nothing behind when its request is cancelled.
 
-    httpcore moves a new connection from NEW to ACTIVE only once its request holds the
-    connection's state lock; a task cancelled while taking that lock (just after the
-    connection was made) leaves it NEW: open, in the pool, and neither idle, closed nor
-    available, so never reused nor reclaimed. Such a connection is closed here.
+    httpcore changes a connection's state under a lock, and taking the lock lets the
+    event loop run, so a cancellation can land there; httpcore then leaves the state
+    as it was. A task cancelled that way just after its new connection was made
+    leaves it NEW, and one cancelled while it closes a response leaves it ACTIVE:
+    open, in the pool, and neither idle, closed nor available, so never reused nor
+    reclaimed. Such a connection is closed here (and its response's body, see
+    :class:`_Released`).
 
     A connection the pool handed to a request that was cancelled before it could use
     it is *retired* (:meth:`retire`): it reports itself closed, so the pool drops it
@@ -199,16 +202,42 @@ class _Connection(httpcore.AsyncHTTPConnection):
             raise httpcore.ConnectionNotAvailable()
         self.used = True
         try:
-            return await super().handle_async_request(request)
+            response = await super().handle_async_request(request)
         except httpcore.ConnectionNotAvailable:
             raise  # another request is using it: the pool gives this one another
         except BaseException:
-            # After a failure httpcore leaves a connection it sent on idle or closed;
-            # one left otherwise (NEW) was connected for this request, which was
-            # cancelled before it could send on it.
-            if not (super().is_closed() or self.is_idle()):
-                with contextlib.suppress(Exception):  # the failure being raised says more
-                    await self.aclose()
+            await self.drop()  # left NEW: connected for this request, never sent on
+            raise
+        response.stream = _Released(response.stream, self)
+        return response
+
+    async def drop(self) -> None:
+        """Close the connection unless httpcore left it idle or closed (it does so after
+        every failure it handles; one left otherwise was stopped half-way).
+        """
+        if not (super().is_closed() or self.is_idle()):
+            with contextlib.suppress(Exception):  # the failure being raised says more
+                await self.aclose()
+
+
+class _Released:
+    """A connection's response body that, should its closing be cancelled half-way
+    (while httpcore releases the connection), closes the connection. The pool keeps
+    its record of that request, a small object; the socket and the slot are freed.
+    """
+
+    def __init__(self, stream: Any, connection: _Connection) -> None:
+        self.stream = stream
+        self.connection = connection
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.stream.__aiter__()  # type: ignore[no-any-return]
+
+    async def aclose(self) -> None:
+        try:
+            await self.stream.aclose()
+        except BaseException:
+            await self.connection.drop()
             raise
 
 
