@@ -491,7 +491,7 @@ def test_a_plain_body_longer_than_the_default_cap_is_refused(lab: Lab, kind: Kin
             )
         }
     )
-    provider = lab.provider(kind, server.url)
+    provider = lab.provider(kind, server.url, deadline=10.0)  # the cap is tested, not speed
     result = modelport_error_or_result(lambda: lab.chat(provider, kind.model))
     assert not isinstance(result, ChatResponse), "a 192 MiB body passed the 128 MiB default cap"
     typed(result, ProtocolError, provider)
