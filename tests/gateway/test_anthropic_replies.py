@@ -245,10 +245,11 @@ def test_a_context_overflow_says_the_limit_the_way_claude_code_reads_it() -> Non
     status, _, body = _reply(error)
     assert (status, body["error"]["type"]) == (400, "invalid_request_error")
     message = body["error"]["message"]
-    # Claude Code matches /prompt is too long[^0-9]*(\d+)\s*tokens?\s*>\s*(\d+)/i to compact.
-    found = re.match(r"prompt is too long[^0-9]*(\d+)\s*tokens?\s*>\s*(\d+)", message, re.I)
-    assert found and found.groups() == ("24071", "8192")
-    assert "exceeds the available context size" in message
+    # Anthropic's own words, exactly: Claude Code reads the two numbers with
+    # /prompt is too long[^0-9]*(\d+)\s*tokens?\s*>\s*(\d+)/i to compact its context, and
+    # takes an error whose message matches /^prompt is too long: \d+ tokens > \d+ maximum$/
+    # for one of the API's own (strings of its 2.1.328 binary).
+    assert message == "prompt is too long: 24071 tokens > 8192 maximum"
 
 
 @pytest.mark.parametrize(
@@ -300,7 +301,7 @@ def test_an_overflow_failure_without_the_error_still_says_prompt_is_too_long() -
         )
     )
     _, _, body = _reply(failure)
-    assert body["error"]["message"].startswith("prompt is too long: 10 tokens > 8 maximum")
+    assert body["error"]["message"] == "prompt is too long: 10 tokens > 8 maximum"
 
 
 def test_an_error_after_the_stream_started_is_an_error_event() -> None:

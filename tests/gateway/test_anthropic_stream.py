@@ -302,6 +302,9 @@ def check_same_as_unstreamed(chunks: Sequence[ChatChunk], replayed: Replayed) ->
     body = an.message_body(accumulated(chunks), model="m", id="msg_test")
     streamed = replayed.message["content"]
     assert merged(streamed) == merged(body["content"])
+    for block in streamed:  # each thinking block signed for its own text
+        if block["type"] == "thinking":
+            assert block["signature"] == an.thinking_signature(block["thinking"])
     given_ids = {c.id for chunk in chunks for c in chunk.tool_calls if c.id}
     got = [b["id"] for b in streamed if b["type"] == "tool_use"]
     assert len(set(got)) == len(got), "tool_use ids must be unique"
