@@ -948,3 +948,54 @@ def test_any_json_is_translated_or_refused_as_an_invalid_request(body: Any) -> N
             accepted(call)
         except InvalidRequestError:
             pass
+
+
+# ---------------------------------------------------------------------------- per server
+
+
+def test_what_each_block_becomes_for_each_kind_of_server() -> None:
+    """The table in docs/anthropic.md: one conversation through each wire dialect."""
+    from modelport._wire import ollama_native, openai_chat
+
+    call = parse(
+        system="Be brief.",
+        messages=[
+            user(
+                text("What is this?"),
+                {
+                    "type": "image",
+                    "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+                },
+            ),
+            assistant(
+                {"type": "thinking", "thinking": "Looks like a pixel.", "signature": "x"},
+                {"type": "tool_use", "id": "toolu_1", "name": "zoom", "input": {"factor": 2}},
+            ),
+            user({"type": "tool_result", "tool_use_id": "toolu_1", "content": "a red pixel"}),
+        ],
+        tools=[tool("zoom")],
+    )
+    request = accepted(call)
+    ollama = ollama_native.build_chat_body(request, stream=False)["messages"]
+    assert ollama[1]["images"] == [PNG]
+    assert ollama[2]["thinking"] == "Looks like a pixel."
+    assert ollama[2]["tool_calls"] == [
+        {"id": "toolu_1", "function": {"name": "zoom", "arguments": {"factor": 2}}}
+    ]
+    assert ollama[3] == {
+        "role": "tool",
+        "content": "a red pixel",
+        "tool_name": "zoom",
+        "tool_call_id": "toolu_1",
+    }
+    llamacpp = openai_chat.OpenAIDialect(
+        split_think=True, think_as_template_kwarg=True, image_urls=False
+    )
+    openai = openai_chat.build_chat_body(request, stream=False, dialect=llamacpp)["messages"]
+    assert openai[1]["content"][1] == {
+        "type": "image_url",
+        "image_url": {"url": f"data:image/png;base64,{PNG}"},
+    }
+    assert "thinking" not in openai[2] and "reasoning_content" not in openai[2]
+    assert openai[2]["tool_calls"][0]["function"] == {"name": "zoom", "arguments": '{"factor": 2}'}
+    assert openai[3] == {"role": "tool", "content": "a red pixel", "tool_call_id": "toolu_1"}
