@@ -35,7 +35,7 @@ QUIET_PATHS: tuple[QuietPath, ...] = (
         200,
         b"",
         "Claude Code 2.1.328 sends it to ANTHROPIC_BASE_URL before the first message "
-        "unless CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 [run: "
+        "unless CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1, with no key and no body [run: "
         "tests/fixtures/anthropic/claude_code_2.1.328_head_api_hello_meta.json]; the "
         "result is not used (its failure is ignored).",
     ),
@@ -65,4 +65,6 @@ QUIET_PATHS: tuple[QuietPath, ...] = (
     ),
 )
 """The side paths. They sit under ``/api/``, beside the Ollama surface's routes: these
-exact paths belong to the Anthropic surface."""
+exact paths belong to the Anthropic surface. They are answered without a key (the
+``HEAD /api/hello`` seen carried none), since the answers say nothing and a 401 would
+be logged as an error."""

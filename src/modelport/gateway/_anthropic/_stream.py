@@ -160,9 +160,12 @@ class StreamEncoder:
         return _event("content_block_start", data)
 
     def _delta(self, kind: str, key: str, value: str) -> bytes:
-        delta = {"type": kind, key: value}
-        data = {"type": "content_block_delta", "index": self._next - 1, "delta": delta}
-        return _event("content_block_delta", data)
+        # The hot path (one per text chunk): only the value goes through json.dumps.
+        head = (
+            'event: content_block_delta\ndata: {"type":"content_block_delta",'
+            f'"index":{self._next - 1},"delta":{{"type":"{kind}","{key}":'
+        )
+        return head.encode() + _json(value) + b"}}\n\n"
 
     def _close(self) -> bytes:
         if self._open is None:
