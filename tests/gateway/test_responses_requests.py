@@ -368,7 +368,7 @@ def test_built_in_tools_are_dropped_and_named_as_warnings() -> None:
     )
     assert [t["function"]["name"] for t in call.options["tools"]] == ["f"]
     assert len(call.warnings) == len(built_in)
-    for tool, warning in zip(built_in, call.warnings):
+    for tool, warning in zip(built_in, call.warnings, strict=True):
         assert tool["type"] in warning
     assert "deepwiki" in call.warnings[6] and "multi_agent_v1" in call.warnings[7]
 
