@@ -99,7 +99,7 @@ def test_a_text_reply_with_thinking_is_a_completed_response_the_sdk_validates() 
     ]
     assert body["usage"] == {
         "input_tokens": 32,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": 3,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": 35,

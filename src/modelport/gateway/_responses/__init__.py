@@ -30,6 +30,7 @@ from ._failures import (
     failure_for,
 )
 from ._items import IdFactory, Item, new_id
+from ._objects import deleted_body, response_body
 from ._request import ResponsesCall, parse_request
 from ._tools import CUSTOM_TOOL_ARGUMENT
 
@@ -41,8 +42,10 @@ __all__ = [
     "ResponseNotFoundError",
     "ResponsesCall",
     "UnsupportedFeatureError",
+    "deleted_body",
     "error_body",
     "failure_for",
     "new_id",
     "parse_request",
+    "response_body",
 ]
