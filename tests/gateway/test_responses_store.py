@@ -258,6 +258,37 @@ def test_the_sdk_reads_the_stored_response_and_its_input_items() -> None:
     assert len(chat.store) == 0
 
 
+def test_listed_items_have_every_field_the_sdk_requires() -> None:
+    openai = pytest.importorskip("openai")
+    chat = Chat()
+    history = [
+        {"role": "developer", "content": "Be brief."},
+        {
+            "role": "user",
+            "content": [
+                {"type": "input_text", "text": "What is this?"},
+                {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="},
+            ],
+        },
+        {"type": "reasoning", "content": [{"type": "reasoning_text", "text": "Look."}]},
+        {"role": "assistant", "content": "Let me check."},
+        {"type": "function_call", "call_id": "c1", "name": "look", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "a cat"},
+        {"type": "custom_tool_call", "call_id": "c2", "name": "apply_patch", "input": "x"},
+        {"type": "custom_tool_call_output", "call_id": "c2", "output": "done"},
+    ]
+    _, first, _ = chat.turn(history, "A cat.")
+    _, second, _ = chat.turn("Sure?", "Yes.", previous=first["id"])
+    page = chat.store.input_items(second["id"], rs.ListQuery(limit=100, order="asc"))
+    assert len(page["data"]) == len(history) + 2
+    listed = openai.types.responses.ResponseItemList.model_validate(page)  # strict
+    assert [item.type for item in listed.data][-3:] == [
+        "custom_tool_call_output",
+        "message",
+        "message",
+    ]
+
+
 # ---------------------------------------------------------------------------- bounds
 
 
