@@ -32,20 +32,34 @@ from ._failures import (
 from ._items import IdFactory, Item, new_id
 from ._objects import deleted_body, response_body
 from ._request import ResponsesCall, parse_request
+from ._store import (
+    DEFAULT_MAX_AGE,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_RESPONSES,
+    ListQuery,
+    ResponseStore,
+    parse_list_query,
+)
 from ._tools import CUSTOM_TOOL_ARGUMENT
 
 __all__ = [
     "CUSTOM_TOOL_ARGUMENT",
+    "DEFAULT_MAX_AGE",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_RESPONSES",
     "IdFactory",
     "Item",
+    "ListQuery",
     "PreviousResponseNotFoundError",
     "ResponseNotFoundError",
+    "ResponseStore",
     "ResponsesCall",
     "UnsupportedFeatureError",
     "deleted_body",
     "error_body",
     "failure_for",
     "new_id",
+    "parse_list_query",
     "parse_request",
     "response_body",
 ]

@@ -256,10 +256,28 @@ def normalize_items(items: Sequence[Item], ids: IdFactory = new_id) -> tuple[dic
         if kind == "message":
             copy["type"] = "message"
             content = copy.get("content")
-            if isinstance(content, str):
-                part = "output_text" if copy.get("role") == "assistant" else "input_text"
-                copy["content"] = [{"type": part, "text": content}]
+            parts = (
+                [{"type": "input_text", "text": content}] if isinstance(content, str) else content
+            )
+            if isinstance(parts, list):
+                copy["content"] = [_listed_part(part, copy.get("role")) for part in parts]
+        elif kind == "reasoning":
+            copy.setdefault("summary", [])
+        if kind in _PREFIXES:
+            copy.setdefault("status", "completed")
         if not isinstance(copy.get("id"), str) or not copy["id"]:
             copy["id"] = ids(_PREFIXES.get(kind, "item"))
         out.append(copy)
     return tuple(out)
+
+
+def _listed_part(part: Mapping[str, Any], role: object) -> dict[str, Any]:
+    """A content part with the fields OpenAI's item lists carry."""
+    copy = dict(part)
+    kind = copy.get("type")
+    if role == "assistant" and kind in ("input_text", "output_text"):
+        copy["type"] = "output_text"
+        copy.setdefault("annotations", [])
+    elif kind == "input_image":
+        copy.setdefault("detail", "auto")
+    return copy
