@@ -40,6 +40,7 @@ from ._store import (
     ResponseStore,
     parse_list_query,
 )
+from ._stream import KEEP_ALIVE, EventEncoder
 from ._tools import CUSTOM_TOOL_ARGUMENT
 
 __all__ = [
@@ -47,6 +48,8 @@ __all__ = [
     "DEFAULT_MAX_AGE",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_RESPONSES",
+    "KEEP_ALIVE",
+    "EventEncoder",
     "IdFactory",
     "Item",
     "ListQuery",

@@ -110,8 +110,8 @@ class CallItems:
         self._ids = ids
         self._used: set[str] = set()
 
-    def item(self, call: ToolCall, *, text: str | None = None) -> dict[str, Any]:
-        """The whole item; ``text`` replaces the arguments (a stream adds ``""`` first)."""
+    def item(self, call: ToolCall) -> dict[str, Any]:
+        """The whole item, with a fresh item id."""
         call_id = call.id if call.id and call.id not in self._used else self._ids("call")
         self._used.add(call_id)
         if call.name in self._custom:
@@ -120,7 +120,7 @@ class CallItems:
                 "id": self._ids("ctc"),
                 "call_id": call_id,
                 "name": call.name,
-                "input": custom_input(call) if text is None else text,
+                "input": custom_input(call),
                 "status": "completed",
             }
         return {
@@ -128,7 +128,7 @@ class CallItems:
             "id": self._ids("fc"),
             "call_id": call_id,
             "name": call.name,
-            "arguments": arguments_text(call) if text is None else text,
+            "arguments": arguments_text(call),
             "status": "completed",
         }
 
