@@ -112,7 +112,9 @@ class CallItems:
 
     def item(self, call: ToolCall) -> dict[str, Any]:
         """The whole item, with a fresh item id."""
-        call_id = call.id if call.id and call.id not in self._used else self._ids("call")
+        call_id = call.id
+        while not call_id or call_id in self._used:
+            call_id = self._ids("call")
         self._used.add(call_id)
         if call.name in self._custom:
             return {
