@@ -4,7 +4,6 @@ them through ``httpx.MockTransport`` (no sockets)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,6 +20,8 @@ from modelport import (
 )
 from modelport.gateway import _responses as rs
 
+from .responses_helpers import counter
+
 openai = pytest.importorskip("openai")
 from openai.types.responses import Response  # noqa: E402
 
@@ -29,12 +30,6 @@ TOOLS = [
     {"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": False},
     {"type": "custom", "name": "apply_patch", "description": "Edit files."},
 ]
-
-
-def counter() -> rs.IdFactory:
-    """Ids in order of creation, so two builds of the same reply can be compared."""
-    numbers = itertools.count(1)
-    return lambda prefix: f"{prefix}_{next(numbers)}"
 
 
 def call(**body: Any) -> rs.ResponsesCall:
