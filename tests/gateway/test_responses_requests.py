@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelport import CapabilityError, InvalidRequestError, Message, ToolCall
-from modelport._wire.common import build_chat_request
+from modelport._wire.common import build_chat_request, normalize_messages
 from modelport.gateway import _responses as rs
 from tests.conftest import load_fixture
 
@@ -25,13 +25,18 @@ def parse(**body: Any) -> rs.ResponsesCall:
     return rs.parse_request({"model": "m", **body})
 
 
+def messages(call: rs.ResponsesCall) -> list[Message]:
+    """The messages as the client reads them (the surface hands it dicts)."""
+    return list(normalize_messages(call.messages()))
+
+
 # ---------------------------------------------------------------------------- input
 
 
 def test_a_string_input_is_one_user_message_and_no_options() -> None:
     call = parse(input="Say hi")
     assert call.model == "m"
-    assert call.messages() == [Message(role="user", content="Say hi")]
+    assert messages(call) == [Message(role="user", content="Say hi")]
     assert call.options == {}
     assert (call.stream, call.store, call.previous_response_id) == (False, True, None)
     assert call.warnings == ()
@@ -64,7 +69,7 @@ def test_message_items_of_every_role_with_text_and_image_parts() -> None:
             {"role": "assistant", "content": [{"type": "refusal", "refusal": "No."}]},
         ]
     )
-    assert call.messages() == [
+    assert messages(call) == [
         Message(role="system", content="Be brief."),
         Message(role="system", content="Answer in English."),
         Message(role="user", content="What is\nthis?", images=(PNG,)),
@@ -75,7 +80,7 @@ def test_message_items_of_every_role_with_text_and_image_parts() -> None:
 
 def test_instructions_become_the_first_system_message() -> None:
     call = parse(instructions="Be brief.", input=[{"role": "user", "content": "hi"}])
-    assert call.messages() == [
+    assert messages(call) == [
         Message(role="system", content="Be brief."),
         Message(role="user", content="hi"),
     ]
@@ -115,7 +120,7 @@ def test_function_calls_and_outputs_become_tool_calls_and_tool_messages() -> Non
             },
         ]
     )
-    assert call.messages() == [
+    assert messages(call) == [
         Message(role="user", content="Weather in Paris and Rome?"),
         Message(
             role="assistant",
@@ -154,7 +159,7 @@ def test_calls_after_an_assistant_message_join_it_and_reasoning_goes_to_the_next
             {"role": "user", "content": "Thanks"},
         ]
     )
-    assert call.messages() == [
+    assert messages(call) == [
         Message(role="user", content="Go"),
         Message(
             role="assistant",
@@ -184,7 +189,7 @@ def test_custom_tool_calls_and_outputs_round_trip_as_one_string_argument() -> No
         ]
     )
     assert rs.CUSTOM_TOOL_ARGUMENT == "input"
-    assert call.messages()[1:] == [
+    assert messages(call)[1:] == [
         Message(
             role="assistant",
             content="",
@@ -202,7 +207,7 @@ def test_items_of_built_in_tools_are_skipped_and_named_in_warnings() -> None:
             {"role": "user", "content": "hi"},
         ]
     )
-    assert call.messages() == [Message(role="user", content="hi")]
+    assert messages(call) == [Message(role="user", content="hi")]
     assert any("web_search_call" in w for w in call.warnings)
     assert any("item_reference" in w for w in call.warnings)
 
@@ -228,10 +233,10 @@ def test_input_items_are_kept_with_ids_for_the_store() -> None:
 def test_codex_0_169_request_translates_and_the_client_accepts_it() -> None:
     body = load_fixture(CODEX)
     call = rs.parse_request(body)
-    messages = call.messages()
-    assert [m.role for m in messages] == ["system", "system", "user", "user"]
-    assert messages[0].content.startswith(body["input"][0]["content"][0]["text"][:40])
-    assert messages[-1].content == "Say hi"
+    sent = messages(call)
+    assert [m.role for m in sent] == ["system", "system", "user", "user"]
+    assert sent[0].content.startswith(body["input"][0]["content"][0]["text"][:40])
+    assert sent[-1].content == "Say hi"
     assert [t["function"]["name"] for t in call.options["tools"]] == [
         "exec_command",
         "write_stdin",
@@ -247,7 +252,7 @@ def test_codex_0_169_request_translates_and_the_client_accepts_it() -> None:
     assert len(call.warnings) == 2
     assert "namespace" in call.warnings[0] and "multi_agent_v1" in call.warnings[0]
     assert "web_search" in call.warnings[1]
-    request = build_chat_request(call.model, messages, call.options)
+    request = build_chat_request(call.model, call.messages(), call.options)
     assert len(request.tools) == 7 and request.tool_choice == "auto"
 
 
@@ -271,7 +276,7 @@ def test_fields_the_gateway_has_no_use_for_are_ignored() -> None:
         future_field={"anything": [1, 2]},
     )
     assert call.options == {}
-    assert call.messages() == [Message(role="user", content="hi")]
+    assert messages(call) == [Message(role="user", content="hi")]
 
 
 def test_background_mode_is_a_distinct_not_supported_error() -> None:

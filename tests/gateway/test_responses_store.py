@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from modelport import ChatResponse, ConfigurationError, InvalidRequestError, Message, ToolCall
+from modelport._wire.common import normalize_messages
 from modelport.gateway import _responses as rs
 
 CREATED = 1_796_289_285
@@ -40,7 +41,7 @@ class Chat:
             request["previous_response_id"] = previous
         call = rs.parse_request(request, ids=self.ids)
         history = self.store.conversation(previous) if previous else ()
-        messages = call.messages(history)
+        messages = list(normalize_messages(call.messages(history)))
         if isinstance(answer, str):
             answer = ChatResponse(text=answer, model="m", finish_reason="stop")
         response = rs.response_body(

@@ -1,7 +1,9 @@
 """Responses items as chat messages, and as the copies a stored response keeps.
 
 An item list (a request's ``input``, or a stored conversation: earlier input and
-output) becomes :class:`~modelport.Message` objects:
+output) becomes chat messages, as the dicts the client takes (``role``, ``content``,
+``images``, ``tool_calls``, ``tool_call_id``, ``thinking``; the client parses tool-call
+arguments and keeps text that is not JSON, as for the other surfaces):
 
 ==============================  ===================================================
 item                            message
@@ -27,20 +29,20 @@ Anything of the wrong shape is an :class:`InvalidRequestError` naming where it i
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..._wire.common import parse_arguments
 from ...errors import CapabilityError, InvalidRequestError
-from ...types import ImageInput, Message, ToolCall
 from ._tools import CUSTOM_TOOL_ARGUMENT, safe_text
 
-__all__ = ["IdFactory", "Item", "new_id", "normalize_items", "to_messages"]
+__all__ = ["ChatMessage", "IdFactory", "Item", "new_id", "normalize_items", "to_messages"]
 
 Item = Mapping[str, Any]
 """One Responses item: a JSON object."""
+
+ChatMessage = dict[str, Any]
+"""A chat message as the client takes it: ``{"role", "content", ...}``."""
 
 IdFactory = Callable[[str], str]
 """Makes a fresh id from a prefix (``resp``, ``msg``, ``fc``, ...); tests pass their own."""
@@ -82,27 +84,26 @@ class _Conversation:
     __slots__ = ("messages", "open", "thinking", "warnings")
 
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        self.messages: list[ChatMessage] = []
         self.open: int | None = None  # the assistant message that later calls join
         self.thinking: list[str] = []
         self.warnings: list[str] = []
 
-    def add(self, message: Message) -> None:
-        if message.role == "assistant":
+    def add(self, message: ChatMessage) -> None:
+        if message["role"] == "assistant":
             if self.thinking:
-                message = dataclasses.replace(message, thinking="\n\n".join(self.thinking))
+                message["thinking"] = "\n\n".join(self.thinking)
             self.open = len(self.messages)
         else:
             self.open = None
         self.thinking = []
         self.messages.append(message)
 
-    def call(self, call: ToolCall) -> None:
+    def call(self, call: dict[str, Any]) -> None:
         if self.open is None:
-            self.add(Message(role="assistant", tool_calls=(call,)))
+            self.add({"role": "assistant", "content": "", "tool_calls": [call]})
             return
-        last = self.messages[self.open]
-        self.messages[self.open] = dataclasses.replace(last, tool_calls=(*last.tool_calls, call))
+        self.messages[self.open].setdefault("tool_calls", []).append(call)
 
     def reason(self, text: str) -> None:
         self.open = None  # what follows reasoning is a new assistant turn
@@ -110,7 +111,9 @@ class _Conversation:
             self.thinking.append(text)
 
 
-def to_messages(items: Sequence[object], where: str = "input") -> tuple[list[Message], list[str]]:
+def to_messages(
+    items: Sequence[object], where: str = "input"
+) -> tuple[list[ChatMessage], list[str]]:
     """The messages of ``items``, and warnings naming what was skipped."""
     turn = _Conversation()
     for index, item in enumerate(items):
@@ -135,7 +138,7 @@ def to_messages(items: Sequence[object], where: str = "input") -> tuple[list[Mes
     return turn.messages, turn.warnings
 
 
-def _message(item: Item, where: str) -> Message:
+def _message(item: Item, where: str) -> ChatMessage:
     role = item.get("role")
     mapped = _ROLES.get(role) if isinstance(role, str) else None
     if mapped is None:
@@ -144,16 +147,22 @@ def _message(item: Item, where: str) -> Message:
             "use user, assistant, system or developer."
         )
     text, images = _content(item.get("content"), where, "content")
-    return Message(role=mapped, content=text, images=tuple(images))  # type: ignore[arg-type]
+    return _with_images({"role": mapped, "content": text}, images)
 
 
-def _content(value: object, where: str, field: str) -> tuple[str, list[ImageInput]]:
+def _with_images(message: ChatMessage, images: list[str]) -> ChatMessage:
+    if images:
+        message["images"] = images
+    return message
+
+
+def _content(value: object, where: str, field: str) -> tuple[str, list[str]]:
     if isinstance(value, str):
         return value, []
     if not isinstance(value, list):
         raise InvalidRequestError(f"{where}: {field} must be a string or a list of parts.")
     texts: list[str] = []
-    images: list[ImageInput] = []
+    images: list[str] = []
     for index, part in enumerate(value):
         at = f"{where}.{field}[{index}]"
         if not isinstance(part, Mapping):
@@ -204,28 +213,28 @@ def _string(item: Item, key: str, where: str, kind: str) -> str:
     return value
 
 
-def _call(item: Item, kind: str, where: str) -> ToolCall:
+def _call(item: Item, kind: str, where: str) -> dict[str, Any]:
     name = _string(item, "name", where, kind)
     call_id = _string(item, "call_id", where, kind)
     if kind == "custom_tool_call":
         text = item.get("input")
         if not isinstance(text, str):
             raise InvalidRequestError(f"{where}: custom_tool_call 'input' must be a string.")
-        return ToolCall(name, {CUSTOM_TOOL_ARGUMENT: text}, id=call_id)
-    value = item.get("arguments", "")
-    if not isinstance(value, (str, Mapping)):
-        raise InvalidRequestError(f"{where}: function_call 'arguments' must be a JSON string.")
-    arguments, raw = parse_arguments(value)
-    return ToolCall(name, arguments, id=call_id, raw_arguments=raw)
+        arguments: object = {CUSTOM_TOOL_ARGUMENT: text}
+    else:
+        arguments = item.get("arguments", "")
+        if not isinstance(arguments, (str, Mapping)):
+            raise InvalidRequestError(f"{where}: function_call 'arguments' must be a JSON string.")
+    return {"id": call_id, "function": {"name": name, "arguments": arguments}}
 
 
-def _output(item: Item, kind: str, where: str) -> Message:
+def _output(item: Item, kind: str, where: str) -> ChatMessage:
     call_id = _string(item, "call_id", where, kind)
     value = item.get("output")
     if not isinstance(value, (str, list)):
         raise InvalidRequestError(f"{where}: {kind} 'output' must be a string or a list of parts.")
     text, images = _content(value, where, "output")
-    return Message(role="tool", content=text, images=tuple(images), tool_call_id=call_id)
+    return _with_images({"role": "tool", "content": text, "tool_call_id": call_id}, images)
 
 
 def _reasoning(item: Item, where: str) -> str:

@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import InvalidRequestError
-from ...types import Message
 from .._body import json_object, model_of
 from ._failures import UnsupportedFeatureError
-from ._items import IdFactory, Item, new_id, normalize_items, to_messages
+from ._items import ChatMessage, IdFactory, Item, new_id, normalize_items, to_messages
 from ._tools import translate_choice, translate_tools
 
 __all__ = ["ResponsesCall", "parse_request"]
@@ -53,7 +52,7 @@ class ResponsesCall:
 
     model: str
     input: tuple[dict[str, Any], ...] = ()
-    input_messages: tuple[Message, ...] = ()
+    input_messages: tuple[ChatMessage, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
     stream: bool = False
     store: bool = True
@@ -63,16 +62,17 @@ class ResponsesCall:
     warnings: tuple[str, ...] = ()
     echo: Mapping[str, Any] = field(default_factory=dict)
 
-    def messages(self, history: Sequence[Item] = ()) -> list[Message]:
-        """The messages to send: the instructions, then ``history`` (a stored
-        conversation, :meth:`ResponseStore.conversation`), then this request's input.
+    def messages(self, history: Sequence[Item] = ()) -> list[ChatMessage]:
+        """The messages to send (as the client takes them): the instructions, then
+        ``history`` (a stored conversation, :meth:`ResponseStore.conversation`), then
+        this request's input.
         """
-        out: list[Message] = []
+        out: list[ChatMessage] = []
         if self.instructions:
-            out.append(Message(role="system", content=self.instructions))
+            out.append({"role": "system", "content": self.instructions})
         if history:
             out.extend(to_messages(history, "history")[0])
-        out.extend(self.input_messages)
+        out.extend(dict(message) for message in self.input_messages)
         return out
 
     def context(self, history: Sequence[Item] = ()) -> tuple[Item, ...]:
