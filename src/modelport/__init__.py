@@ -5,7 +5,7 @@
 >>> reply = client.chat("llama3.2", "Why is the sky blue?")   # doctest: +SKIP
 
 Types and errors load at once; the client, providers and discovery (which need
-httpx) load on first use, so ``import modelport`` stays cheap.
+httpx) and the configuration load on first use, so ``import modelport`` stays cheap.
 """
 
 from __future__ import annotations
@@ -50,6 +50,22 @@ if TYPE_CHECKING:
     from ._streams import AsyncChatStream, ChatStream
     from ._wire.common import ChatOptions
     from .client import AsyncClient, Client
+    from .config import (
+        AliasConfig,
+        Config,
+        ConfigProblem,
+        GatewayConfig,
+        ModelConfig,
+        Secret,
+        ServiceConfig,
+        Source,
+        check_config,
+        config_search_paths,
+        find_config,
+        load_config,
+        parse_config,
+        read_config,
+    )
     from .discovery import adiscover, discover
     from .providers import (
         LlamaCppProvider,
@@ -60,6 +76,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "AliasConfig",
     "AllServicesFailedError",
     "AsyncChatStream",
     "AsyncClient",
@@ -71,13 +88,17 @@ __all__ = [
     "ChatResponse",
     "ChatStream",
     "Client",
+    "Config",
+    "ConfigProblem",
     "ConfigurationError",
     "ContextLengthExceededError",
     "EmbedResponse",
+    "GatewayConfig",
     "InvalidRequestError",
     "LMStudioProvider",
     "LlamaCppProvider",
     "Message",
+    "ModelConfig",
     "ModelInfo",
     "ModelNotFoundError",
     "ModelNotLoadedError",
@@ -89,17 +110,26 @@ __all__ = [
     "PullProgress",
     "RateLimitError",
     "RequestTimeoutError",
+    "Secret",
     "ServerError",
     "Service",
+    "ServiceConfig",
     "ServiceStatus",
     "ServiceUnavailableError",
+    "Source",
     "StreamError",
     "Timings",
     "ToolCall",
     "Usage",
     "__version__",
     "adiscover",
+    "check_config",
+    "config_search_paths",
     "discover",
+    "find_config",
+    "load_config",
+    "parse_config",
+    "read_config",
 ]
 
 _LAZY: dict[str, str] = {
@@ -108,6 +138,20 @@ _LAZY: dict[str, str] = {
     "ChatOptions": "._wire.common",
     "AsyncClient": ".client",
     "Client": ".client",
+    "AliasConfig": ".config",
+    "Config": ".config",
+    "ConfigProblem": ".config",
+    "GatewayConfig": ".config",
+    "ModelConfig": ".config",
+    "Secret": ".config",
+    "ServiceConfig": ".config",
+    "Source": ".config",
+    "check_config": ".config",
+    "find_config": ".config",
+    "load_config": ".config",
+    "parse_config": ".config",
+    "config_search_paths": ".config",
+    "read_config": ".config",
     "adiscover": ".discovery",
     "discover": ".discovery",
     "LMStudioProvider": ".providers",

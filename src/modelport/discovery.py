@@ -468,12 +468,14 @@ def probe(
     """Fingerprint every candidate at once, in order; all within ``timeout`` (and a little)."""
     import httpx
 
+    from ._http.pool import PoolTransport
     from ._http.transport import SyncTransport
 
     if not found:
         return []
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
-    with httpx.Client(trust_env=False, limits=limits, verify=needs_tls(found)) as client:
+    pooled = PoolTransport(limits=limits, tls=needs_tls(found))
+    with httpx.Client(trust_env=False, transport=pooled) as client:
         from concurrent.futures import ThreadPoolExecutor, wait
 
         def one(candidate: Candidate) -> Service:
@@ -496,12 +498,14 @@ async def aprobe(
 
     import httpx
 
+    from ._http.pool import AsyncPoolTransport
     from ._http.transport import AsyncTransport
 
     if not found:
         return []
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=0)
-    async with httpx.AsyncClient(trust_env=False, limits=limits, verify=needs_tls(found)) as client:
+    pooled = AsyncPoolTransport(limits=limits, tls=needs_tls(found))
+    async with httpx.AsyncClient(trust_env=False, transport=pooled) as client:
 
         async def one(candidate: Candidate) -> Service:
             io = probe_transport(AsyncTransport, client, candidate, timeout)
@@ -541,8 +545,9 @@ def _failed(candidate: Candidate, error: BaseException) -> Service:
 
 
 def needs_tls(found: Sequence[Candidate]) -> bool:
-    """Verify certificates only when an https URL is probed: loading the CA bundle
-    costs ~20 ms, a large share of a discovery where nothing is listening.
+    """Make a TLS context (verifying certificates) only when an https URL is probed:
+    loading the CA bundle costs ~20 ms, a large share of a discovery where nothing is
+    listening.
     """
     return any(c.url.startswith("https://") for c in found)
 

@@ -208,19 +208,19 @@ class Lab:
     # ---- checking ------------------------------------------------------------------------------
 
     def pool(self, provider: Provider) -> Any:
-        """The httpcore connection pool behind the provider's client for this mode."""
+        """modelport's connection pool behind the provider's client for this mode (its
+        ``connections`` are httpcore's, read through httpcore's public API)."""
         transport = provider._sync if self.mode == "sync" else provider._async
         assert transport is not None, "the provider has not sent anything in this mode"
-        return transport.client._transport._pool  # type: ignore[union-attr]
+        assert transport.pooled is not None, "the provider was given its own transport"
+        return transport.pooled
 
     def assert_no_leak(self, provider: Provider, *servers: FaultServer) -> None:
-        """Nothing is left open mid-response: the pool has no request in flight and only
-        idle or closed connections, and each server sees every connection closed or
-        back to idle keep-alive (a connection the client kept after a failure stays
-        busy on the server side and fails this)."""
-        pool = self.pool(provider)
-        assert not pool._requests, f"requests still in flight: {pool._requests}"
-        for connection in pool.connections:
+        """Nothing is left open mid-response: the pool has only idle or closed
+        connections (a request still in flight keeps its connection busy), and each
+        server sees every connection closed or back to idle keep-alive (a connection
+        the client kept after a failure stays busy on the server side and fails this)."""
+        for connection in self.pool(provider).connections:
             assert connection.is_idle() or connection.is_closed(), connection
         for server in servers or self.servers:
             assert server.wait_settled(), "a connection was left open mid-response"

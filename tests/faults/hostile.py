@@ -69,6 +69,30 @@ def open_fds(pid: int | str = "self") -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def sockets_to(port: int) -> int:
+    """How many sockets this process has open to ``127.0.0.1:port`` (a client's side of
+    its connections to a server on that port), in whatever TCP state: the
+    ``socket:[inode]`` links in /proc/self/fd that /proc/net/tcp lists with that remote
+    port. A server in the same process is not counted (its sockets have it as their
+    local port)."""
+    inodes: set[str] = set()
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            if int(fields[2].rpartition(":")[2], 16) == port:
+                inodes.add(fields[9])
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            count += 1
+    return count
+
+
 def rss_bytes(pid: int | str = "self") -> int:
     """The resident set size of this process (or ``pid``), from /proc/PID/status."""
     with open(f"/proc/{pid}/status", encoding="ascii") as status:

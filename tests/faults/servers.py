@@ -22,6 +22,7 @@ keeps the tests free of timing: nothing depends on how fast anything runs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import select
@@ -39,6 +40,7 @@ __all__ = [
     "Conn",
     "ConnRecord",
     "FaultServer",
+    "HoldingServer",
     "Received",
     "Script",
     "Tally",
@@ -417,6 +419,89 @@ class FaultServer:
             or self.routes.get(request.path)
             or self.default
         )
+
+
+class HoldingServer:
+    """A loopback server for many connections at once (an asyncio loop in a thread):
+    each connection gets ``head`` once its request has arrived, and is then held until
+    ``hold`` seconds after it was accepted, or until the client closes it, and closed.
+
+    A connection on which no request ever comes is held and closed just the same, so
+    once the client stops connecting, :meth:`wait_all_closed` returns when the server
+    has closed its side of everything; any socket the client still has open to it
+    after that is one the client leaked.
+    """
+
+    def __init__(self, head: bytes, *, hold: float = 2.0) -> None:
+        self.head = head
+        self.hold = hold
+        self.accepted = 0
+        self.open = 0
+        self._quiet = threading.Event()
+        self._quiet.set()
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.port = 0
+        self.url = ""
+
+    def __enter__(self) -> HoldingServer:
+        self._thread.start()
+        if not self._ready.wait(HOLD_LIMIT):
+            raise RuntimeError("the holding server did not start")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(HOLD_LIMIT)
+
+    def wait_all_closed(self, timeout: float = HOLD_LIMIT) -> bool:
+        """Wait until the server has no connection open (call it once the client has
+        stopped making new ones)."""
+        return self._quiet.wait(timeout)
+
+    def _run(self) -> None:
+        self._loop.run_until_complete(self._main())
+        self._loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        server = await asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=4096)
+        self.port = server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self.open += 1
+        self._quiet.clear()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.hold
+        try:
+            await asyncio.wait_for(self._answer(reader, writer), self.hold)
+            await asyncio.wait_for(reader.read(), max(0.0, until - loop.time()))
+        except (asyncio.TimeoutError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            self.open -= 1
+            if self.open == 0:
+                self._quiet.set()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                await reader.readexactly(int(value))
+        writer.write(self.head)
+        await writer.drain()
 
 
 def _not_found(conn: Conn, request: Received) -> None:

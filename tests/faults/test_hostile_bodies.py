@@ -430,7 +430,9 @@ def test_a_gzip_bomb_is_refused_at_max_body_bytes_without_inflating_it(
     client must refuse it (ProtocolError) without holding the inflated body."""
     inflated = 384 * MiB
     server = lab.serve({kind.chat_path: gzip_answer(*_padded_reply(kind, inflated))})
-    provider = lab.provider(kind, server.url, max_body_bytes=1 * MiB)
+    # A read timeout (and so deadline) far beyond inflating it, on a busy machine too:
+    # the cap must be what stops it.
+    provider = lab.provider(kind, server.url, max_body_bytes=1 * MiB, timeout=30)
     tracemalloc.start()
     try:
         result = modelport_error_or_result(lambda: lab.chat(provider, kind.model))
@@ -448,7 +450,7 @@ def test_a_gzip_bomb_past_the_default_body_cap_is_refused(lab: Lab, kind: Kind) 
     body inflating to 1 GiB took RSS to 2.1 GB. Here: 384 MiB inflated."""
     inflated = 384 * MiB
     server = lab.serve({kind.chat_path: gzip_answer(*_padded_reply(kind, inflated))})
-    provider = lab.provider(kind, server.url)
+    provider = lab.provider(kind, server.url, timeout=30)  # the cap stops it, not the clock
     tracemalloc.start()
     try:
         result = modelport_error_or_result(lambda: lab.chat(provider, kind.model))
@@ -489,7 +491,7 @@ def test_a_plain_body_longer_than_the_default_cap_is_refused(lab: Lab, kind: Kin
             )
         }
     )
-    provider = lab.provider(kind, server.url)
+    provider = lab.provider(kind, server.url, deadline=10.0)  # the cap is tested, not speed
     result = modelport_error_or_result(lambda: lab.chat(provider, kind.model))
     assert not isinstance(result, ChatResponse), "a 192 MiB body passed the 128 MiB default cap"
     typed(result, ProtocolError, provider)

@@ -34,7 +34,7 @@ __all__ = [
     "decode_ndjson",
     "decode_sse",
     "error_from_response",
-    "extract_error",
+    "error_message",
     "parse_arguments",
     "parse_ollama_chat",
     "parse_ollama_embed",
@@ -221,12 +221,13 @@ def parse_ollama_show(data: Any) -> Any:
 # ------------------------------------------------------------------ errors and tool calls
 
 
-def extract_error(body: bytes, content_type: str = "") -> tuple[str, str | None]:
-    """The message and code an error body carries."""
-    from modelport._classify import extract_error as extract
+def error_message(body: bytes, content_type: str = "") -> tuple[str, list[str]]:
+    """The message and codes an error body carries, as every error answer is read
+    (``facts_from_response`` reads bodies with ``extract``)."""
+    from modelport._classify import extract
 
-    message, code, _ = extract(body, content_type)
-    return message, code
+    message, codes, _ = extract(body, content_type)
+    return message, codes
 
 
 def error_from_response(

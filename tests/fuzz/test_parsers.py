@@ -156,11 +156,12 @@ def test_ollama_show_bodies_give_facts_or_a_typed_error(data: Any) -> None:
 @example(body=b'{"error": ' + DEEP + b"}", content_type="application/json")
 @example(body=b'{"error": {"message": ' + b"9" * 5_000 + b"}}", content_type="application/json")
 def test_error_bodies_give_a_message_or_a_typed_error(body: bytes, content_type: str) -> None:
-    result = outcome(lambda: targets.extract_error(body, content_type))
+    result = outcome(lambda: targets.error_message(body, content_type))
     if not isinstance(result, ModelportError):
-        message, code = result
+        message, codes = result
         assert isinstance(message, str)
-        assert code is None or isinstance(code, str)
+        assert isinstance(codes, list)
+        assert all(isinstance(code, str) for code in codes)
 
 
 @given(

@@ -1,7 +1,9 @@
-"""The I/O twins: client defaults, and the one safe immediate retry."""
+"""The I/O twins: client defaults, the one safe immediate retry, and the sync deadline
+kept on every socket read by modelport's own connection pool."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -9,8 +11,9 @@ import httpcore
 import httpx
 import pytest
 
-from modelport import LlamaCppProvider, ServiceUnavailableError
-from modelport._http.deadline import bound_reads, reading_until
+from modelport import LlamaCppProvider, RequestTimeoutError, ServiceUnavailableError
+from modelport._http.deadline import READ_DEADLINE
+from modelport._http.pool import PoolTransport
 
 REPLY = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
 
@@ -73,75 +76,101 @@ def test_headers_and_timeouts_are_client_defaults_not_per_request() -> None:
 
 # ------------------------------------------------------- the sync deadline on each read
 
+BODY = json.dumps(REPLY).encode()
+ANSWER = [
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+    + f"content-length: {len(BODY)}\r\n\r\n".encode(),
+    BODY,
+]
 
-class _RecordingStream(httpcore.NetworkStream):
-    """A connection that records the timeout of each read (no socket)."""
 
-    def __init__(self) -> None:
-        self.timeouts: list[float | None] = []
+class _RecordingStream(httpcore.MockStream):
+    """A connection that replays an answer and records when each read started, with
+    its timeout (no socket)."""
+
+    def __init__(self, chunks: list[bytes], reads: list[tuple[float, float | None]]) -> None:
+        super().__init__(chunks)
+        self.reads = reads
+        self.stall_first_read = False
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        self.timeouts.append(timeout)
-        return b"x"
+        self.reads.append((time.monotonic(), timeout))
+        if self.stall_first_read and len(self.reads) == 1:
+            # The server takes all the time the request had for its headers; the
+            # deadline is the one the sync transport set for this request.
+            end = READ_DEADLINE.get()
+            assert end is not None, "the request runs without a deadline"
+            time.sleep(max(0.0, end - time.monotonic()) + 0.01)
+        return super().read(max_bytes, timeout)
 
 
 class _RecordingBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
-        self.stream = _RecordingStream()
+    def __init__(self, chunks: list[bytes]) -> None:
+        self.chunks = chunks
+        self.reads: list[tuple[float, float | None]] = []
+        self.streams: list[_RecordingStream] = []
 
     def connect_tcp(self, host: str, port: int, *args: object, **kwargs: object) -> Any:
-        return self.stream
+        stream = _RecordingStream(list(self.chunks), self.reads)
+        self.streams.append(stream)
+        return stream
 
 
-def _bound_stream() -> tuple[httpx.Client, _RecordingStream, httpcore.NetworkStream]:
-    client = httpx.Client()
-    backend = _RecordingBackend()
-    client._transport._pool._network_backend = backend  # type: ignore[attr-defined]
-    assert bound_reads(client)
-    wrapped = client._transport._pool._network_backend  # type: ignore[attr-defined]
-    return client, backend.stream, wrapped.connect_tcp("127.0.0.1", 1)
+def _pool(backend: httpcore.NetworkBackend) -> PoolTransport:
+    return PoolTransport(limits=httpx.Limits(max_connections=4), network_backend=backend)
 
 
-def test_a_default_sync_client_gets_reads_bounded_by_the_deadline() -> None:
-    """The guard on httpcore's internals: if httpx stops keeping its pool's network
-    backend where bound_reads looks, this fails (and the sync deadline only holds
-    between body chunks)."""
-    with httpx.Client() as client:
-        assert bound_reads(client)
-        assert bound_reads(client)  # idempotent: wrapped once
+def test_a_provider_without_a_transport_sends_through_modelports_own_pool() -> None:
+    with LlamaCppProvider() as provider:
+        assert isinstance(provider._io.pooled, PoolTransport)
+        assert provider._io.pooled.connections == []
 
 
-def test_a_client_on_a_mock_transport_is_left_alone() -> None:
-    with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as client:
-        assert not bound_reads(client)
+def test_a_provider_given_a_transport_uses_it_and_no_pool_of_modelports() -> None:
+    mock = httpx.MockTransport(lambda r: httpx.Response(200, json=REPLY))
+    with LlamaCppProvider(transport=mock) as provider:
+        assert provider.chat("m", "hi").text == "ok"
+        assert provider._io.pooled is None
 
 
-def test_reads_outside_a_deadline_keep_their_timeout() -> None:
-    client, recorded, stream = _bound_stream()
-    stream.read(10, 5.0)
-    stream.read(10, None)
-    assert recorded.timeouts == [5.0, None]
-    client.close()
+def test_each_read_of_a_sync_request_waits_no_longer_than_its_deadline_leaves() -> None:
+    """The read timeout is 30 s and the deadline 2 s: no read may wait past the
+    deadline (before the fix, a read could wait the whole read timeout, so a server
+    that trickled its headers kept a request alive for as long as it liked)."""
+    backend = _RecordingBackend(ANSWER)
+    provider = LlamaCppProvider(transport=_pool(backend), timeout=30.0, deadline=2.0)
+    started = time.monotonic()
+    assert provider.chat("m", "hi").text == "ok"
+    assert backend.reads, "the answer was not read through the backend"
+    for when, timeout in backend.reads:
+        assert timeout is not None and 0 < timeout <= 2.0 - (when - started) + 1e-3
+    provider.close()
 
 
-def test_a_read_inside_a_deadline_waits_no_longer_than_the_time_left() -> None:
-    client, recorded, stream = _bound_stream()
-    with reading_until(time.monotonic() + 2.0):
-        stream.read(10, 30.0)
-        stream.read(10, None)
-        stream.read(10, 0.5)
-    first, second, third = recorded.timeouts
-    assert first is not None and 0 < first <= 2.0
-    assert second is not None and 0 < second <= 2.0
-    assert third == 0.5
-    client.close()
+def test_reads_outside_a_modelport_request_keep_the_read_timeout() -> None:
+    backend = _RecordingBackend(ANSWER)
+    with httpx.Client(transport=_pool(backend), timeout=5.0) as client:
+        assert client.get("http://127.0.0.1:9/").status_code == 200
+    assert [timeout for _, timeout in backend.reads] == [5.0] * len(backend.reads)
 
 
-def test_a_read_after_the_deadline_fails_at_once_with_a_read_timeout() -> None:
-    client, recorded, stream = _bound_stream()
-    with reading_until(time.monotonic() - 0.001), pytest.raises(httpcore.ReadTimeout):
-        stream.read(10, 30.0)
-    assert recorded.timeouts == []
-    stream.read(10, 30.0)  # the deadline ended with its block
-    assert recorded.timeouts == [30.0]
-    client.close()
+def test_a_read_that_would_start_after_the_deadline_is_never_started() -> None:
+    """The server spends the whole deadline on its first answer bytes: the next read
+    fails at once, and the request ends with the deadline's own error."""
+    backend = _RecordingBackend([ANSWER[0][:20], ANSWER[0][20:], ANSWER[1]])
+    pool = _pool(backend)
+    provider = LlamaCppProvider(transport=pool, timeout=30.0, deadline=0.2)
+    original = backend.connect_tcp
+
+    def stalling(host: str, port: int, *args: object, **kwargs: object) -> Any:
+        stream = original(host, port, *args, **kwargs)
+        stream.stall_first_read = True
+        return stream
+
+    backend.connect_tcp = stalling  # type: ignore[method-assign]
+    with pytest.raises(RequestTimeoutError, match=r"within 0\.2 s"):
+        provider.chat("m", "hi")
+    assert len(backend.streams) == 1
+    assert len(backend.reads) == 1, backend.reads  # the stalled read, and no other
+    assert pool.connections == [], "the timed-out connection was kept"
+    provider.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 import httpx
@@ -51,10 +50,13 @@ class Gauge:
 
 def test_a_large_sync_batch_runs_thirty_two_threads_at_a_time_and_answers_every_request() -> None:
     gauge = Gauge()
+    met = threading.Event()
 
     def handler(request: httpx.Request) -> httpx.Response:
         gauge.enter()
-        time.sleep(0.05)
+        if gauge.now >= 32:
+            met.set()
+        met.wait(10.0)  # the first 32 meet here, however slowly their threads start
         gauge.leave()
         return httpx.Response(200, json={})
 

@@ -42,7 +42,7 @@ __all__ = [
     "ErrorFacts",
     "Rules",
     "classify",
-    "extract_error",
+    "extract",
     "facts_from_data",
     "facts_from_response",
     "is_context_overflow",
@@ -171,6 +171,13 @@ def extract(
     ``{"error": {"message", "type", "code"}}`` (OpenAI, llama.cpp, LM Studio),
     ``{"message", "type"}`` (vLLM), ``{"detail": ...}`` (FastAPI servers), plain
     text and HTML pages.
+
+    >>> extract(b'{"error": "model \\'x\\' not found"}')
+    ("model 'x' not found", [], {'error': "model 'x' not found"})
+    >>> extract(b'{"error": {"message": "boom", "type": "server_error", "code": 500}}')[:2]
+    ('boom', ['server_error', '500'])
+    >>> extract(b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")[:2]
+    ('502 Bad Gateway', [])
     """
     text = content.decode("utf-8", "replace").strip()
     parsed = try_parse_json(text) if text[:1] in ("{", "[") else None
@@ -183,20 +190,6 @@ def extract(
     if "html" in content_type.lower() or text[:1] == "<":
         text = _SPACE.sub(" ", _TAG.sub(" ", _strip_head(text))).strip()
     return _clip(text), [], parsed
-
-
-def extract_error(body: bytes, content_type: str = "") -> tuple[str, str | None, object]:
-    """``(message, code_or_type, parsed_json)`` of an error body.
-
-    >>> extract_error(b'{"error": "model \\'x\\' not found"}')
-    ("model 'x' not found", None, {'error': "model 'x' not found"})
-    >>> extract_error(b'{"error": {"message": "boom", "type": "server_error", "code": 500}}')[:2]
-    ('boom', 'server_error')
-    >>> extract_error(b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html")[:2]
-    ('502 Bad Gateway', None)
-    """
-    message, codes, parsed = extract(body, content_type)
-    return message, _first(codes), parsed
 
 
 def _strip_head(html: str) -> str:

@@ -4,43 +4,27 @@ httpx's read timeout bounds each wait for bytes, never the whole exchange: a ser
 that sends its headers a byte at a time keeps every read within the timeout and the
 request running for as long as it likes. The async transport puts the whole exchange
 under ``asyncio.timeout``; a thread has no such thing, so the sync transport bounds
-each *read* instead: while :func:`reading_until` is in force on a thread, no read on
-that thread waits past its end (a read that would starts with the time left, and one
-that starts after it fails at once with a read timeout).
-
-This is done by wrapping the network backend of httpcore's connection pool, which
-httpx does not expose (``HTTPTransport._pool._network_backend``). The wrapping is
-guarded: if those internals change, :func:`bound_reads` does nothing and says so, the
-sync deadline is checked between body chunks as before, and the header-trickle test
-fails to tell.
+each *read* instead. It sets :data:`READ_DEADLINE` for the request it sends, and the
+connections of modelport's sync pool (:class:`~modelport._http.pool.PoolTransport`)
+come from :class:`DeadlineBackend`: no read waits past that moment (a read that would
+starts with the time left, and one that starts after it fails at once with a read
+timeout).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
 import httpcore
-import httpx
 
-__all__ = ["READ_DEADLINE", "bound_reads", "reading_until"]
+__all__ = ["READ_DEADLINE", "DeadlineBackend"]
 
 READ_DEADLINE: ContextVar[float | None] = ContextVar("modelport_read_deadline", default=None)
 """When the current thread's request must be over (``time.monotonic()``), if it must.
-The transport sets and resets it directly (a context manager costs a microsecond)."""
-
-
-@contextmanager
-def reading_until(end: float) -> Iterator[None]:
-    """No socket read of a bound client, on this thread, waits past ``end``."""
-    token = READ_DEADLINE.set(end)
-    try:
-        yield
-    finally:
-        READ_DEADLINE.reset(token)
+The sync transport sets and resets it around each request it sends."""
 
 
 def _bounded(timeout: float | None) -> float | None:
@@ -79,8 +63,10 @@ class _Stream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
-class _Backend(httpcore.NetworkBackend):
-    """Opens connections as the wrapped backend does, each with bounded reads."""
+class DeadlineBackend(httpcore.NetworkBackend):
+    """Opens connections as ``backend`` does, each with its reads bounded by
+    :data:`READ_DEADLINE`.
+    """
 
     def __init__(self, backend: httpcore.NetworkBackend) -> None:
         self._backend = backend
@@ -104,16 +90,3 @@ class _Backend(httpcore.NetworkBackend):
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
-
-
-def bound_reads(client: httpx.Client) -> bool:
-    """Make ``client``'s socket reads honour :func:`reading_until`; whether it could
-    (a client on a transport without httpcore's pool, a mock for one, cannot).
-    """
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if not isinstance(backend, httpcore.NetworkBackend):
-        return False
-    if not isinstance(backend, _Backend):
-        pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
-    return True

@@ -209,14 +209,6 @@ def body_json(value: object) -> bytes:
         ) from exc
 
 
-def first_error(outcomes: Sequence[Outcome]) -> ModelportError | None:
-    """The first failed outcome of a batch, if any."""
-    for outcome in outcomes:
-        if isinstance(outcome, ModelportError):
-            return outcome
-    return None
-
-
 def response_of(outcome: Outcome) -> Response:
     """The response of an outcome that must have succeeded (raise its error otherwise)."""
     if isinstance(outcome, ModelportError):

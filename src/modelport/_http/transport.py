@@ -21,7 +21,7 @@ import httpx
 
 from ..errors import InvalidRequestError, ModelportError, ProtocolError, RequestTimeoutError
 from .caps import DEFAULT_CAPS, Body, Caps
-from .deadline import READ_DEADLINE, bound_reads
+from .deadline import READ_DEADLINE
 from .mapping import ErrorContext, map_transport_error
 from .ops import (
     Emit,
@@ -36,6 +36,7 @@ from .ops import (
     StreamDecoder,
     body_json,
 )
+from .pool import AsyncPoolTransport, PoolTransport
 
 __all__ = ["AsyncTransport", "SyncTransport"]
 
@@ -76,6 +77,8 @@ class _TransportBase:
     """What both twins share: building httpx requests, reading bodies, mapping failures."""
 
     client: httpx.Client | httpx.AsyncClient
+    pooled: PoolTransport | AsyncPoolTransport | None
+    """modelport's own pool under ``client`` (``None``: a transport the user gave)."""
 
     def __init__(
         self,
@@ -86,9 +89,11 @@ class _TransportBase:
         timeout: float,
         connect_timeout: float,
         caps: Caps = DEFAULT_CAPS,
+        pooled: PoolTransport | AsyncPoolTransport | None = None,
     ) -> None:
         self.base_url = base_url
         self.ctx = ctx
+        self.pooled = pooled
         self.on_error = on_error
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -185,28 +190,6 @@ class _TransportBase:
         )
 
 
-def _reap_orphans(client: httpx.AsyncClient) -> None:
-    """Drop the connections a cancelled request left behind in httpcore's pool.
-
-    httpcore (1.0.9, encode/httpcore#1093) leaves a connection in the pool, forever
-    "CONNECTING", when a request is cancelled after the pool gave it a new connection
-    and before it connected; once ``max_connections`` of them pile up, every request
-    fails with ``PoolTimeout``. Such a connection belongs to no request and will
-    never connect, so it is removed. This reads httpcore's private pool state, guarded:
-    if those internals change, it does nothing (and the cancellation test says so).
-    """
-    pool = getattr(getattr(client, "_transport", None), "_pool", None)
-    connections = getattr(pool, "_connections", None)
-    requests = getattr(pool, "_requests", None)
-    if not isinstance(connections, list) or not isinstance(requests, list):
-        return
-    owned = {id(getattr(r, "connection", None)) for r in requests}
-    for connection in list(connections):
-        info = getattr(connection, "info", None)
-        if id(connection) not in owned and callable(info) and info() == "CONNECTING":
-            connections.remove(connection)
-
-
 def _stale_connection(exc: Exception) -> bool:
     """A kept-alive connection the server had already closed: the request never
     reached it, so sending it again at once, on a fresh connection, is safe.
@@ -229,7 +212,6 @@ class SyncTransport(_TransportBase):
     def __init__(self, client: httpx.Client, base_url: str, ctx: ErrorContext, **kwargs: Any):
         super().__init__(base_url, ctx, **kwargs)
         self.client = client
-        bound_reads(client)
 
     def _open(self, request: Request, read: float | None) -> httpx.Response:
         started = time.monotonic()
@@ -412,8 +394,6 @@ class AsyncTransport(_TransportBase):
         self.client = client
 
     async def _open(self, request: Request, read: float | None) -> httpx.Response:
-        import asyncio
-
         started = time.monotonic()
         retried = False
         while True:
@@ -425,9 +405,6 @@ class AsyncTransport(_TransportBase):
                     continue
                 self._log(request, type(exc).__name__, started)
                 raise self.transport_error(exc, request) from exc
-            except asyncio.CancelledError:
-                _reap_orphans(self.client)
-                raise
             except RuntimeError as exc:  # httpx: "the client has been closed"
                 if self.client.is_closed:
                     raise self.closed(request) from exc

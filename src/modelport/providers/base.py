@@ -38,6 +38,7 @@ from .._http.decoders import DEFAULT_MAX_LINE_BYTES
 from .._http.forwarding import current_chain, with_chain
 from .._http.mapping import ErrorContext
 from .._http.ops import ItemOp, Op, Request, Response, emit, stream
+from .._http.pool import AsyncPoolTransport, PoolTransport
 from .._http.settings import check_api_key, check_bytes, check_headers, check_seconds
 from .._http.transport import AsyncTransport, SyncTransport
 from .._http.urls import basic_auth_forms, normalize_base_url, shown_url, url_credentials
@@ -163,7 +164,7 @@ class Provider:
                 f"({shown_url(url)}); give one of them."
             )
         self._extra_headers = check_headers(headers)
-        self._transport = transport
+        self._given_transport = transport
         self._lock = threading.Lock()
         self._sync: SyncTransport | None = None
         self._async: AsyncTransport | None = None
@@ -270,13 +271,9 @@ class Provider:
         }
 
     def _client_options(self) -> dict[str, Any]:
-        """The httpx client's settings: headers and timeouts set once, not per request;
-        no TLS set-up for a plain-http server (loading CA certificates costs ~20 ms).
-        """
+        """The httpx client's settings: headers and timeouts set once, not per request."""
         return {
-            "transport": self._transport,
             "trust_env": False,
-            "verify": not self.base_url.startswith("http://"),
             "headers": {**self._headers(), "content-type": "application/json"},
             "timeout": httpx.Timeout(self.timeout, connect=min(self.connect_timeout, self.timeout)),
             "auth": self._credentials,
@@ -284,16 +281,27 @@ class Provider:
         }
 
     @property
+    def _tls(self) -> bool:
+        """Whether the server speaks https (a plain-http one gets no TLS set-up: loading
+        CA certificates costs ~20 ms).
+        """
+        return not self.base_url.startswith("http://")
+
+    @property
     def _io(self) -> SyncTransport:
         if self._sync is None:
             with self._lock:
                 if self._sync is None:
+                    pooled = None
+                    if self._given_transport is None:
+                        limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+                        pooled = PoolTransport(limits=limits, tls=self._tls)
                     client = httpx.Client(
-                        limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+                        transport=self._given_transport or pooled,  # type: ignore[arg-type]
                         **self._client_options(),
                     )
                     self._sync = SyncTransport(
-                        client, self.base_url, self.ctx, **self._transport_options()
+                        client, self.base_url, self.ctx, pooled=pooled, **self._transport_options()
                     )
         return self._sync
 
@@ -314,12 +322,16 @@ class Provider:
                 if self._async is not None and self._async_loop is None:
                     self._async_loop = loop  # made outside a loop: this one is its loop
                 elif self._async is None or (loop is not None and self._async_loop is not loop):
+                    apooled = None
+                    if self._given_transport is None:
+                        limits = httpx.Limits(max_connections=512, max_keepalive_connections=64)
+                        apooled = AsyncPoolTransport(limits=limits, tls=self._tls)
                     client = httpx.AsyncClient(
-                        limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+                        transport=self._given_transport or apooled,  # type: ignore[arg-type]
                         **self._client_options(),
                     )
                     self._async = AsyncTransport(
-                        client, self.base_url, self.ctx, **self._transport_options()
+                        client, self.base_url, self.ctx, pooled=apooled, **self._transport_options()
                     )
                     self._async_loop = loop
         return self._async
