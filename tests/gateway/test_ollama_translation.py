@@ -163,13 +163,13 @@ def test_fill_in_the_middle_is_refused_clearly() -> None:
 
 
 def test_embed_requests() -> None:
-    assert ol.parse_embed_request({"model": "e", "input": "x"}) == ol.EmbedCall("e", ["x"], None)
+    assert ol.parse_embed_request({"model": "e", "input": "x"}) == ol.EmbedCall("e", ["x"])
     assert ol.parse_embed_request(
         {"model": "e", "input": ["a", "b"], "dimensions": 2}
-    ) == ol.EmbedCall("e", ["a", "b"], 2)
-    assert ol.parse_embed_request({"model": "e"}) == ol.EmbedCall("e", [], None)
+    ) == ol.EmbedCall("e", ["a", "b"], dimensions=2)
+    assert ol.parse_embed_request({"model": "e"}) == ol.EmbedCall("e", [])
     assert ol.parse_embed_request({"model": "e", "prompt": "x"}, legacy=True) == ol.EmbedCall(
-        "e", ["x"], None
+        "e", ["x"]
     )
     with pytest.raises(InvalidRequestError):
         ol.parse_embed_request({"model": "e", "input": [1]})

@@ -325,10 +325,10 @@ def test_the_model_list_uses_the_clients_ids() -> None:
 
 
 def test_embedding_requests_take_a_string_or_strings() -> None:
-    assert oa.parse_embed_request({"model": "e", "input": "x"}) == oa.EmbedCall("e", ["x"], False)
+    assert oa.parse_embed_request({"model": "e", "input": "x"}) == oa.EmbedCall("e", ["x"])
     assert oa.parse_embed_request(
         {"model": "e", "input": ["a", "b"], "encoding_format": "base64"}
-    ) == oa.EmbedCall("e", ["a", "b"], True)
+    ) == oa.EmbedCall("e", ["a", "b"], base64=True)
     for bad in (
         {"model": "e", "input": [1, 2]},
         {"model": "e"},

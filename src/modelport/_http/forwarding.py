@@ -5,7 +5,8 @@ finds its own id in an incoming chain knows the request went round in a loop. A
 request that arrived with a chain (it came through other gateways first) is sent on
 with that chain and the gateway's own id last: :func:`forwarding` sets it for the
 work done on that request's behalf (in its task and the tasks it starts), and every
-request the client sends meanwhile carries it (:func:`with_chain`).
+request the client sends meanwhile carries it (:func:`with_chain`), with the other
+headers given there (the caller's ``traceparent`` and ``x-request-id``).
 
 >>> gateway_chain("a1, b2,c3")
 ('a1', 'b2', 'c3')
@@ -31,6 +32,7 @@ __all__ = [
     "GATEWAY_HEADER",
     "MAX_GATEWAY_HOPS",
     "current_chain",
+    "current_headers",
     "forwarding",
     "gateway_chain",
     "with_chain",
@@ -42,6 +44,9 @@ MAX_GATEWAY_HOPS = 8
 
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _CHAIN: ContextVar[str | None] = ContextVar("modelport_gateway_chain", default=None)
+_HEADERS: ContextVar[tuple[tuple[str, str], ...]] = ContextVar(
+    "modelport_forwarded_headers", default=()
+)
 
 S = TypeVar("S")
 R = TypeVar("R")
@@ -72,21 +77,31 @@ def current_chain() -> str | None:
     return _CHAIN.get()
 
 
+def current_headers() -> tuple[tuple[str, str], ...]:
+    """The other headers every request made for the request being served carries."""
+    return _HEADERS.get()
+
+
 @contextmanager
-def forwarding(chain: Sequence[str]) -> Iterator[None]:
+def forwarding(chain: Sequence[str], headers: Sequence[tuple[str, str]] = ()) -> Iterator[None]:
     """Send ``chain`` (the ids already passed, this gateway's last) as the
-    ``x-modelport-gateway`` header of every request made inside the block.
+    ``x-modelport-gateway`` header of every request made inside the block, and
+    ``headers`` with it.
     """
     token = _CHAIN.set(", ".join(chain))
+    extra = _HEADERS.set(tuple(headers))
     try:
         yield
     finally:
+        _HEADERS.reset(extra)
         _CHAIN.reset(token)
 
 
 def _chained(step: S, chain: str) -> S:
+    extra = _HEADERS.get()
+
     def add(request: Request) -> Request:
-        return replace(request, headers={**request.headers, GATEWAY_HEADER: chain})
+        return replace(request, headers={**request.headers, **dict(extra), GATEWAY_HEADER: chain})
 
     if isinstance(step, Request):
         return add(step)  # type: ignore[return-value]

@@ -1,16 +1,14 @@
-"""The gateway's ASGI layer: routing, keys, body limits, streaming and disconnects.
+"""The gateway's ASGI layer, which knows no surface: keys, the Host check, the gateway
+chain, CORS, the body limit, dispatch to a surface's route, disconnect watching and
+the access log.
 
-Only I/O lives here. Each request is read (bounded by the body limit), handed to a
-handler that calls the public :class:`~modelport.AsyncClient` and writes what the
-pure translation modules return. While a handler runs, ``receive()`` is watched for
-``http.disconnect`` in a second task: when the caller leaves (while the service is
-still reading the prompt, mid-stream, or during a plain call) the handler is
-cancelled at once, which closes the upstream request.
-
-Streams open the upstream and wait for its first chunk before sending the response
-headers, so a failure before any output still gets its own status (and failover,
-which the client does before the first chunk, stays invisible); each chunk is then
-written as soon as it arrives.
+Only I/O lives here. Each request is read (bounded by the body limit) and handed to
+the handler of the surface that owns its path (``_registry`` lists them). While a
+handler runs, ``receive()`` is watched for ``http.disconnect`` in a second task: when
+the caller leaves (while the service is still reading the prompt, mid-stream, or
+during a plain call) the handler is cancelled at once, which closes the upstream
+request. Every upstream request made for a caller carries the gateway chain, the
+caller's ``traceparent`` and ``x-request-id`` (``_upstream``).
 """
 
 from __future__ import annotations
@@ -22,54 +20,36 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import (
-    AsyncIterator,
-    Callable,
-    Mapping,
-    Sequence,
-)
+from collections.abc import Sequence
 from typing import Any
 
-from .._version import __version__
 from ..client import AsyncClient
 from ..discovery import MAX_GATEWAY_HOPS, forwarding, gateway_chain
-from ..errors import CapabilityError, ConfigurationError, ModelportError
-from ..types import PullProgress
+from ..errors import ConfigurationError, ModelportError
 from . import _errors as errors
-from . import _ollama as ol
-from . import _openai as oa
 from ._budget import BodyBudget
 from ._config import DEFAULT_MAX_BODY, check_keys, is_loopback_host
 from ._cors import Origins
-from ._errors import Failure, failure_for
+from ._errors import failure_for
 from ._exchange import (
     CLIENT_CLOSED,
     GATEWAY_HEADER,
-    NDJSON,
     TEXT,
     Disconnected,
-    Encoder,
     Exchange,
-    Handler,
     Receive,
-    Route,
     Scope,
     Send,
-    Surface,
     until_disconnect,
 )
+from ._registry import SURFACES
+from ._routes import Routes
+from ._surface import Handler, Route, Surface
+from ._upstream import RequestIds
 
 __all__ = ["GATEWAY_HEADER", "Gateway"]
 
 log = logging.getLogger("modelport.gateway")
-
-
-def _created() -> int:
-    return int(time.time())
-
-
-def _completion_id() -> str:
-    return f"chatcmpl-{secrets.token_hex(12)}"
 
 
 class Gateway:
@@ -110,22 +90,7 @@ class Gateway:
         self._owns_client = client is None
         self.client: AsyncClient = client if client is not None else AsyncClient(gateway_id=self.id)
         self.stamp = (GATEWAY_HEADER.encode(), self.id.encode())
-        self.routes: dict[str, Route] = {}
-        self._add_openai_routes()
-        self._add_ollama_routes()
-
-    # ------------------------------------------------------------------ routing
-
-    def _route(
-        self,
-        path: str,
-        surface: Surface,
-        methods: Mapping[str, Handler],
-        *,
-        body: bool = False,
-        public: bool = False,
-    ) -> None:
-        self.routes[path] = Route(surface, dict(methods), body, public)
+        self.routes = Routes(surface(self) for surface in SURFACES)
 
     @property
     def keyed(self) -> bool:
@@ -133,44 +98,6 @@ class Gateway:
         are answered).
         """
         return bool(self._keys)
-
-    def _add_openai_routes(self) -> None:
-        self._route("/health", "openai", {"GET": self._health}, public=True)
-        self._route("/v1/models", "openai", {"GET": self._models})
-        self._route("/v1/chat/completions", "openai", {"POST": self._chat}, body=True)
-        self._route("/v1/embeddings", "openai", {"POST": self._embeddings}, body=True)
-
-    def _add_ollama_routes(self) -> None:
-        public = {"GET": self._ollama_root, "HEAD": self._ollama_root}
-        self._route("/", "ollama", public, public=True)
-        version = {"GET": self._ollama_version, "HEAD": self._ollama_version}
-        self._route("/api/version", "ollama", version, public=True)
-        tags = {"GET": self._ollama_tags, "HEAD": self._ollama_tags}
-        self._route("/api/tags", "ollama", tags)
-        self._route("/api/ps", "ollama", {"GET": self._ollama_ps})
-        for path, handler in (
-            ("/api/show", self._ollama_show),
-            ("/api/chat", self._ollama_chat),
-            ("/api/generate", self._ollama_generate),
-            ("/api/embed", self._ollama_embed),
-            ("/api/embeddings", self._ollama_embeddings),
-            ("/api/pull", self._ollama_pull),
-        ):
-            self._route(path, "ollama", {"POST": handler}, body=True)
-        for path in ("/api/create", "/api/copy", "/api/push"):
-            self._route(path, "ollama", {"POST": self._not_supported})
-        self._route("/api/delete", "ollama", {"DELETE": self._not_supported})
-        self._blobs = Route("ollama", {"HEAD": self._not_supported, "POST": self._not_supported})
-
-    def _find(self, path: str) -> tuple[Route | None, str | None]:
-        route = self.routes.get(path)
-        if route is not None:
-            return route, None
-        if path.startswith("/v1/models/") and len(path) > len("/v1/models/"):
-            return Route("openai", {"GET": self._model}), path[len("/v1/models/") :]
-        if path.startswith("/api/blobs/"):
-            return self._blobs, None
-        return None, None
 
     # ------------------------------------------------------------------ ASGI
 
@@ -197,9 +124,10 @@ class Gateway:
         root = scope.get("root_path") or ""
         if root and path.startswith(root):
             path = path[len(root) :] or "/"
-        ex = Exchange(self, scope, receive, send, path)
+        surface, route, param = self.routes.find(path)
+        ex = Exchange(scope, receive, send, path, surface, self.stamp)
         try:
-            await self._serve(ex)
+            await self._serve(ex, surface, route, param)
         except Disconnected:
             pass
         except asyncio.CancelledError:
@@ -213,9 +141,12 @@ class Gateway:
         finally:
             if ex.held:
                 self._budget.give(ex.held)
-            self._access_log(ex)
+            if route is None or not route.quiet:
+                self._access_log(ex)
 
-    async def _serve(self, ex: Exchange) -> None:
+    async def _serve(
+        self, ex: Exchange, surface: Surface, route: Route | None, param: str | None
+    ) -> None:
         auth: bytes | None = None
         api_key: bytes | None = None
         length: bytes | None = None
@@ -223,7 +154,8 @@ class Gateway:
         origin: bytes | None = None
         preflight: bytes | None = None
         chain: list[bytes] = []
-        for name, value in ex.scope["headers"]:
+        headers = ex.scope["headers"]
+        for name, value in headers:
             if name == b"authorization":
                 auth = value
             elif name == b"x-api-key":
@@ -260,25 +192,15 @@ class Gateway:
         if origin is not None and self.origins.allows(origin.decode("latin-1")):
             allowed = True
             ex.cors = Origins.grant(origin)
-        route, param = self._find(ex.path)
         if route is None:
-            if ex.surface == "ollama":  # as Ollama answers: a text 404 is "no such route"
-                await ex.raw(404, b"404 page not found", TEXT)
-            else:
-                await ex.fail(errors.route_not_found(ex.method, ex.path))
+            await surface.no_route(ex)
             return
-        ex.surface = route.surface
         if ex.method == "OPTIONS":
             await self._options(ex, route, origin, allowed, preflight)
             return
         handler = route.methods.get(ex.method)
         if handler is None:
-            allow = [(b"allow", _allow(route))]
-            if ex.surface == "ollama":
-                await ex.raw(405, b"405 method not allowed", TEXT, allow)
-            else:
-                failure = errors.method_not_allowed(ex.method, ex.path, sorted(route.methods))
-                await ex.fail(failure, allow)
+            await surface.bad_method(ex, route)
             return
         ex.authorized = not self._keys or self._authorized(auth, api_key)
         if not route.public and not ex.authorized:
@@ -289,10 +211,9 @@ class Gateway:
             body = await self._read_json(ex, length)
             if body is _REFUSED:
                 return
-        if hops:
-            with forwarding((*hops, self.id)):  # the handler's task starts with it set
-                await self._watched(ex, handler, body)
-        else:
+        ids = RequestIds.of(headers)
+        ex.request_id = ids.request_id.encode()
+        with forwarding((*hops, self.id), ids.upstream()):  # the handler's task starts with it
             await self._watched(ex, handler, body)
 
     async def _options(
@@ -300,7 +221,7 @@ class Gateway:
     ) -> None:
         """A CORS preflight (no key needed), or a plain OPTIONS: what the route allows."""
         if origin is None or asked is None:
-            await ex.raw(204, b"", TEXT, [(b"allow", _allow(route))])
+            await ex.raw(204, b"", TEXT, [(b"allow", route.allow())])
         elif not allowed:
             ex.cors = []
             await ex.raw(403, b"This origin may not call this gateway (CORS).", TEXT)
@@ -387,13 +308,11 @@ class Gateway:
         except (ModelportError, RecursionError) as exc:  # RecursionError: a body too deep
             ex.note(getattr(exc, "service", None))
             if not ex.headers_sent:
-                await ex.fail(failure_for(exc))
+                await ex.fail(ex.surface.failure_for(exc))
                 return
             raise  # a handler's stream writes its own error event; this is a bug
         if ex.streaming:
             await ex.finish()
-
-    # ------------------------------------------------------------------ access log
 
     def _access_log(self, ex: Exchange) -> None:
         if not log.isEnabledFor(logging.INFO):
@@ -415,216 +334,6 @@ class Gateway:
             tokens,
         )
 
-    # ------------------------------------------------------------------ OpenAI surface
-
-    async def _health(self, ex: Exchange, _: object) -> None:
-        if not ex.authorized:  # liveness for probes without a key: nothing about services
-            await ex.json(200, {"status": "ok"})
-            return
-        services = await self.client.services()
-        await ex.json(
-            200,
-            {
-                "status": "ok",
-                "gateway": self.id,
-                "services": [
-                    {
-                        "name": s.name,
-                        "kind": s.kind,
-                        "base_url": s.base_url,
-                        "status": s.status.value,
-                        "in_flight": s.in_flight,
-                        "model_count": s.model_count,
-                        "error": s.error,
-                    }
-                    for s in services
-                ],
-            },
-        )
-
-    async def _models(self, ex: Exchange, _: object) -> None:
-        await ex.json(200, oa.models_body(await self.client.models()))
-
-    async def _model(self, ex: Exchange, param: object) -> None:
-        model = str(param)  # the path's model id
-        ex.model = model
-        info = await self.client.model_info(model)
-        ex.note(info.service)
-        await ex.json(200, oa.model_body(info, model))
-
-    async def _chat(self, ex: Exchange, body: object) -> None:
-        call = oa.parse_chat_request(body)
-        ex.model = call.model
-        if call.stream:
-            await self._chat_stream(ex, call)
-            return
-        reply = await self.client.chat(call.model, call.messages, **call.options)
-        ex.note(reply.service, reply.usage)
-        await ex.json(
-            200,
-            oa.completion_body(reply, model=call.model, id=_completion_id(), created=_created()),
-        )
-
-    async def _chat_stream(self, ex: Exchange, call: oa.ChatCall) -> None:
-        encoder = oa.ChunkEncoder(
-            model=call.model,
-            id=_completion_id(),
-            created=_created(),
-            include_usage=call.include_usage,
-        )
-        stream = self.client.chat_stream(call.model, call.messages, **call.options)
-        await self._relay(ex, stream, encoder, b"text/event-stream", oa.error_event)
-
-    async def _relay(
-        self,
-        ex: Exchange,
-        stream: Any,
-        encoder: Encoder,
-        content_type: bytes,
-        error: Callable[[Failure], bytes],
-    ) -> None:
-        """Relay a chat stream: its first chunk before any header (so a failure before
-        output gets its own status), then each chunk as it arrives; a failure after
-        that is the surface's last error event.
-        """
-        try:
-            try:  # routing, failover and the first chunk, before any header is sent
-                first = await stream.__anext__()
-            except StopAsyncIteration:
-                first = None
-            await ex.open_stream(content_type)
-            if first is not None:
-                await ex.write(encoder.chunk(first))
-            try:
-                async for chunk in stream:
-                    await ex.write(encoder.chunk(chunk))
-            except ModelportError as exc:
-                ex.note(exc.service)
-                await ex.write(error(failure_for(exc)))
-                return
-            if stream.done:
-                ex.note(stream.response.service, stream.response.usage)
-            await ex.write(encoder.end())
-        finally:
-            await stream.aclose()
-
-    async def _embeddings(self, ex: Exchange, body: object) -> None:
-        call = oa.parse_embed_request(body)
-        ex.model = call.model
-        result = await self.client.embed(call.model, call.inputs)
-        ex.note(result.service, result.usage)
-        await ex.json(200, oa.embeddings_body(result, model=call.model, base64_out=call.base64))
-
-    # ------------------------------------------------------------------ Ollama surface
-
-    async def _ollama_root(self, ex: Exchange, _: object) -> None:
-        await ex.raw(200, b"Ollama is running", TEXT)
-
-    async def _ollama_version(self, ex: Exchange, _: object) -> None:
-        await ex.json(200, {"version": ol.VERSION, "modelport": __version__})
-
-    async def _ollama_tags(self, ex: Exchange, _: object) -> None:
-        await ex.json(200, ol.tags_body(await self.client.models()))
-
-    async def _ollama_ps(self, ex: Exchange, _: object) -> None:
-        await ex.json(200, ol.ps_body(await self.client.models()))
-
-    async def _ollama_show(self, ex: Exchange, body: object) -> None:
-        model, _ = ol.parse_pull_request(body)
-        ex.model = model
-        info = await self.client.model_info(model)
-        ex.note(info.service)
-        await ex.json(200, ol.show_body(info))
-
-    async def _ollama_chat(self, ex: Exchange, body: object) -> None:
-        await self._ollama_reply(ex, ol.parse_chat_request(body))
-
-    async def _ollama_generate(self, ex: Exchange, body: object) -> None:
-        await self._ollama_reply(ex, ol.parse_generate_request(body))
-
-    async def _ollama_reply(self, ex: Exchange, call: ol.ChatCall) -> None:
-        ex.model = call.model
-        if not call.messages:  # Ollama's way to load (or unload) a model
-            if call.unload:
-                try:
-                    await self.client.unload(call.model)
-                except CapabilityError:
-                    pass  # servers that cannot unload keep the model: nothing to do
-            await ex.json(200, ol.load_body(call.model, generate=call.generate, unload=call.unload))
-            return
-        if call.stream:
-            encoder = ol.StreamEncoder(model=call.model, generate=call.generate)
-            stream = self.client.chat_stream(call.model, call.messages, **call.options)
-            await self._relay(ex, stream, encoder, NDJSON, ol.error_line)
-            return
-        started = time.perf_counter()
-        reply = await self.client.chat(call.model, call.messages, **call.options)
-        ex.note(reply.service, reply.usage)
-        elapsed = time.perf_counter() - started
-        build = ol.generate_body if call.generate else ol.chat_body
-        await ex.json(200, build(reply, model=call.model, elapsed=elapsed))
-
-    async def _ollama_embed(self, ex: Exchange, body: object) -> None:
-        call = ol.parse_embed_request(body)
-        ex.model = call.model
-        if not call.inputs:
-            await ex.json(200, {"model": call.model, "embeddings": []})
-            return
-        started = time.perf_counter()
-        result = await self.client.embed(call.model, call.inputs)
-        ex.note(result.service, result.usage)
-        elapsed = time.perf_counter() - started
-        body = ol.embed_body(result, model=call.model, dimensions=call.dimensions, elapsed=elapsed)
-        await ex.json(200, body)
-
-    async def _ollama_embeddings(self, ex: Exchange, body: object) -> None:
-        call = ol.parse_embed_request(body, legacy=True)
-        ex.model = call.model
-        if not call.inputs:
-            await ex.json(200, {"embedding": []})
-            return
-        result = await self.client.embed(call.model, call.inputs)
-        ex.note(result.service, result.usage)
-        await ex.json(200, ol.legacy_embedding_body(result))
-
-    async def _ollama_pull(self, ex: Exchange, body: object) -> None:
-        model, stream = ol.parse_pull_request(body)
-        ex.model = model
-        progress: AsyncIterator[PullProgress] = self.client.pull(model)
-        try:
-            try:
-                first = await progress.__anext__()  # errors before any output get a status
-            except StopAsyncIteration:  # nothing to report: done, as Ollama ends a pull
-                first = PullProgress(status="success")
-            if not stream:
-                last = first
-                async for step in progress:
-                    last = step
-                await ex.json(200, _progress(last))
-                return
-            await ex.open_stream(NDJSON)
-            await ex.write(_progress_line(first))
-            try:
-                async for step in progress:
-                    await ex.write(_progress_line(step))
-            except ModelportError as exc:
-                await ex.write(ol.error_line(failure_for(exc)))
-        finally:
-            await progress.aclose()  # type: ignore[attr-defined]
-
-    async def _not_supported(self, ex: Exchange, _: object) -> None:
-        await ex.fail(
-            errors.not_implemented(
-                f"{ex.method} {ex.path} is not supported by the modelport gateway: it serves "
-                "models from several servers and does not manage them. Create, copy, push "
-                "and delete models on the Ollama server itself."
-            )
-        )
-
-
-def _allow(route: Route) -> bytes:
-    return ", ".join(sorted({*route.methods, "OPTIONS"})).encode()
-
 
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
@@ -640,19 +349,6 @@ def _shown(text: str) -> str:
     (``\\x0a``), so a caller's path or model name cannot forge a line or a field.
     """
     return _UNSAFE.sub(_escape, text)
-
-
-def _progress(step: PullProgress) -> dict[str, Any]:
-    out: dict[str, Any] = {"status": step.status}
-    for key in ("digest", "total", "completed"):
-        value = getattr(step, key)
-        if value is not None:
-            out[key] = value
-    return out
-
-
-def _progress_line(step: PullProgress) -> bytes:
-    return errors.dumps(_progress(step)) + b"\n"
 
 
 BODIES_HELD = 4

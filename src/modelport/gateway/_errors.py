@@ -28,7 +28,6 @@ bodies already hold the memory cap, 508 for a loop) are built here too.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -48,11 +47,13 @@ from ..errors import (
     ServerError,
     ServiceUnavailableError,
 )
+from ._json import dumps
 
 __all__ = [
     "Failure",
     "bad_body",
     "bad_chain",
+    "dumps",
     "busy",
     "forbidden_host",
     "failure",
@@ -277,8 +278,3 @@ def headers_for(failure: Failure) -> list[tuple[bytes, bytes]]:
     if failure.retry_after is None:
         return []
     return [(b"retry-after", str(failure.retry_after).encode())]
-
-
-def dumps(data: object) -> bytes:
-    """Compact JSON bytes, as every body the gateway writes."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()

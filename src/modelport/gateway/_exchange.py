@@ -1,80 +1,75 @@
 """One request and its response, at the ASGI level: what the gateway's handlers write
-to (whole JSON answers, failures in each surface's shape, streamed pieces), and what
-the access log needs to know about it.
+to (whole JSON answers, failures in the surface's shape, streamed pieces), the
+warnings returned to the caller, and what the access log needs to know about it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Protocol
 
 from ..discovery import GATEWAY_HEADER
-from ..types import ChatChunk, Usage
-from . import _errors as errors
+from ..types import Usage
 from ._errors import Failure
-
-if TYPE_CHECKING:
-    from ._app import Gateway
+from ._json import dumps
 
 __all__ = [
-    "GATEWAY_HEADER",
-    "Encoder",
-    "Exchange",
-    "Handler",
-    "Receive",
-    "Route",
-    "Scope",
-    "Send",
-    "Surface",
-    "until_disconnect",
     "CLIENT_CLOSED",
+    "GATEWAY_HEADER",
     "JSON",
     "NDJSON",
+    "SSE",
     "TEXT",
+    "WARNING_HEADER",
     "Disconnected",
+    "ErrorShape",
+    "Exchange",
+    "Shapes",
+    "Receive",
+    "Scope",
+    "Send",
+    "until_disconnect",
 ]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-Surface = Literal["openai", "ollama"]
-Handler = Callable[["Exchange", object], Awaitable[None]]
 
 JSON = b"application/json"
 NDJSON = b"application/x-ndjson"
+SSE = b"text/event-stream"
 TEXT = b"text/plain; charset=utf-8"
 STREAM_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 VARY = (b"vary", b"origin")
 """Every answer may differ by the page asking (CORS), so caches must key on it."""
 CLIENT_CLOSED = 499
 """The status logged for a caller that left before the answer was complete."""
+WARNING_HEADER = b"x-modelport-warning"
+"""The one response header naming what a request lost (dropped tools...), ``; `` between."""
 
 
-class Encoder(Protocol):
-    """Turns a stream's chunks into the bytes of one surface (SSE or NDJSON)."""
+ErrorShape = tuple[int, Sequence[tuple[bytes, bytes]], object]
+"""A failure as one surface answers it: the status, extra headers and the JSON body."""
 
-    def chunk(self, chunk: ChatChunk) -> bytes: ...
 
-    def end(self) -> bytes: ...
+class Shapes(Protocol):
+    """What an exchange needs of its surface (a :class:`~._surface.Surface`)."""
+
+    def failure_for(self, error: BaseException) -> Failure: ...
+
+    def error(self, failure: Failure) -> ErrorShape: ...
 
 
 class Disconnected(Exception):
     """The caller hung up while its request body was being read."""
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One path: which surface's error shape it uses, and a handler per method."""
-
-    surface: Surface
-    methods: dict[str, Handler]
-    body: bool = False
-    """Whether the handlers take a JSON body."""
-    public: bool = False
-    """Whether it answers without an API key (only fixed, harmless answers)."""
+def _header_text(text: str) -> str:
+    """One warning, safe in a header value: printable ASCII, no ``;`` of its own."""
+    safe = "".join(c if " " <= c <= "~" and c != ";" else "?" for c in text)
+    return safe[:300]
 
 
 class Exchange:
@@ -84,30 +79,41 @@ class Exchange:
         "authorized",
         "closed",
         "cors",
-        "gateway",
         "held",
         "method",
         "model",
         "path",
         "receive",
+        "request_id",
         "scope",
         "send",
         "service",
+        "stamp",
         "started",
         "status",
         "streaming",
         "surface",
         "usage",
+        "warnings",
     )
 
-    def __init__(self, gateway: Gateway, scope: Scope, receive: Receive, send: Send, path: str):
-        self.gateway = gateway
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        path: str,
+        surface: Shapes,
+        stamp: tuple[bytes, bytes],
+    ) -> None:
         self.scope = scope
         self.receive = receive
         self.send = send
         self.method: str = scope["method"]
         self.path = path
-        self.surface: Surface = "ollama" if path == "/" or path.startswith("/api/") else "openai"
+        self.surface = surface
+        """The surface whose shapes the answer takes (the route's, once found)."""
+        self.stamp = stamp
         self.started = time.perf_counter()
         self.status = 0
         self.model: str | None = None
@@ -121,6 +127,10 @@ class Exchange:
         """Bytes of request body counted against the gateway's body budget."""
         self.authorized = False
         """Whether the caller sent a right key (or the gateway asks for none)."""
+        self.request_id: bytes | None = None
+        """The ``x-request-id`` sent upstream, echoed on the response."""
+        self.warnings: list[str] = []
+        """What the request lost, for the ``x-modelport-warning`` header."""
 
     @property
     def headers_sent(self) -> bool:
@@ -131,22 +141,27 @@ class Exchange:
         self.service = service or self.service
         self.usage = usage or self.usage
 
+    def warn(self, *warnings: str) -> None:
+        """Tell the caller what its request lost (before the response starts)."""
+        self.warnings.extend(warnings)
+
     async def _start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
         self.status = status
+        extra = [*self.cors, VARY, self.stamp]
+        if self.request_id is not None:
+            extra.append((b"x-request-id", self.request_id))
+        if self.warnings:
+            value = "; ".join(_header_text(w) for w in self.warnings)
+            extra.append((WARNING_HEADER, value.encode()))
         await self.send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*headers, *self.cors, VARY, self.gateway.stamp],
-            }
+            {"type": "http.response.start", "status": status, "headers": [*headers, *extra]}
         )
 
     async def json(
         self, status: int, body: object, headers: Sequence[tuple[bytes, bytes]] = ()
     ) -> None:
         """A whole JSON response."""
-        data = errors.dumps(body)
-        await self.raw(status, data, JSON, headers)
+        await self.raw(status, dumps(body), JSON, headers)
 
     async def raw(
         self,
@@ -163,11 +178,9 @@ class Exchange:
         self.closed = True
 
     async def fail(self, failure: Failure, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-        """The failure as a whole response in this surface's shape."""
-        body = (
-            errors.ollama_body(failure) if self.surface == "ollama" else errors.openai_body(failure)
-        )
-        await self.json(failure.status, body, [*errors.headers_for(failure), *headers])
+        """The failure as a whole response in the surface's shape."""
+        status, extra, body = self.surface.error(failure)
+        await self.json(status, body, [*extra, *headers])
 
     async def open_stream(self, content_type: bytes) -> None:
         """Send the headers of a streamed response (status 200)."""

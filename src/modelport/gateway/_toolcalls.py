@@ -72,7 +72,8 @@ def ollama_call(call: ToolCall) -> dict[str, Any]:
 
 
 class ToolCallIndexer:
-    """Gives the calls of one streamed choice their OpenAI ``index`` and ``id``.
+    """Gives the calls of one reply their ``index`` and ``id`` (OpenAI's deltas, or
+    Ollama's whole calls).
 
     >>> indexer = ToolCallIndexer()
     >>> [d["index"] for d in indexer.deltas([ToolCall("f", {}, id="a"), ToolCall("g")])]
@@ -87,16 +88,22 @@ class ToolCallIndexer:
         self._by_id: dict[str, int] = {}
         self.count = 0
 
+    def number(self, call: ToolCall) -> tuple[int, str, bool]:
+        """The call's index and id, and whether it is new (not seen by its id before)."""
+        if call.id and call.id in self._by_id:
+            return self._by_id[call.id], call.id, False
+        index = self.count
+        self.count += 1
+        call_id = call.id or new_call_id()
+        self._by_id[call_id] = index
+        return index, call_id, True
+
     def deltas(self, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
         """The ``tool_calls`` delta fragments for calls that just arrived, in order."""
         out: list[dict[str, Any]] = []
         for call in calls:
-            index = self._by_id.get(call.id) if call.id else None
-            if index is None:
-                index = self.count
-                self.count += 1
-                call_id = call.id or new_call_id()
-                self._by_id[call_id] = index
+            index, call_id, new = self.number(call)
+            if new:
                 out.append(
                     {
                         "index": index,
@@ -106,4 +113,13 @@ class ToolCallIndexer:
                     }
                 )
             out.append({"index": index, "function": {"arguments": arguments_text(call)}})
+        return out
+
+    def ollama(self, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+        """Whole calls in Ollama's shape, each with its ``id`` and ``function.index``."""
+        out: list[dict[str, Any]] = []
+        for call in calls:
+            index, call_id, _ = self.number(call)
+            function = ollama_call(call)["function"]
+            out.append({"id": call_id, "function": {"index": index, **function}})
         return out

@@ -24,15 +24,15 @@ says the window where it is known.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import AllServicesFailedError, ContextLengthExceededError
 from .._errors import Failure, failure_for, headers_for
+from .._json import dumps
 
-__all__ = ["ErrorReply", "error_event", "error_reply"]
+__all__ = ["ErrorReply", "error_event", "error_reply", "prompt_too_long"]
 
 _STATUS = {503: 529}
 _TYPES = {
@@ -71,15 +71,14 @@ def error_reply(error: BaseException | Failure) -> ErrorReply:
     kind = _TYPES.get(status) or ("invalid_request_error" if status < 500 else "api_error")
     message = failure.message
     if failure.code == "context_length_exceeded":
-        message = _too_long(message, _window(error))
+        message = prompt_too_long(message, error)
     body = {"type": "error", "error": {"type": kind, "message": message}}
     return ErrorReply(status, headers_for(failure), body)
 
 
 def error_event(error: BaseException | Failure) -> bytes:
     """The ``error`` event that ends a stream which failed after it started."""
-    data = json.dumps(error_reply(error).body, separators=(",", ":"), ensure_ascii=True)
-    return b"event: error\ndata: " + data.encode() + b"\n\n"
+    return b"event: error\ndata: " + dumps(error_reply(error).body) + b"\n\n"
 
 
 def _window(error: BaseException | Failure) -> int | None:
@@ -89,6 +88,18 @@ def _window(error: BaseException | Failure) -> int | None:
         if isinstance(cause, ContextLengthExceededError) and cause.context_length:
             return cause.context_length
     return None
+
+
+def prompt_too_long(message: str, error: BaseException | Failure) -> str:
+    """A context overflow's message as Anthropic words it (once: a message already
+    worded so is kept).
+    """
+    if message.startswith(_TOO_LONG):
+        return message
+    return _too_long(message, _window(error))
+
+
+_TOO_LONG = "prompt is too long"
 
 
 def _too_long(message: str, window: int | None) -> str:

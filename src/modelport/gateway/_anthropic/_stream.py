@@ -23,11 +23,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ...types import ChatChunk, Usage
 from .._errors import Failure
+from .._json import dumps
 from ._failures import error_event
 from ._replies import ToolUseIds, message_id, stop_reason, thinking_signature, tool_input
 
@@ -37,15 +37,8 @@ _PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _STOP = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 
 
-def _json(data: object) -> bytes:
-    try:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    except UnicodeEncodeError:  # a lone surrogate from a service: escaped, still JSON
-        return json.dumps(data, separators=(",", ":")).encode()
-
-
 def _event(name: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + _json(data) + b"\n\n"
+    return b"event: " + name.encode() + b"\ndata: " + dumps(data) + b"\n\n"
 
 
 class StreamEncoder:
@@ -119,7 +112,7 @@ class StreamEncoder:
             out += self._close()
             block = {"type": "tool_use", "id": self._ids(call), "name": call.name, "input": {}}
             out += self._started_block(block)
-            out += self._delta("input_json_delta", "partial_json", _json(tool_input(call)).decode())
+            out += self._delta("input_json_delta", "partial_json", dumps(tool_input(call)).decode())
             out += self._close()
             self._calls = True
         if chunk.usage is not None:
@@ -165,7 +158,7 @@ class StreamEncoder:
             'event: content_block_delta\ndata: {"type":"content_block_delta",'
             f'"index":{self._next - 1},"delta":{{"type":"{kind}","{key}":'
         )
-        return head.encode() + _json(value) + b"}}\n\n"
+        return head.encode() + dumps(value) + b"}}\n\n"
 
     def _close(self) -> bytes:
         if self._open is None:

@@ -18,11 +18,11 @@ and reasoning token counts are not known: 0.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...types import ChatResponse, ToolCall, Usage
+from .. import _json
 from .._toolcalls import arguments_text
 from ._items import IdFactory, new_id
 from ._request import ResponsesCall
@@ -216,5 +216,7 @@ def deleted_body(response_id: str) -> dict[str, Any]:
 
 
 def dumps(data: object) -> str:
-    """Compact JSON, as every event and body the surface writes."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, as every event and body the surface writes (the gateway's one
+    writer, :func:`modelport.gateway._json.dumps`, as text).
+    """
+    return _json.dumps(data).decode()

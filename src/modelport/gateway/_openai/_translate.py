@@ -1,24 +1,25 @@
 """The OpenAI surface's translation, pure: request JSON to client calls, and replies,
 streamed chunks, model lists and embeddings to OpenAI's JSON.
 
-Nothing here does I/O; the ASGI layer (``_app``) reads bodies, calls the client and
-writes what these functions return.
+Nothing here does I/O; the surface's handlers (``_surface``) call the client and
+write what these functions return.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import struct
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from ..errors import InvalidRequestError
-from ..types import ChatChunk, ChatResponse, EmbedResponse, ModelInfo, Usage
-from ._body import json_object, model_of
-from ._errors import Failure, openai_body
-from ._toolcalls import ToolCallIndexer, openai_call
+from ...errors import InvalidRequestError
+from ...types import ChatChunk, ChatResponse, EmbedResponse, Usage
+from .._body import json_object, model_of
+from .._calls import ChatCall, EmbedCall
+from .._errors import Failure, openai_body
+from .._json import dumps
+from .._models import model_body, models_body
+from .._toolcalls import ToolCallIndexer, openai_call
 
 __all__ = [
     "ChatCall",
@@ -40,26 +41,6 @@ _PASSED = ("temperature", "top_p", "seed", "stop", "tool_choice")
 _RAW = ("presence_penalty", "frequency_penalty", "top_k", "min_p", "repeat_penalty", "logit_bias")
 """Sampling fields passed to the service as raw options (both dialects know them)."""
 _FINISH = frozenset(("stop", "length", "tool_calls", "content_filter", "function_call"))
-
-
-@dataclass(frozen=True, slots=True)
-class ChatCall:
-    """A chat completion request, as client arguments."""
-
-    model: str
-    messages: list[Any]
-    options: dict[str, Any] = field(default_factory=dict)
-    stream: bool = False
-    include_usage: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class EmbedCall:
-    """An embeddings request, as client arguments."""
-
-    model: str
-    inputs: list[str]
-    base64: bool = False
 
 
 def parse_chat_request(body: object) -> ChatCall:
@@ -107,7 +88,7 @@ def parse_chat_request(body: object) -> ChatCall:
         and isinstance(stream_options, Mapping)
         and stream_options.get("include_usage") is True
     )
-    return ChatCall(model, messages, options, stream, include_usage)
+    return ChatCall(model, messages, options, stream, include_usage=include_usage)
 
 
 def parse_embed_request(body: object) -> EmbedCall:
@@ -123,7 +104,7 @@ def parse_embed_request(body: object) -> EmbedCall:
     encoding = body.get("encoding_format")
     if encoding not in (None, "float", "base64"):
         raise InvalidRequestError(f"encoding_format must be 'float' or 'base64', not {encoding!r}.")
-    return EmbedCall(model, inputs, encoding == "base64")
+    return EmbedCall(model, inputs, base64=encoding == "base64")
 
 
 # --------------------------------------------------------------------------- replies
@@ -178,10 +159,6 @@ def completion_body(response: ChatResponse, *, model: str, id: str, created: int
 # --------------------------------------------------------------------------- streams
 
 
-def _dumps(data: object) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-
-
 class ChunkEncoder:
     """Turns the chunks of one streamed reply into SSE events, in OpenAI's order.
 
@@ -204,12 +181,12 @@ class ChunkEncoder:
 
     def __init__(self, *, model: str, id: str, created: int, include_usage: bool) -> None:
         common = (
-            f'"id":{_dumps(id)},"object":"chat.completion.chunk",'
-            f'"created":{created},"model":{_dumps(model)}'
+            b'"id":' + dumps(id) + b',"object":"chat.completion.chunk",'
+            b'"created":%d,"model":' % created + dumps(model)
         )
-        self._head = f'data: {{{common},"choices":[{{"index":0,"delta":'.encode()
+        self._head = b"data: {" + common + b',"choices":[{"index":0,"delta":'
         self._tail = b',"finish_reason":null}]}\n\n'
-        self._usage_head = f"data: {{{common},".encode()
+        self._usage_head = b"data: {" + common + b","
         self._include_usage = include_usage
         self._role_sent = False
         self._finished = False
@@ -221,7 +198,7 @@ class ChunkEncoder:
             delta = {"role": "assistant", **delta}
             self._role_sent = True
         tail = self._tail if finish is None else f',"finish_reason":"{finish}"}}]}}\n\n'.encode()
-        return self._head + _dumps(delta).encode() + tail
+        return self._head + dumps(delta) + tail
 
     def chunk(self, chunk: ChatChunk) -> bytes:
         """The events for one chunk (possibly none)."""
@@ -252,36 +229,17 @@ class ChunkEncoder:
         """The end of a stream that finished: the usage event if asked, then ``[DONE]``."""
         out = self._finish(None)
         if self._include_usage:
-            usage = _dumps(usage_body(self._usage))
-            out += self._usage_head + f'"choices":[],"usage":{usage}}}\n\n'.encode()
+            usage = dumps(usage_body(self._usage))
+            out += self._usage_head + b'"choices":[],"usage":' + usage + b"}\n\n"
         return out + b"data: [DONE]\n\n"
 
 
 def error_event(failure: Failure) -> bytes:
     """The last event of a stream that failed after it started (no ``[DONE]`` follows)."""
-    return b"data: " + _dumps(openai_body(failure)).encode() + b"\n\n"
+    return b"data: " + dumps(openai_body(failure)) + b"\n\n"
 
 
-# --------------------------------------------------------------------------- models, embeddings
-
-
-def model_body(info: ModelInfo, id: str | None = None) -> dict[str, Any]:
-    """One model object; besides OpenAI's fields, what modelport knows about it."""
-    return {
-        "id": id or info.id,
-        "object": "model",
-        "created": 0,
-        "owned_by": info.service,
-        "kind": info.kind,
-        "context_length": info.loaded_context_length or info.context_length,
-        "loaded": info.loaded,
-        "capabilities": info.capabilities.names(),
-    }
-
-
-def models_body(models: Sequence[ModelInfo]) -> dict[str, Any]:
-    """``GET /v1/models``: every model of every service, by the client's ids."""
-    return {"object": "list", "data": [model_body(info) for info in models]}
+# --------------------------------------------------------------------------- embeddings
 
 
 def embeddings_body(response: EmbedResponse, *, model: str, base64_out: bool) -> dict[str, Any]:

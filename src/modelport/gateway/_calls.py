@@ -1,0 +1,40 @@
+"""A chat or an embeddings request as the client's arguments: what the OpenAI and
+Ollama surfaces' parsers give their handlers (one pair for both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ChatCall", "EmbedCall"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatCall:
+    """A chat request as client arguments, with what its answer needs."""
+
+    model: str
+    messages: list[Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
+    include_usage: bool = False
+    """OpenAI: the caller asked for the usage event at the end of the stream."""
+    generate: bool = False
+    """Ollama: an ``/api/generate`` request (answered in its shape)."""
+    unload: bool = False
+    """Ollama: no messages and ``keep_alive`` 0: unload the model."""
+    warnings: tuple[str, ...] = ()
+    """What was dropped, for the ``x-modelport-warning`` header."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedCall:
+    """An embeddings request as client arguments."""
+
+    model: str
+    inputs: list[str]
+    base64: bool = False
+    """OpenAI: vectors as base64 little-endian float32."""
+    dimensions: int | None = None
+    """Ollama: cut the vectors to this size (re-normalised)."""

@@ -1,0 +1,99 @@
+"""The OpenAI surface's routes and handlers (its translation is ``_translate``)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from ...types import ChatResponse
+from .._exchange import SSE, Exchange
+from .._pipeline import Encoder, Framing, call, chat
+from .._surface import Route, Surface
+from . import _translate as oa
+
+__all__ = ["OpenAISurface"]
+
+_MODEL = "/v1/models/"
+
+
+class OpenAISurface(Surface):
+    """OpenAI's chat completions, embeddings and model list, and ``/health``."""
+
+    name = "openai"
+
+    def routes(self) -> Iterable[Route]:
+        yield Route("/health", {"GET": self.health}, public=True)
+        yield Route("/v1/models", {"GET": self.models})
+        yield Route("/v1/chat/completions", {"POST": self.chat}, body=True)
+        yield Route("/v1/embeddings", {"POST": self.embeddings}, body=True)
+
+    def route_with_parameter(self, path: str) -> tuple[Route, str] | None:
+        if path.startswith(_MODEL) and len(path) > len(_MODEL):
+            return self._model, path[len(_MODEL) :]
+        return None
+
+    @property
+    def _model(self) -> Route:
+        return Route(_MODEL + "{id}", {"GET": self.model})
+
+    async def health(self, ex: Exchange, _: object) -> None:
+        if not ex.authorized:  # liveness for probes without a key: nothing about services
+            await ex.json(200, {"status": "ok"})
+            return
+        services = await self.client.services()
+        await ex.json(
+            200,
+            {
+                "status": "ok",
+                "gateway": self.app.id,
+                "services": [
+                    {
+                        "name": s.name,
+                        "kind": s.kind,
+                        "base_url": s.base_url,
+                        "status": s.status.value,
+                        "in_flight": s.in_flight,
+                        "model_count": s.model_count,
+                        "error": s.error,
+                    }
+                    for s in services
+                ],
+            },
+        )
+
+    async def models(self, ex: Exchange, _: object) -> None:
+        await ex.json(200, oa.models_body(await self.client.models()))
+
+    async def model(self, ex: Exchange, model: str) -> None:
+        ex.model = model
+        info = await self.client.model_info(model)
+        ex.note(info.service)
+        await ex.json(200, oa.model_body(info, model))
+
+    async def chat(self, ex: Exchange, body: object) -> None:
+        request = oa.parse_chat_request(body)
+        created = int(time.time())
+        completion = f"chatcmpl-{secrets.token_hex(12)}"
+
+        def reply(response: ChatResponse, _: float) -> dict[str, Any]:
+            return oa.completion_body(response, model=request.model, id=completion, created=created)
+
+        def stream() -> tuple[Encoder, Framing]:
+            encoder = oa.ChunkEncoder(
+                model=request.model,
+                id=completion,
+                created=created,
+                include_usage=request.include_usage,
+            )
+            return encoder, Framing(SSE, oa.error_event)
+
+        await chat(ex, self.client, request, request.messages, reply=reply, stream=stream)
+
+    async def embeddings(self, ex: Exchange, body: object) -> None:
+        request = oa.parse_embed_request(body)
+        result = await call(ex, request.model, self.client.embed(request.model, request.inputs))
+        await ex.json(
+            200, oa.embeddings_body(result, model=request.model, base64_out=request.base64)
+        )

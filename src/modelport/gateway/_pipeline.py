@@ -1,0 +1,181 @@
+"""The handler pipeline every surface shares, written once: parse (the surface's
+pure translation) → the client call (routing, failover) → note what answered (for
+the access log) → the answer, whole or streamed.
+
+A stream opens the upstream and waits for its first chunk before sending the
+response headers, so a failure before any output still gets its own status (and
+failover, which the client does before the first chunk, stays invisible); each chunk
+is then written as soon as it arrives, and a failure after that is the surface's last
+error event. A surface whose callers time out on silent connections (Anthropic's,
+Responses) gives a heartbeat: after that many seconds with no chunk the headers go
+out anyway, with the stream's opening, and an idle event follows every heartbeat
+until the first chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from ..client import AsyncClient
+from ..errors import ModelportError
+from ..types import ChatChunk, ChatResponse, Usage
+from ._errors import Failure
+from ._exchange import Exchange
+
+__all__ = ["Chat", "Encoder", "Framing", "call", "chat", "relay"]
+
+T = TypeVar("T")
+
+
+class Chat(Protocol):
+    """What a surface's parser gives for a chat request."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def options(self) -> dict[str, Any]: ...
+
+    @property
+    def stream(self) -> bool: ...
+
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+
+
+class Encoder(Protocol):
+    """Turns a stream's chunks into the bytes of one surface (SSE or NDJSON)."""
+
+    def chunk(self, chunk: ChatChunk) -> bytes: ...
+
+    def end(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Framing:
+    """How a surface frames a stream besides its chunks."""
+
+    content_type: bytes
+    error: Callable[[Failure], bytes]
+    """The last event of a stream that failed after it started."""
+    start: Callable[[], bytes] | None = None
+    """What goes out with the headers (``message_start``, ``response.created``)."""
+    idle: Callable[[], bytes] | None = None
+    """What keeps a silent stream alive (``ping``, an SSE comment); with ``heartbeat``."""
+    heartbeat: float = 10.0
+    """Seconds without a chunk before the headers go out, then between idle events."""
+
+
+class _Result(Protocol):
+    @property
+    def service(self) -> str | None: ...
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+
+R = TypeVar("R", bound=_Result)
+
+
+async def call(ex: Exchange, model: str, work: Awaitable[R]) -> R:
+    """One client call for ``model``: its result, noted for the access log."""
+    ex.model = model
+    result = await work
+    ex.note(result.service, result.usage)
+    return result
+
+
+async def chat(
+    ex: Exchange,
+    client: AsyncClient,
+    request: Chat,
+    messages: Sequence[Any],
+    *,
+    reply: Callable[[ChatResponse, float], object],
+    stream: Callable[[], tuple[Encoder, Framing]],
+) -> None:
+    """A chat request, answered whole (``reply`` builds the body from the response and
+    the seconds it took) or streamed (``stream`` makes the encoder and framing).
+    """
+    ex.model = request.model
+    ex.warn(*request.warnings)
+    if request.stream:
+        encoder, framing = stream()
+        chunks = client.chat_stream(request.model, messages, **request.options)
+        await relay(ex, chunks, encoder, framing)
+        return
+    started = time.perf_counter()
+    response = await call(
+        ex, request.model, client.chat(request.model, messages, **request.options)
+    )
+    await ex.json(200, reply(response, time.perf_counter() - started))
+
+
+async def relay(ex: Exchange, stream: Any, encoder: Encoder, framing: Framing) -> None:
+    """Relay a chat stream (see the module): the first chunk before any header, then
+    each chunk as it arrives; a failure after the headers is the last error event.
+    """
+    try:
+        try:
+            first = await _first(ex, stream, framing)
+        except ModelportError as exc:
+            if not ex.streaming:
+                raise  # before any header: a whole answer with the failure's status
+            await _failed(ex, exc, framing)
+            return
+        if not ex.streaming:
+            await _open(ex, framing)
+        if first is not None:
+            await ex.write(encoder.chunk(first))
+        try:
+            async for chunk in stream:
+                await ex.write(encoder.chunk(chunk))
+        except ModelportError as exc:
+            await _failed(ex, exc, framing)
+            return
+        if stream.done:
+            ex.note(stream.response.service, stream.response.usage)
+        await ex.write(encoder.end())
+    finally:
+        await stream.aclose()
+
+
+async def _open(ex: Exchange, framing: Framing) -> None:
+    await ex.open_stream(framing.content_type)
+    if framing.start is not None:
+        await ex.write(framing.start())
+
+
+async def _failed(ex: Exchange, exc: ModelportError, framing: Framing) -> None:
+    ex.note(exc.service)
+    await ex.write(framing.error(ex.surface.failure_for(exc)))
+
+
+async def _first(
+    ex: Exchange, stream: AsyncIterator[ChatChunk], framing: Framing
+) -> ChatChunk | None:
+    """The first chunk (``None``: the stream ended without one), with the heartbeat
+    running beside it when the surface has one.
+    """
+    beat = None if framing.idle is None else asyncio.ensure_future(_beat(ex, framing))
+    try:
+        return await stream.__anext__()
+    except StopAsyncIteration:
+        return None
+    finally:
+        if beat is not None:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+
+
+async def _beat(ex: Exchange, framing: Framing) -> None:
+    assert framing.idle is not None
+    while True:
+        await asyncio.sleep(framing.heartbeat)
+        if not ex.streaming:
+            await _open(ex, framing)
+        await ex.write(framing.idle())
