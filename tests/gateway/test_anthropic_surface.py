@@ -19,6 +19,7 @@ from modelport.gateway import create_app
 from modelport.gateway._anthropic import _surface as anthropic_surface
 
 from .conftest import Records, gateway, recording_backend
+from .test_surface_contract import Upstream
 
 pytestmark = pytest.mark.anyio
 
@@ -185,8 +186,7 @@ async def test_headers_and_pings_go_out_while_the_first_chunk_is_awaited(
 async def test_the_anthropic_sdk_talks_to_the_gateway_in_process() -> None:
     anthropic = pytest.importorskip("anthropic")
     httpx2 = pytest.importorskip("httpx2")
-    provider, _ = recording_backend()
-    client = modelport.AsyncClient(services=[provider])
+    client = Upstream().client()  # model m; a 404 for any other, as a real server
     app = create_app(client, api_keys=["k"])
     http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app))
     sdk = anthropic.AsyncAnthropic(
@@ -212,7 +212,7 @@ async def test_the_anthropic_sdk_talks_to_the_gateway_in_process() -> None:
     assert message.content[0].text == "hi" and message.stop_reason == "end_turn"
     assert text == "hi" and final.content[0].text == "hi"
     assert counted.input_tokens > 0
-    assert [m.id for m in models.data] == ["m"]
+    assert [m.id for m in models.data] == ["up/m"]  # the client's ids
 
 
 _ = logging  # the records fixture reads the gateway's logger

@@ -5,6 +5,7 @@ package, and one line here.
 
 from __future__ import annotations
 
+from ._anthropic._surface import AnthropicSurface
 from ._ollama import OllamaSurface
 from ._openai import OpenAISurface
 from ._surface import Surface
@@ -14,4 +15,5 @@ __all__ = ["SURFACES"]
 SURFACES: tuple[type[Surface], ...] = (
     OpenAISurface,
     OllamaSurface,
+    AnthropicSurface,
 )
