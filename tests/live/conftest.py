@@ -23,6 +23,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -271,3 +272,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/live" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.live)
+
+
+@pytest.fixture(scope="module")
+def openai_sdk(gateway_serve: ServeProcess) -> Iterator[Any]:
+    """The real openai SDK pointed at the gateway's ``/v1``."""
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(
+        base_url=gateway_serve.url + "/v1", api_key=GATEWAY_KEY, max_retries=0, timeout=120
+    )
+    yield client
+    client.close()
+
+
+def chat_model(sdk: Any) -> str:
+    """The id of the chat server's model, from an SDK's model list (both SDKs read it)."""
+    ids = [m.id for m in sdk.models.list().data]
+    return next(i for i in ids if i.startswith("chat/"))

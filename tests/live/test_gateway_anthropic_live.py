@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from .conftest import GATEWAY_KEY as KEY
-from .conftest import ServeProcess
+from .conftest import ServeProcess, chat_model
 
 anthropic = pytest.importorskip("anthropic")
 
@@ -26,8 +26,7 @@ def sdk(gateway_serve: ServeProcess) -> Iterator[object]:
 
 @pytest.fixture(scope="module")
 def model(sdk: object) -> str:
-    ids = [m.id for m in sdk.models.list().data]  # type: ignore[attr-defined]
-    return next(i for i in ids if i.startswith("chat/"))
+    return chat_model(sdk)
 
 
 def test_live_anthropic_messages_create(sdk: object, model: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ._anthropic._surface import AnthropicSurface
 from ._ollama import OllamaSurface
 from ._openai import OpenAISurface
+from ._responses._surface import ResponsesSurface
 from ._surface import Surface
 
 __all__ = ["SURFACES"]
@@ -16,4 +17,5 @@ SURFACES: tuple[type[Surface], ...] = (
     OpenAISurface,
     OllamaSurface,
     AnthropicSurface,
+    ResponsesSurface,
 )
