@@ -20,8 +20,7 @@ True
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Generator, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import TypeVar
@@ -82,19 +81,25 @@ def current_headers() -> tuple[tuple[str, str], ...]:
     return _HEADERS.get()
 
 
-@contextmanager
-def forwarding(chain: Sequence[str], headers: Sequence[tuple[str, str]] = ()) -> Iterator[None]:
+class forwarding:  # a context manager used as a function: cheaper than a generator
     """Send ``chain`` (the ids already passed, this gateway's last) as the
     ``x-modelport-gateway`` header of every request made inside the block, and
     ``headers`` with it.
     """
-    token = _CHAIN.set(", ".join(chain))
-    extra = _HEADERS.set(tuple(headers))
-    try:
-        yield
-    finally:
-        _HEADERS.reset(extra)
-        _CHAIN.reset(token)
+
+    __slots__ = ("_chain", "_headers", "_tokens")
+
+    def __init__(self, chain: Sequence[str], headers: Sequence[tuple[str, str]] = ()) -> None:
+        self._chain = ", ".join(chain)
+        self._headers = tuple(headers)
+
+    def __enter__(self) -> None:
+        self._tokens = (_CHAIN.set(self._chain), _HEADERS.set(self._headers))
+
+    def __exit__(self, *exc: object) -> None:
+        chain, headers = self._tokens
+        _HEADERS.reset(headers)
+        _CHAIN.reset(chain)
 
 
 def _chained(step: S, chain: str) -> S:

@@ -153,9 +153,10 @@ class Gateway:
         host: bytes | None = None
         origin: bytes | None = None
         preflight: bytes | None = None
+        trace: bytes | None = None
+        request_id: bytes | None = None
         chain: list[bytes] = []
-        headers = ex.scope["headers"]
-        for name, value in headers:
+        for name, value in ex.scope["headers"]:
             if name == b"authorization":
                 auth = value
             elif name == b"x-api-key":
@@ -172,6 +173,10 @@ class Gateway:
                 preflight = preflight or b""
             elif name == self.stamp[0]:
                 chain.append(value)
+            elif name == b"traceparent":
+                trace = value
+            elif name == b"x-request-id":
+                request_id = value
         if not self._keys and host is not None and not is_loopback_host(host.decode("latin-1")):
             await ex.fail(errors.forbidden_host(host.decode("latin-1")))
             return
@@ -211,7 +216,7 @@ class Gateway:
             body = await self._read_json(ex, length)
             if body is _REFUSED:
                 return
-        ids = RequestIds.of(headers)
+        ids = RequestIds.of(trace, request_id)
         ex.request_id = ids.request_id.encode()
         with forwarding((*hops, self.id), ids.upstream()):  # the handler's task starts with it
             await self._watched(ex, handler, body)

@@ -3,9 +3,10 @@ once for every surface: the gateway-id chain (``x-modelport-gateway``, see
 :mod:`modelport._http.forwarding`), and the caller's ``traceparent`` and
 ``x-request-id`` passed through (or made here when the caller sent none, or one that
 is not well formed), so a request can be followed from the caller through the gateway
-to the service's own log.
+to the service's own log. A caller that sends no ``x-request-id`` gets its trace id
+as one.
 
->>> ids = RequestIds.of([(b"x-request-id", b"abc-1")])
+>>> ids = RequestIds.of(None, b"abc-1")
 >>> ids.request_id
 'abc-1'
 >>> len(ids.traceparent), ids.traceparent[:3]
@@ -14,9 +15,8 @@ to the service's own log.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = ["REQUEST_ID", "TRACEPARENT", "RequestIds"]
@@ -35,19 +35,19 @@ class RequestIds:
     request_id: str
 
     @classmethod
-    def of(cls, headers: Iterable[tuple[bytes, bytes]]) -> RequestIds:
-        """The caller's ids where well formed; fresh ones otherwise."""
+    def of(cls, traceparent: bytes | None, request_id: bytes | None) -> RequestIds:
+        """The caller's ids (its header values) where well formed; fresh ones otherwise."""
         trace = request = None
-        for name, value in headers:
-            if name == b"traceparent":
-                value = value.strip().lower()
-                trace = value.decode() if _TRACEPARENT.fullmatch(value) else None
-            elif name == b"x-request-id":
-                value = value.strip()
-                request = value.decode() if _REQUEST_ID.fullmatch(value) else None
+        if traceparent is not None:
+            traceparent = traceparent.strip().lower()
+            trace = traceparent.decode() if _TRACEPARENT.fullmatch(traceparent) else None
+        if request_id is not None:
+            request_id = request_id.strip()
+            request = request_id.decode() if _REQUEST_ID.fullmatch(request_id) else None
         if trace is None:
-            trace = f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
-        return cls(trace, request or secrets.token_hex(16))
+            fresh = os.urandom(24).hex()  # a trace id and a parent id, one system call
+            trace = f"00-{fresh[:32]}-{fresh[32:]}-01"
+        return cls(trace, request or trace[3:35])  # no id of its own: the trace's
 
     def upstream(self) -> tuple[tuple[str, str], ...]:
         """The headers each upstream request carries."""
