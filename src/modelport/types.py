@@ -139,6 +139,9 @@ class ChatResponse:
     usage: Usage | None = None
     timings: Timings | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    stop_sequence: str | None = None
+    """The stop string that ended the reply, where the server says which (vLLM's
+    ``stop_reason``); ``None`` otherwise, and when it stopped for another reason."""
 
     @property
     def message(self) -> Message:
@@ -166,6 +169,8 @@ class ChatChunk:
     usage: Usage | None = None
     done: bool = False
     timings: Timings | None = None
+    stop_sequence: str | None = None
+    """On the last chunk: the stop string that ended the reply, where the server says."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,10 @@ class ChatOptions(TypedDict, total=False):
     seed: int
     think: bool | str
     """Reasoning on/off, or a level ``"low"``/``"medium"``/``"high"``."""
+    think_budget: int
+    """The most tokens the model may think for, where the server takes a budget
+    (llama.cpp ``thinking_budget_tokens``, vLLM ``thinking_token_budget``); ``0`` stops
+    thinking at once. Never sent to a server that has no such setting."""
     keep_alive: float | str
     """How long the server keeps the model loaded afterwards (Ollama; LM Studio ``ttl``)."""
     context_length: int
@@ -94,6 +98,7 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     think: bool | str | None = None
+    think_budget: int | None = None
     keep_alive: float | str | None = None
     context_length: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -171,6 +176,7 @@ def build_chat_request(
         stop=stops,
         seed=_checked_int(options, "seed"),
         think=think,
+        think_budget=_checked_budget(options.get("think_budget")),
         keep_alive=keep_alive,
         context_length=_checked_positive_int(options, "context_length"),
         options=dict(extra),
@@ -257,6 +263,25 @@ def _checked_int(options: Mapping[str, Any], key: str) -> int | None:
         raise InvalidRequestError(f"{key} must be an integer, not {type(value).__name__}.")
     if not -(2**63) <= value < 2**64:  # what servers parse: a 64-bit integer
         raise InvalidRequestError(f"{key} must fit in 64 bits.")
+    return value
+
+
+MAX_THINK_BUDGET = 2**31
+"""The largest thinking budget a server parses (a 32-bit token count)."""
+
+
+def _checked_budget(value: object) -> int | None:
+    """A thinking budget: ``None``, 0 or a positive integer below :data:`MAX_THINK_BUDGET`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequestError(
+            f"think_budget must be an integer (tokens), not {type(value).__name__}."
+        )
+    if value < 0:
+        raise InvalidRequestError(f"think_budget must be 0 or a positive integer, not {value}.")
+    if value >= MAX_THINK_BUDGET:
+        raise InvalidRequestError(f"think_budget must be below {MAX_THINK_BUDGET}, not {value}.")
     return value
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "parse_model_list",
     "parse_model_list_entries",
     "parse_usage",
+    "stop_sequence",
 ]
 
 
@@ -61,9 +62,18 @@ class OpenAIDialect:
     image_urls: bool = True
     """Pass ``http(s)`` image URLs on for the server to fetch (vLLM and hosted APIs do;
     llama.cpp and LM Studio need the image data)."""
+    think_budget_field: str | None = None
+    """The body field for ``think_budget`` (llama.cpp ``thinking_budget_tokens``, vLLM
+    ``thinking_token_budget``); ``None``: the server has none, the budget is not sent."""
+    reasoning_back: bool = False
+    """Send an assistant message's thinking back as ``reasoning_content`` (llama.cpp and
+    vLLM read it; a strict server may refuse an unknown field)."""
 
 
 DEFAULT_DIALECT = OpenAIDialect()
+
+VLLM_DIALECT = OpenAIDialect(think_budget_field="thinking_token_budget", reasoning_back=True)
+"""vLLM's switches (``vllm/entrypoints/openai/chat_completion/protocol.py``)."""
 
 OPTIONS: Mapping[str, str] = {
     "temperature": "temperature",
@@ -107,6 +117,8 @@ def build_chat_body(
             body["reasoning_effort"] = req.think
         elif dialect.think_as_template_kwarg:
             body["chat_template_kwargs"] = {"enable_thinking": req.think}
+    if req.think_budget is not None and dialect.think_budget_field:
+        body[dialect.think_budget_field] = req.think_budget
     if (
         dialect.keep_alive_as_ttl
         and isinstance(req.keep_alive, (int, float))
@@ -153,6 +165,8 @@ def _message(message: Message, dialect: OpenAIDialect) -> dict[str, Any]:
             out["name"] = message.name
     elif message.name:
         out["name"] = message.name
+    if dialect.reasoning_back and message.role == "assistant" and message.thinking:
+        out["reasoning_content"] = message.thinking
     return out
 
 
@@ -240,9 +254,21 @@ def parse_chat_completion(
             usage=parse_usage(data.get("usage")),
             timings=parse_llamacpp_timings(data.get("timings")),
             raw=data,
+            stop_sequence=stop_sequence(choice),
         )
 
     return guard_shape(ctx, "a chat reply", parse)
+
+
+def stop_sequence(choice: Mapping[str, Any]) -> str | None:
+    """The stop string a choice says ended it: vLLM's ``stop_reason`` when it is a
+    string (an int is a stop token's id, ``None`` the end of the sequence).
+
+    >>> stop_sequence({"stop_reason": "###"}), stop_sequence({"stop_reason": 7})
+    ('###', None)
+    """
+    said = choice.get("stop_reason")
+    return said if isinstance(said, str) and said else None
 
 
 def _content_text(content: object) -> str:
@@ -457,7 +483,7 @@ class OpenAIChatStream(ChatStreamDecoder):
         )
         acc = self.acc
         acc.model, acc.usage, acc.timings = reply.model, reply.usage, reply.timings
-        acc.finish_reason = reply.finish_reason
+        acc.finish_reason, acc.stop_sequence = reply.finish_reason, reply.stop_sequence
         if reply.text or reply.thinking:
             out.append(acc.add(ChatChunk(text=reply.text, thinking=reply.thinking or "")))
         out.append(acc.add(acc.final_chunk(tool_calls=tuple(reply.tool_calls))))
@@ -509,6 +535,7 @@ class OpenAIChatStream(ChatStreamDecoder):
             raise TypeError("delta content is not text")
         if isinstance(reason, str) and reason:
             acc.finish_reason = reason
+            acc.stop_sequence = stop_sequence(choice)
         if self._split is not None and text:
             text, split = self._split.feed(text)
             thinking = thinking + split

@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .._capabilities import guess_capabilities
-from .._http.ops import Op, Request, send
+from .._http.ops import ItemOp, Op, Request, send
 from .._http.urls import normalize_base_url
+from .._streams import StreamItem
 from .._wire import openai_chat as wire
 from .._wire.common import ChatRequest
+from ..errors import ModelportError
 from ..types import ChatResponse, EmbedResponse, ModelInfo, ProviderKind, Service, ServiceStatus
 from .base import Provider
 
@@ -51,6 +53,37 @@ class OpenAICompatibleProvider(Provider):
     start_hint: ClassVar[str] = "Is the server running, and is this its URL?"
     dialect: ClassVar[wire.OpenAIDialect] = wire.DEFAULT_DIALECT
     api_prefix: ClassVar[str] = "/v1"
+    may_be_vllm: ClassVar[bool] = True
+    """Whether the server may be vLLM, told from its ``/v1/models`` (``owned_by:
+    "vllm"``) before a request that only vLLM takes (a thinking budget, reasoning sent
+    back); a generic server never gets those fields, which a strict one may refuse."""
+
+    _vllm: bool | None = None
+    """What ``/v1/models`` said: vLLM or not (``None``: not asked yet)."""
+
+    @property
+    def _dialect(self) -> wire.OpenAIDialect:
+        return wire.VLLM_DIALECT if self._vllm else self.dialect
+
+    def _note_entries(self, entries: list[Mapping[str, Any]]) -> None:
+        if self.may_be_vllm:
+            self._vllm = any(entry.get("owned_by") == "vllm" for entry in entries)
+
+    def _op_know_server(self, req: ChatRequest) -> Op[None]:
+        """Ask ``/v1/models`` whether this is vLLM, once, and only when ``req`` has a
+        field that only vLLM takes; a failed look leaves the request generic.
+        """
+        if not self.may_be_vllm or self._vllm is not None:
+            return
+        if req.think_budget is None and not any(
+            m.role == "assistant" and m.thinking for m in req.messages
+        ):
+            return
+        try:
+            response = yield from send(Request("GET", f"{self.api_prefix}/models"))
+            self._note_entries(wire.parse_model_list(self._body(response), self.ctx))
+        except ModelportError:
+            pass
 
     def _normalize_url(self, url: str) -> str:
         normalized = normalize_base_url(url)
@@ -72,11 +105,13 @@ class OpenAICompatibleProvider(Provider):
     def _op_health(self) -> Op[Service]:
         response = yield from send(Request("GET", f"{self.api_prefix}/models"))
         entries = wire.parse_model_list(self._body(response), self.ctx)
+        self._note_entries(entries)
         return self._service(status=ServiceStatus.AVAILABLE, model_count=len(entries))
 
     def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
         response = yield from send(Request("GET", f"{self.api_prefix}/models"))
         entries = wire.parse_model_list(self._body(response), self.ctx)
+        self._note_entries(entries)
         return [model_from_entry(entry, service=self.name, kind=self.kind) for entry in entries]
 
     # ------------------------------------------------------------------ chat & embeddings
@@ -85,7 +120,7 @@ class OpenAICompatibleProvider(Provider):
         return Request(
             "POST",
             path or f"{self.api_prefix}/chat/completions",
-            wire.build_chat_body(req, stream=stream, dialect=self.dialect),
+            wire.build_chat_body(req, stream=stream, dialect=self._dialect),
             timeout=self._timeout_for(req.timeout, req.model),
             model=req.model,
             headers={"accept": "text/event-stream"} if stream else {},
@@ -99,15 +134,20 @@ class OpenAICompatibleProvider(Provider):
         return requested
 
     def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
+        yield from self._op_know_server(req)
         response = yield from send(self._chat_request(req, stream=False))
         data = self._body(response)
-        return wire.parse_chat_completion(data, self.ctx, dialect=self.dialect, model=req.model)
+        return wire.parse_chat_completion(data, self.ctx, dialect=self._dialect, model=req.model)
+
+    def _op_chat_stream(self, req: ChatRequest) -> ItemOp[StreamItem]:
+        yield from self._op_know_server(req)
+        yield from super()._op_chat_stream(req)
 
     def _stream_chat(self, req: ChatRequest) -> tuple[Request, wire.OpenAIChatStream]:
         decoder = wire.OpenAIChatStream(
             self.ctx,
             req.model,
-            self.dialect,
+            self._dialect,
             rules=self.rules,
             max_event_bytes=self.max_event_bytes,
         )

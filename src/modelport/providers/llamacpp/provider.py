@@ -79,8 +79,13 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         "with `llama-server --models-dir DIR` to serve every model in a folder."
     )
     dialect: ClassVar[wire.OpenAIDialect] = wire.OpenAIDialect(
-        split_think=True, think_as_template_kwarg=True, image_urls=False
+        split_think=True,
+        think_as_template_kwarg=True,
+        image_urls=False,
+        think_budget_field="thinking_budget_tokens",
+        reasoning_back=True,
     )
+    may_be_vllm: ClassVar[bool] = False
 
     def __init__(
         self,
