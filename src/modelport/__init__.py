@@ -35,6 +35,8 @@ from .types import (
     Capabilities,
     ChatChunk,
     ChatResponse,
+    CompletionChoice,
+    CompletionResponse,
     EmbedResponse,
     Message,
     ModelInfo,
@@ -47,8 +49,8 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from ._streams import AsyncChatStream, ChatStream
-    from ._wire.common import ChatOptions
+    from ._streams import AsyncChatStream, AsyncCompletionStream, ChatStream, CompletionStream
+    from ._wire.common import ChatOptions, CompleteOptions
     from .client import AsyncClient, Client
     from .config import (
         AliasConfig,
@@ -80,6 +82,7 @@ __all__ = [
     "AllServicesFailedError",
     "AsyncChatStream",
     "AsyncClient",
+    "AsyncCompletionStream",
     "AuthenticationError",
     "Capabilities",
     "CapabilityError",
@@ -88,6 +91,10 @@ __all__ = [
     "ChatResponse",
     "ChatStream",
     "Client",
+    "CompleteOptions",
+    "CompletionChoice",
+    "CompletionResponse",
+    "CompletionStream",
     "Config",
     "ConfigProblem",
     "ConfigurationError",
@@ -134,8 +141,11 @@ __all__ = [
 
 _LAZY: dict[str, str] = {
     "AsyncChatStream": "._streams",
+    "AsyncCompletionStream": "._streams",
     "ChatStream": "._streams",
+    "CompletionStream": "._streams",
     "ChatOptions": "._wire.common",
+    "CompleteOptions": "._wire.common",
     "AsyncClient": ".client",
     "Client": ".client",
     "AliasConfig": ".config",

@@ -14,15 +14,36 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from ._core import Call, ClientCore, Each, Exclusive, Find, Open, Opened, Pipe
 from ._http.ops import Emit, Sleep
 from ._router import Flow
-from ._streams import AsyncChatStream, ChatStream, StreamItem
-from ._wire.common import MessagesInput, build_chat_request, normalize_inputs
+from ._streams import (
+    AsyncChatStream,
+    AsyncCompletionStream,
+    ChatStream,
+    CompletionItem,
+    CompletionStream,
+    StreamItem,
+)
+from ._wire.common import (
+    MessagesInput,
+    PromptInput,
+    build_chat_request,
+    build_completion_request,
+    build_stream_completion_request,
+    normalize_inputs,
+)
 from .errors import ModelportError
-from .types import ChatResponse, EmbedResponse, ModelInfo, PullProgress, Service
+from .types import (
+    ChatResponse,
+    CompletionResponse,
+    EmbedResponse,
+    ModelInfo,
+    PullProgress,
+    Service,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._wire.common import ChatOptions
+    from ._wire.common import ChatOptions, CompleteOptions
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -163,6 +184,23 @@ class Client(ClientCore):
         """Stream a chat; fails over only before the first chunk arrives."""
         req = build_chat_request(model, messages, options)
         return ChatStream(cast(Iterator[StreamItem], self._iterate(self._chat_stream(req))))
+
+    def complete(
+        self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
+    ) -> CompletionResponse:
+        """Continue a prompt (or each of a list) as given, with no chat template (the
+        legacy text completion), on whichever service has the model.
+        """
+        return self._run(self._complete(build_completion_request(model, prompt, options)))
+
+    def complete_stream(
+        self, model: str, prompt: str, **options: Unpack[CompleteOptions]
+    ) -> CompletionStream:
+        """Stream the completion of one prompt; fails over only before the first chunk."""
+        req = build_stream_completion_request(model, prompt, options)
+        return CompletionStream(
+            cast(Iterator[CompletionItem], self._iterate(self._complete_stream(req)))
+        )
 
     def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
         """Embed a string or a list of strings."""
@@ -324,6 +362,21 @@ class AsyncClient(ClientCore):
         """Stream a chat; fails over only before the first chunk arrives."""
         req = build_chat_request(model, messages, options)
         return AsyncChatStream(self._iterate(self._chat_stream(req)))
+
+    async def complete(
+        self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
+    ) -> CompletionResponse:
+        """Continue a prompt (or each of a list) as given, with no chat template (the
+        legacy text completion), on whichever service has the model.
+        """
+        return await self._run(self._complete(build_completion_request(model, prompt, options)))
+
+    def complete_stream(
+        self, model: str, prompt: str, **options: Unpack[CompleteOptions]
+    ) -> AsyncCompletionStream:
+        """Stream the completion of one prompt; fails over only before the first chunk."""
+        req = build_stream_completion_request(model, prompt, options)
+        return AsyncCompletionStream(self._iterate(self._complete_stream(req)))
 
     async def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
         """Embed a string or a list of strings."""

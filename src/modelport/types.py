@@ -17,6 +17,8 @@ __all__ = [
     "Capabilities",
     "ChatChunk",
     "ChatResponse",
+    "CompletionChoice",
+    "CompletionResponse",
     "EmbedResponse",
     "FinishReason",
     "ImageInput",
@@ -171,6 +173,52 @@ class ChatChunk:
     timings: Timings | None = None
     stop_sequence: str | None = None
     """On the last chunk: the stop string that ended the reply, where the server says."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionChoice:
+    """The continuation of one prompt of a legacy text completion."""
+
+    text: str
+    index: int = 0
+    """The position of its prompt in the request."""
+    finish_reason: FinishReason | None = None
+    stop_sequence: str | None = None
+    """The stop string that ended it, where the server says which (vLLM)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionResponse:
+    """A legacy text completion: the model's continuation of each prompt, as given
+    (no chat template). ``text``, ``finish_reason`` and ``stop_sequence`` are the first
+    choice's; a list of prompts has one choice each, in order.
+    """
+
+    choices: Sequence[CompletionChoice]
+    model: str
+    service: str | None = None
+    usage: Usage | None = None
+    timings: Timings | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if type(self.choices) is not tuple:
+            object.__setattr__(self, "choices", tuple(self.choices))
+
+    @property
+    def text(self) -> str:
+        """The first prompt's continuation."""
+        return self.choices[0].text if self.choices else ""
+
+    @property
+    def finish_reason(self) -> FinishReason | None:
+        """Why the first continuation ended."""
+        return self.choices[0].finish_reason if self.choices else None
+
+    @property
+    def stop_sequence(self) -> str | None:
+        """The stop string that ended the first continuation, where the server says."""
+        return self.choices[0].stop_sequence if self.choices else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,7 +187,7 @@ def test_ollama_completes_with_raw_generate() -> None:
     ]
     assert reply.text == "The sky is blue because it is the color of the sky."
     assert reply.usage == modelport.Usage(26, 290, 316)
-    assert reply.finish_reason == "stop"
+    assert reply.finish_reason is None  # the documented body has no done_reason
 
 
 def test_ollama_completes_each_prompt_of_a_list_in_turn() -> None:
@@ -205,7 +205,7 @@ def test_ollama_streams_raw_generate() -> None:
     assert server.sent[0][1] == {"model": "gemma4", "prompt": "Hi", "raw": True, "stream": True}
     assert text and stream.response.text == text
     assert isinstance(stream.response, CompletionResponse)
-    assert stream.response.usage is not None
+    assert stream.response.finish_reason == "stop"
 
 
 # ---------------------------------------------------------------------------- streams

@@ -21,9 +21,20 @@ from .._http.decoders import DEFAULT_MAX_LINE_BYTES, MalformedLineError, SSEDeco
 from .._http.jsonio import BadJSON
 from .._http.mapping import ErrorContext
 from ..errors import ModelportError
-from ..types import ChatChunk, ChatResponse, EmbedResponse, Message, Timings, ToolCall, Usage
+from ..types import (
+    ChatChunk,
+    ChatResponse,
+    CompletionChoice,
+    CompletionResponse,
+    EmbedResponse,
+    Message,
+    Timings,
+    ToolCall,
+    Usage,
+)
 from .common import (
     ChatRequest,
+    CompletionRequest,
     options_by_table,
     parse_arguments,
     split_think_tags,
@@ -36,8 +47,10 @@ __all__ = [
     "OpenAIChatStream",
     "OpenAIDialect",
     "build_chat_body",
+    "build_completion_body",
     "build_embed_body",
     "parse_chat_completion",
+    "parse_text_completion",
     "parse_embeddings",
     "parse_llamacpp_timings",
     "parse_model_list",
@@ -185,6 +198,21 @@ def _json_schema_format(schema: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def build_completion_body(req: CompletionRequest, *, stream: bool) -> dict[str, Any]:
+    """The JSON body for ``POST /v1/completions`` (one prompt as a string, several as a
+    list, as the legacy API takes them).
+    """
+    prompt: str | list[str] = req.prompts[0] if len(req.prompts) == 1 else list(req.prompts)
+    body: dict[str, Any] = {"model": req.model, "prompt": prompt}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    body.update(options_by_table(req, OPTIONS))
+    if req.options:
+        body.update(req.options)
+    return body
+
+
 def build_embed_body(model: str, inputs: list[str]) -> dict[str, Any]:
     """The JSON body for ``POST /v1/embeddings``."""
     return {"model": model, "input": inputs}
@@ -269,6 +297,42 @@ def stop_sequence(choice: Mapping[str, Any]) -> str | None:
     """
     said = choice.get("stop_reason")
     return said if isinstance(said, str) and said else None
+
+
+def parse_text_completion(data: object, ctx: ErrorContext, *, model: str) -> CompletionResponse:
+    """A :class:`CompletionResponse` from a ``text_completion`` body (choices in prompt
+    order, by their ``index``).
+    """
+
+    def parse() -> CompletionResponse:
+        if not isinstance(data, Mapping) or not isinstance(data["choices"], list):
+            raise TypeError("'choices' is not a list")
+        choices = []
+        for position, choice in enumerate(data["choices"]):
+            if not isinstance(choice, Mapping):
+                raise TypeError("a choice is not an object")
+            text = choice.get("text") or ""
+            if not isinstance(text, str):
+                raise TypeError("a choice's text is not a string")
+            index = opt_int(choice.get("index"))
+            choices.append(
+                CompletionChoice(
+                    text=text,
+                    index=position if index is None else index,
+                    finish_reason=choice.get("finish_reason"),
+                    stop_sequence=stop_sequence(choice),
+                )
+            )
+        return CompletionResponse(
+            choices=tuple(sorted(choices, key=lambda c: c.index)),
+            model=str(data.get("model") or model),
+            service=ctx.service,
+            usage=parse_usage(data.get("usage")),
+            timings=parse_llamacpp_timings(data.get("timings")),
+            raw=data,
+        )
+
+    return guard_shape(ctx, "a text completion", parse)
 
 
 def _content_text(content: object) -> str:
@@ -525,7 +589,8 @@ class OpenAIChatStream(ChatStreamDecoder):
             return None
         choice = choices[0]
         delta = choice.get("delta") or {}
-        text = delta.get("content") or ""
+        # A legacy text completion's choice carries ``text`` and no delta.
+        text = delta.get("content") or choice.get("text") or ""
         thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
         fragments = delta.get("tool_calls")
         if fragments:

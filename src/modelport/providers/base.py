@@ -41,19 +41,37 @@ from .._http.pool import AsyncPoolTransport, PoolTransport
 from .._http.settings import check_api_key, check_bytes, check_headers, check_seconds
 from .._http.transport import AsyncTransport, SyncTransport
 from .._http.urls import normalize_base_url, shown_url, url_credentials
-from .._streams import AsyncChatStream, ChatStream, StreamItem
+from .._streams import (
+    AsyncChatStream,
+    AsyncCompletionStream,
+    ChatStream,
+    CompletionItem,
+    CompletionStream,
+    StreamItem,
+)
 from .._version import __version__
 from .._wire.common import (
     ChatRequest,
+    CompletionRequest,
     MessagesInput,
+    PromptInput,
     build_chat_request,
+    build_completion_request,
+    build_stream_completion_request,
+    completion_from_replies,
     normalize_inputs,
     require_model,
 )
 from .._wire.stream import ChatStreamDecoder, guard_shape
-from ..errors import CapabilityError, ConfigurationError, ModelNotFoundError, ModelportError
+from ..errors import (
+    CapabilityError,
+    ConfigurationError,
+    ModelNotFoundError,
+    ModelportError,
+)
 from ..types import (
     ChatResponse,
+    CompletionResponse,
     EmbedResponse,
     ModelInfo,
     ProviderKind,
@@ -67,7 +85,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    from .._wire.common import ChatOptions
+    from .._wire.common import ChatOptions, CompleteOptions
 
 __all__ = ["Provider", "ProviderOptions"]
 
@@ -413,6 +431,20 @@ class Provider:
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
         raise self._unsupported("embeddings")
 
+    def _op_complete(self, req: CompletionRequest) -> Op[CompletionResponse]:
+        """A legacy text completion of each prompt, as given (no chat template)."""
+        raise self._unsupported("text completion")
+
+    def _stream_complete(self, req: CompletionRequest) -> tuple[Request, ChatStreamDecoder]:
+        """The streaming request for a completion of ``req``'s one prompt, and its decoder."""
+        raise self._unsupported("text completion")
+
+    def _op_complete_stream(self, req: CompletionRequest) -> ItemOp[CompletionItem]:
+        """The text deltas of a streamed completion, then the whole completion."""
+        request, decoder = self._stream_complete(req)
+        yield from stream(request, decoder)
+        yield from emit(completion_from_replies([decoder.response()]))
+
     def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Op[None]:
         raise self._unsupported("loading models")
 
@@ -502,6 +534,21 @@ class Provider:
         req = build_chat_request(model, messages, options)
         return ChatStream(self._iterate(self._op_chat_stream(req)))
 
+    def complete(
+        self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
+    ) -> CompletionResponse:
+        """Continue a prompt (or each of a list) as given, with no chat template: the
+        legacy text completion. See :class:`CompleteOptions` for options.
+        """
+        return self._run(self._op_complete(build_completion_request(model, prompt, options)))
+
+    def complete_stream(
+        self, model: str, prompt: str, **options: Unpack[CompleteOptions]
+    ) -> CompletionStream:
+        """Stream the completion of one prompt as :class:`ChatChunk` text deltas."""
+        req = build_stream_completion_request(model, prompt, options)
+        return CompletionStream(self._iterate(self._op_complete_stream(req)))
+
     def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
         """Embed one string or a list of strings."""
         return self._run(self._op_embed(require_model(model), normalize_inputs(input)))
@@ -548,6 +595,20 @@ class Provider:
         """Async :meth:`chat_stream`: use ``async for`` / ``async with``."""
         req = build_chat_request(model, messages, options)
         return AsyncChatStream(self._aiterate(self._op_chat_stream(req)))
+
+    async def acomplete(
+        self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
+    ) -> CompletionResponse:
+        """Async :meth:`complete`."""
+        req = build_completion_request(model, prompt, options)
+        return await self._arun(self._op_complete(req))
+
+    def acomplete_stream(
+        self, model: str, prompt: str, **options: Unpack[CompleteOptions]
+    ) -> AsyncCompletionStream:
+        """Async :meth:`complete_stream`: use ``async for`` / ``async with``."""
+        req = build_stream_completion_request(model, prompt, options)
+        return AsyncCompletionStream(self._aiterate(self._op_complete_stream(req)))
 
     async def aembed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
         """Async :meth:`embed`."""

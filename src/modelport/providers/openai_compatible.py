@@ -5,6 +5,7 @@ llamafile, KoboldCpp, or a hosted endpoint.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from .._capabilities import guess_capabilities
@@ -12,9 +13,17 @@ from .._http.ops import ItemOp, Op, Request, send
 from .._http.urls import normalize_base_url
 from .._streams import StreamItem
 from .._wire import openai_chat as wire
-from .._wire.common import ChatRequest
+from .._wire.common import ChatRequest, CompletionRequest
 from ..errors import ModelportError
-from ..types import ChatResponse, EmbedResponse, ModelInfo, ProviderKind, Service, ServiceStatus
+from ..types import (
+    ChatResponse,
+    CompletionResponse,
+    EmbedResponse,
+    ModelInfo,
+    ProviderKind,
+    Service,
+    ServiceStatus,
+)
 from .base import Provider
 
 __all__ = ["OpenAICompatibleProvider", "model_from_entry"]
@@ -152,6 +161,31 @@ class OpenAICompatibleProvider(Provider):
             max_event_bytes=self.max_event_bytes,
         )
         return self._chat_request(req, stream=True), decoder
+
+    def _completion_request(self, req: CompletionRequest, *, stream: bool) -> Request:
+        return Request(
+            "POST",
+            f"{self.api_prefix}/completions",
+            wire.build_completion_body(req, stream=stream),
+            timeout=self._timeout_for(req.timeout, req.model),
+            model=req.model,
+            headers={"accept": "text/event-stream"} if stream else {},
+            deadline=req.deadline,
+        )
+
+    def _op_complete(self, req: CompletionRequest) -> Op[CompletionResponse]:
+        response = yield from send(self._completion_request(req, stream=False))
+        return wire.parse_text_completion(self._body(response), self.ctx, model=req.model)
+
+    def _stream_complete(self, req: CompletionRequest) -> tuple[Request, wire.OpenAIChatStream]:
+        decoder = wire.OpenAIChatStream(
+            self.ctx,
+            req.model,
+            replace(self._dialect, split_think=False),  # raw text: nothing is split out
+            rules=self.rules,
+            max_event_bytes=self.max_event_bytes,
+        )
+        return self._completion_request(req, stream=True), decoder
 
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
         response = yield from send(
