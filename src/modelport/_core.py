@@ -38,7 +38,7 @@ from ._http.ops import ItemOp, Op, emit
 from ._http.retry import RetryPolicy
 from ._http.settings import check_bytes, check_seconds
 from ._router import NO_SERVER_HINT, Flow, LockBox, Router, ServiceState, Target, check_capabilities
-from ._wire.common import ChatRequest, CompletionRequest, require_model
+from ._wire.common import ChatRequest, CompletionRequest, RerankRequest, require_model
 from .discovery import (
     GATEWAY_HEADER,
     ITSELF,
@@ -67,6 +67,7 @@ from .types import (
     CompletionResponse,
     EmbedResponse,
     ModelInfo,
+    RerankResult,
     Service,
     ServiceStatus,
 )
@@ -175,7 +176,7 @@ def _env_seconds(name: str) -> float | None:
     return check_seconds(name, value)
 
 
-RequestT = TypeVar("RequestT", ChatRequest, CompletionRequest)
+RequestT = TypeVar("RequestT", ChatRequest, CompletionRequest, RerankRequest)
 
 
 def _for(req: RequestT, name: str) -> RequestT:
@@ -582,6 +583,10 @@ class ClientCore:
             raise
         finally:
             router.release(target.state)
+
+    def _rerank(self, req: RerankRequest) -> Flow[RerankResult]:
+        targets = yield from self._targets(req.model)
+        return (yield from self._on_best(targets, lambda p, name: p._op_rerank(_for(req, name))))
 
     def _embed(self, model: str, inputs: list[str]) -> Flow[EmbedResponse]:
         targets = yield from self._targets(model)

@@ -27,6 +27,7 @@ from ._wire.common import (
     PromptInput,
     build_chat_request,
     build_completion_request,
+    build_rerank_request,
     build_stream_completion_request,
     normalize_inputs,
 )
@@ -37,6 +38,7 @@ from .types import (
     EmbedResponse,
     ModelInfo,
     PullProgress,
+    RerankResult,
     Service,
 )
 
@@ -201,6 +203,14 @@ class Client(ClientCore):
         return CompletionStream(
             cast(Iterator[CompletionItem], self._iterate(self._complete_stream(req)))
         )
+
+    def rerank(
+        self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> RerankResult:
+        """Score ``documents`` against ``query`` on a service whose model reranks; the most
+        relevant first (at most ``top_n``).
+        """
+        return self._run(self._rerank(build_rerank_request(model, query, documents, top_n)))
 
     def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
         """Embed a string or a list of strings."""
@@ -377,6 +387,15 @@ class AsyncClient(ClientCore):
         """Stream the completion of one prompt; fails over only before the first chunk."""
         req = build_stream_completion_request(model, prompt, options)
         return AsyncCompletionStream(self._iterate(self._complete_stream(req)))
+
+    async def rerank(
+        self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> RerankResult:
+        """Score ``documents`` against ``query`` on a service whose model reranks; the most
+        relevant first (at most ``top_n``).
+        """
+        req = build_rerank_request(model, query, documents, top_n)
+        return await self._run(self._rerank(req))
 
     async def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
         """Embed a string or a list of strings."""

@@ -26,6 +26,8 @@ __all__ = [
     "ModelInfo",
     "ProviderKind",
     "PullProgress",
+    "RerankResult",
+    "RerankedDocument",
     "Role",
     "Service",
     "ServiceStatus",
@@ -237,6 +239,42 @@ class EmbedResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class RerankedDocument:
+    """One document of a :class:`RerankResult`: its position in the request, its
+    relevance to the query (higher is more relevant; the scale is the model's), and its text.
+    """
+
+    index: int
+    score: float
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class RerankResult:
+    """Documents ranked by relevance to a query, most relevant first (at most ``top_n``)."""
+
+    results: Sequence[RerankedDocument]
+    model: str
+    service: str | None = None
+    usage: Usage | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if type(self.results) is not tuple:
+            object.__setattr__(self, "results", tuple(self.results))
+
+    @property
+    def indexes(self) -> list[int]:
+        """The documents' positions in the request, most relevant first."""
+        return [r.index for r in self.results]
+
+    @property
+    def scores(self) -> list[float]:
+        """The relevance scores, highest first."""
+        return [r.score for r in self.results]
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a model can do. ``None`` means the server does not say."""
 
@@ -245,13 +283,16 @@ class Capabilities:
     vision: bool | None = None
     embedding: bool | None = None
     thinking: bool | None = None
+    rerank: bool | None = None
+    """Scores documents against a query (:meth:`~modelport.Client.rerank`): llama.cpp
+    started with ``--reranking``, vLLM serving a model that scores."""
 
     def names(self) -> list[str]:
         """The names of the capabilities known to be present, e.g. ``["chat", "tools"]``."""
         return [name for name in _CAPABILITY_NAMES if getattr(self, name) is True]
 
 
-_CAPABILITY_NAMES = ("chat", "tools", "vision", "embedding", "thinking")
+_CAPABILITY_NAMES = ("chat", "tools", "vision", "embedding", "thinking", "rerank")
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,8 @@ CORE_FEATURE_NAMES = {
     "CompletionResponse",
     "CompletionStream",
     "AsyncCompletionStream",
+    "RerankResult",
+    "RerankedDocument",
 }
 """Names the core gained for the Anthropic and Responses surfaces (issues 20, 21)."""
 
@@ -130,6 +132,8 @@ def test_public_types_are_frozen_dataclasses() -> None:
         "PullProgress",
         "CompletionChoice",
         "CompletionResponse",
+        "RerankResult",
+        "RerankedDocument",
     ):
         cls = getattr(modelport, name)
         assert dataclasses.is_dataclass(cls)

@@ -37,8 +37,10 @@ __all__ = [
     "CompletionRequest",
     "MessagesInput",
     "PromptInput",
+    "RerankRequest",
     "build_chat_request",
     "build_completion_request",
+    "build_rerank_request",
     "build_stream_completion_request",
     "completion_from_replies",
     "normalize_inputs",
@@ -406,6 +408,39 @@ def build_stream_completion_request(
             hint="Stream each prompt on its own, or use complete() for a list.",
         )
     return req
+
+
+@dataclass(frozen=True, slots=True)
+class RerankRequest:
+    """A validated rerank: documents to score against a query."""
+
+    model: str
+    query: str
+    documents: tuple[str, ...]
+    top_n: int | None = None
+
+
+def build_rerank_request(
+    model: str, query: str, documents: Sequence[str], top_n: int | None
+) -> RerankRequest:
+    """Validate a ``rerank`` call; raise :class:`InvalidRequestError` on mistakes."""
+    model = require_model(model)
+    if not isinstance(query, str):
+        raise InvalidRequestError(f"query must be a string, not {type(query).__name__}.")
+    if (
+        isinstance(documents, (str, bytes))
+        or not isinstance(documents, Sequence)
+        or not all(isinstance(d, str) for d in documents)
+    ):
+        raise InvalidRequestError("documents must be a list of strings.")
+    if not documents:
+        raise InvalidRequestError("There are no documents to rerank.")
+    return RerankRequest(
+        model=model,
+        query=query,
+        documents=tuple(documents),
+        top_n=_checked_positive_int({"top_n": top_n}, "top_n"),
+    )
 
 
 def completion_from_replies(replies: Sequence[ChatResponse]) -> CompletionResponse:

@@ -28,6 +28,8 @@ from ..types import (
     CompletionResponse,
     EmbedResponse,
     Message,
+    RerankedDocument,
+    RerankResult,
     Timings,
     ToolCall,
     Usage,
@@ -35,6 +37,7 @@ from ..types import (
 from .common import (
     ChatRequest,
     CompletionRequest,
+    RerankRequest,
     options_by_table,
     parse_arguments,
     split_think_tags,
@@ -49,13 +52,16 @@ __all__ = [
     "build_chat_body",
     "build_completion_body",
     "build_embed_body",
+    "build_rerank_body",
     "parse_chat_completion",
     "parse_text_completion",
     "parse_embeddings",
     "parse_llamacpp_timings",
     "parse_model_list",
     "parse_model_list_entries",
+    "parse_rerank",
     "parse_usage",
+    "rerank_said",
     "stop_sequence",
 ]
 
@@ -211,6 +217,65 @@ def build_completion_body(req: CompletionRequest, *, stream: bool) -> dict[str, 
     if req.options:
         body.update(req.options)
     return body
+
+
+def build_rerank_body(req: RerankRequest) -> dict[str, Any]:
+    """The JSON body for ``POST /v1/rerank`` (the Jina/Cohere shape llama.cpp and vLLM take)."""
+    body: dict[str, Any] = {
+        "model": req.model,
+        "query": req.query,
+        "documents": list(req.documents),
+    }
+    if req.top_n is not None:
+        body["top_n"] = req.top_n
+    return body
+
+
+def parse_rerank(data: object, ctx: ErrorContext, req: RerankRequest) -> RerankResult:
+    """A :class:`RerankResult` from a ``/v1/rerank`` body: each result's ``index`` names
+    its document in the request; modelport sorts by score itself and keeps ``top_n``.
+    """
+
+    def parse() -> RerankResult:
+        if not isinstance(data, Mapping) or not isinstance(data["results"], list):
+            raise TypeError("'results' is not a list")
+        results = []
+        for item in data["results"]:
+            if not isinstance(item, Mapping):
+                raise TypeError("a rerank result is not an object")
+            index = item["index"]
+            score = item["relevance_score"] if "relevance_score" in item else item["score"]
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise TypeError("a rerank result's index is not an integer")
+            if isinstance(score, bool) or not isinstance(score, (int, float)):
+                raise TypeError("a rerank result's score is not a number")
+            results.append(RerankedDocument(index, float(score), req.documents[index]))
+        results.sort(key=lambda r: r.score, reverse=True)
+        return RerankResult(
+            results=tuple(results[: req.top_n] if req.top_n else results),
+            model=str(data.get("model") or req.model),
+            service=ctx.service,
+            usage=parse_usage(data.get("usage")),
+            raw=data,
+        )
+
+    return guard_shape(ctx, "a rerank reply", parse)
+
+
+def rerank_said(status: int) -> bool | None:
+    """What the answer to ``POST /v1/rerank {}`` says about reranking: a 400 (or 422)
+    refuses the empty body, so the route reranks; llama.cpp without ``--reranking``
+    answers 501, and a server without the route (vLLM with a model that cannot score, an
+    older llama.cpp) 404.
+
+    >>> rerank_said(400), rerank_said(501), rerank_said(404), rerank_said(503)
+    (True, False, False, None)
+    """
+    if status in (400, 422):
+        return True
+    if status in (404, 405, 501):
+        return False
+    return None
 
 
 def build_embed_body(model: str, inputs: list[str]) -> dict[str, Any]:

@@ -55,8 +55,10 @@ from .._wire.common import (
     CompletionRequest,
     MessagesInput,
     PromptInput,
+    RerankRequest,
     build_chat_request,
     build_completion_request,
+    build_rerank_request,
     build_stream_completion_request,
     completion_from_replies,
     normalize_inputs,
@@ -76,6 +78,7 @@ from ..types import (
     ModelInfo,
     ProviderKind,
     PullProgress,
+    RerankResult,
     Service,
     ServiceStatus,
 )
@@ -91,6 +94,11 @@ __all__ = ["Provider", "ProviderOptions"]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
+
+RERANK_HINT = (
+    "Rerank on llama-server started with `--reranking` and a reranker model, or on vLLM "
+    "serving one (for example BAAI/bge-reranker-base)."
+)
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -431,6 +439,10 @@ class Provider:
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
         raise self._unsupported("embeddings")
 
+    def _op_rerank(self, req: RerankRequest) -> Op[RerankResult]:
+        """``req``'s documents scored against its query, most relevant first."""
+        raise self._unsupported("reranking", hint=RERANK_HINT)
+
     def _op_complete(self, req: CompletionRequest) -> Op[CompletionResponse]:
         """A legacy text completion of each prompt, as given (no chat template)."""
         raise self._unsupported("text completion")
@@ -549,6 +561,12 @@ class Provider:
         req = build_stream_completion_request(model, prompt, options)
         return CompletionStream(self._iterate(self._op_complete_stream(req)))
 
+    def rerank(
+        self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> RerankResult:
+        """Score ``documents`` against ``query``; the most relevant first (at most ``top_n``)."""
+        return self._run(self._op_rerank(build_rerank_request(model, query, documents, top_n)))
+
     def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
         """Embed one string or a list of strings."""
         return self._run(self._op_embed(require_model(model), normalize_inputs(input)))
@@ -609,6 +627,13 @@ class Provider:
         """Async :meth:`complete_stream`: use ``async for`` / ``async with``."""
         req = build_stream_completion_request(model, prompt, options)
         return AsyncCompletionStream(self._aiterate(self._op_complete_stream(req)))
+
+    async def arerank(
+        self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> RerankResult:
+        """Async :meth:`rerank`."""
+        req = build_rerank_request(model, query, documents, top_n)
+        return await self._arun(self._op_rerank(req))
 
     async def aembed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
         """Async :meth:`embed`."""

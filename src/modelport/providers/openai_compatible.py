@@ -13,7 +13,7 @@ from .._http.ops import ItemOp, Op, Request, send
 from .._http.urls import normalize_base_url
 from .._streams import StreamItem
 from .._wire import openai_chat as wire
-from .._wire.common import ChatRequest, CompletionRequest
+from .._wire.common import ChatRequest, CompletionRequest, RerankRequest
 from ..errors import ModelportError
 from ..types import (
     ChatResponse,
@@ -21,12 +21,20 @@ from ..types import (
     EmbedResponse,
     ModelInfo,
     ProviderKind,
+    RerankResult,
     Service,
     ServiceStatus,
 )
 from .base import Provider
 
-__all__ = ["OpenAICompatibleProvider", "model_from_entry"]
+__all__ = ["OpenAICompatibleProvider", "model_from_entry", "with_rerank"]
+
+
+def with_rerank(info: ModelInfo, said: bool | None) -> ModelInfo:
+    """``info`` with what the server said about reranking (nothing when it said nothing)."""
+    if said is None:
+        return info
+    return replace(info, capabilities=replace(info.capabilities, rerank=said))
 
 
 def model_from_entry(
@@ -121,7 +129,19 @@ class OpenAICompatibleProvider(Provider):
         response = yield from send(Request("GET", f"{self.api_prefix}/models"))
         entries = wire.parse_model_list(self._body(response), self.ctx)
         self._note_entries(entries)
-        return [model_from_entry(entry, service=self.name, kind=self.kind) for entry in entries]
+        models = [model_from_entry(entry, service=self.name, kind=self.kind) for entry in entries]
+        if self._vllm:  # vLLM registers /v1/rerank only for a model that can score
+            said = yield from self._op_rerank_probe()
+            models = [with_rerank(info, said) for info in models]
+        return models
+
+    def _op_rerank_probe(self) -> Op[bool | None]:
+        """Whether the server reranks, from its answer to ``POST /v1/rerank {}``."""
+        response = yield from send(self._rerank_probe())
+        return wire.rerank_said(response.status)
+
+    def _rerank_probe(self) -> Request:
+        return Request("POST", f"{self.api_prefix}/rerank", {}, check=False)
 
     # ------------------------------------------------------------------ chat & embeddings
 
@@ -186,6 +206,18 @@ class OpenAICompatibleProvider(Provider):
             max_event_bytes=self.max_event_bytes,
         )
         return self._completion_request(req, stream=True), decoder
+
+    def _op_rerank(self, req: RerankRequest) -> Op[RerankResult]:
+        response = yield from send(
+            Request(
+                "POST",
+                f"{self.api_prefix}/rerank",
+                wire.build_rerank_body(req),
+                model=req.model,
+                timeout=self._timeout_for(None, req.model),
+            )
+        )
+        return wire.parse_rerank(self._body(response), self.ctx, req)
 
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
         response = yield from send(

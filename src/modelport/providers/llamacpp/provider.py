@@ -30,7 +30,7 @@ from ...errors import (
 )
 from ...types import ModelInfo, ProviderKind, Service, ServiceStatus
 from ..base import ProviderOptions
-from ..openai_compatible import OpenAICompatibleProvider
+from ..openai_compatible import OpenAICompatibleProvider, with_rerank
 from . import listing
 from .listing import find_entry, names_of, router_of, status_of
 
@@ -158,12 +158,16 @@ class LlamaCppProvider(OpenAICompatibleProvider):
 
     def _op_listing(self, only: str | None) -> Op[list[ModelInfo]]:
         """The models, with the props of each loaded router model (of ``only``, if given)."""
-        outcomes = yield from gather([Request("GET", "/v1/models"), Request("GET", "/props")])
+        outcomes = yield from gather(
+            [Request("GET", "/v1/models"), Request("GET", "/props"), self._rerank_probe()]
+        )
         entries = self._entries(response_of(outcomes[0]))
         props = _json(outcomes[1])
         if not self._note(props):
             props = props if isinstance(props, Mapping) else {}
-            return [self._model(entry, props) for entry in entries]
+            probe = outcomes[2]  # a plain server: its one model reranks or not
+            said = wire.rerank_said(probe.status) if isinstance(probe, Response) else None
+            return [with_rerank(self._model(entry, props), said) for entry in entries]
         # A router's /props describe the router; each loaded model has its own. Never
         # ask about one that is not loaded: that would load it (and evict another).
         wanted = [
