@@ -46,6 +46,7 @@ from .types import (
     Service,
     ServiceStatus,
     Timings,
+    TokenCount,
     ToolCall,
     Usage,
 )
@@ -130,6 +131,7 @@ __all__ = [
     "Source",
     "StreamError",
     "Timings",
+    "TokenCount",
     "ToolCall",
     "Usage",
     "__version__",

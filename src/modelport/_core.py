@@ -70,6 +70,7 @@ from .types import (
     RerankResult,
     Service,
     ServiceStatus,
+    TokenCount,
 )
 
 if TYPE_CHECKING:
@@ -583,6 +584,12 @@ class ClientCore:
             raise
         finally:
             router.release(target.state)
+
+    def _count_tokens(self, req: ChatRequest) -> Flow[TokenCount]:
+        targets = yield from self._targets(req.model)
+        return (
+            yield from self._on_best(targets, lambda p, name: p._op_count_tokens(_for(req, name)))
+        )
 
     def _rerank(self, req: RerankRequest) -> Flow[RerankResult]:
         targets = yield from self._targets(req.model)

@@ -40,6 +40,7 @@ from .types import (
     PullProgress,
     RerankResult,
     Service,
+    TokenCount,
 )
 
 if TYPE_CHECKING:
@@ -203,6 +204,14 @@ class Client(ClientCore):
         return CompletionStream(
             cast(Iterator[CompletionItem], self._iterate(self._complete_stream(req)))
         )
+
+    def count_tokens(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> TokenCount:
+        """The prompt tokens this chat would send (messages, tools, system prompt) on the
+        service that would serve it: exact where it counts them, else an estimate.
+        """
+        return self._run(self._count_tokens(build_chat_request(model, messages, options)))
 
     def rerank(
         self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
@@ -387,6 +396,15 @@ class AsyncClient(ClientCore):
         """Stream the completion of one prompt; fails over only before the first chunk."""
         req = build_stream_completion_request(model, prompt, options)
         return AsyncCompletionStream(self._iterate(self._complete_stream(req)))
+
+    async def count_tokens(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> TokenCount:
+        """The prompt tokens this chat would send (messages, tools, system prompt) on the
+        service that would serve it: exact where it counts them, else an estimate.
+        """
+        req = build_chat_request(model, messages, options)
+        return await self._run(self._count_tokens(req))
 
     async def rerank(
         self, model: str, query: str, documents: Sequence[str], top_n: int | None = None

@@ -32,6 +32,7 @@ __all__ = [
     "Service",
     "ServiceStatus",
     "Timings",
+    "TokenCount",
     "ToolCall",
     "Usage",
 ]
@@ -236,6 +237,21 @@ class EmbedResponse:
     def dimensions(self) -> int | None:
         """The length of each vector, or ``None`` when there are none."""
         return len(self.vectors[0]) if self.vectors else None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCount:
+    """The prompt tokens of a chat, before it is sent.
+
+    ``exact`` is ``True`` when the server counted them with the model's own template and
+    tokenizer (llama.cpp, vLLM), ``False`` for modelport's estimate (every other server;
+    see :mod:`modelport._tokens` for how it is made and how far off it measured).
+    """
+
+    count: int
+    exact: bool
+    model: str
+    service: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

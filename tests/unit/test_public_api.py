@@ -60,6 +60,7 @@ CORE_FEATURE_NAMES = {
     "AsyncCompletionStream",
     "RerankResult",
     "RerankedDocument",
+    "TokenCount",
 }
 """Names the core gained for the Anthropic and Responses surfaces (issues 20, 21)."""
 
@@ -134,6 +135,7 @@ def test_public_types_are_frozen_dataclasses() -> None:
         "CompletionResponse",
         "RerankResult",
         "RerankedDocument",
+        "TokenCount",
     ):
         cls = getattr(modelport, name)
         assert dataclasses.is_dataclass(cls)

@@ -38,6 +38,7 @@ __all__ = [
     "MessagesInput",
     "PromptInput",
     "RerankRequest",
+    "arguments_json",
     "build_chat_request",
     "build_completion_request",
     "build_rerank_request",
@@ -617,6 +618,19 @@ def tool_call_from_wire(data: Mapping[str, Any]) -> ToolCall:
         id=str(call_id) if call_id is not None else None,
         raw_arguments=raw,
     )
+
+
+def arguments_json(call: ToolCall) -> str:
+    """A call's arguments as OpenAI's JSON string: the text received if it was not JSON.
+
+    >>> arguments_json(ToolCall("f", {"city": "Paris"}))
+    '{"city": "Paris"}'
+    >>> arguments_json(ToolCall("f", raw_arguments="{"))
+    '{'
+    """
+    if call.raw_arguments is not None:
+        return call.raw_arguments
+    return json.dumps(dict(call.arguments), ensure_ascii=False)
 
 
 def parse_arguments(value: object) -> tuple[dict[str, Any], str | None]:

@@ -38,6 +38,7 @@ from .common import (
     ChatRequest,
     CompletionRequest,
     RerankRequest,
+    arguments_json,
     options_by_table,
     parse_arguments,
     split_think_tags,
@@ -166,12 +167,7 @@ def _message(message: Message, dialect: OpenAIDialect) -> dict[str, Any]:
             {
                 "id": call.id or f"call_{i}",
                 "type": "function",
-                "function": {
-                    "name": call.name,
-                    "arguments": call.raw_arguments
-                    if call.raw_arguments is not None
-                    else json.dumps(dict(call.arguments), ensure_ascii=False),
-                },
+                "function": {"name": call.name, "arguments": arguments_json(call)},
             }
             for i, call in enumerate(message.tool_calls)
         ]

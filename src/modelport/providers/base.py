@@ -49,6 +49,7 @@ from .._streams import (
     CompletionStream,
     StreamItem,
 )
+from .._tokens import estimate_input_tokens
 from .._version import __version__
 from .._wire.common import (
     ChatRequest,
@@ -81,6 +82,7 @@ from ..types import (
     RerankResult,
     Service,
     ServiceStatus,
+    TokenCount,
 )
 
 if TYPE_CHECKING:
@@ -439,6 +441,19 @@ class Provider:
     def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
         raise self._unsupported("embeddings")
 
+    def _op_count_tokens(self, req: ChatRequest) -> Op[TokenCount]:
+        """The prompt tokens of ``req``: the estimate, unless the server can count them."""
+        yield from ()
+        return self._estimated(req)
+
+    def _estimated(self, req: ChatRequest) -> TokenCount:
+        return TokenCount(
+            estimate_input_tokens(req.messages, req.tools), False, req.model, self.name
+        )
+
+    def _counted(self, req: ChatRequest, count: int) -> TokenCount:
+        return TokenCount(count, True, req.model, self.name)
+
     def _op_rerank(self, req: RerankRequest) -> Op[RerankResult]:
         """``req``'s documents scored against its query, most relevant first."""
         raise self._unsupported("reranking", hint=RERANK_HINT)
@@ -561,6 +576,15 @@ class Provider:
         req = build_stream_completion_request(model, prompt, options)
         return CompletionStream(self._iterate(self._op_complete_stream(req)))
 
+    def count_tokens(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> TokenCount:
+        """The prompt tokens this chat would send (its messages, tools and system prompt):
+        exact where the server counts them, else an estimate (``TokenCount.exact``).
+        """
+        req = build_chat_request(model, messages, options)
+        return self._run(self._op_count_tokens(req))
+
     def rerank(
         self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
     ) -> RerankResult:
@@ -627,6 +651,13 @@ class Provider:
         """Async :meth:`complete_stream`: use ``async for`` / ``async with``."""
         req = build_stream_completion_request(model, prompt, options)
         return AsyncCompletionStream(self._aiterate(self._op_complete_stream(req)))
+
+    async def acount_tokens(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> TokenCount:
+        """Async :meth:`count_tokens`."""
+        req = build_chat_request(model, messages, options)
+        return await self._arun(self._op_count_tokens(req))
 
     async def arerank(
         self, model: str, query: str, documents: Sequence[str], top_n: int | None = None

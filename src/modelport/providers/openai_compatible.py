@@ -14,7 +14,7 @@ from .._http.urls import normalize_base_url
 from .._streams import StreamItem
 from .._wire import openai_chat as wire
 from .._wire.common import ChatRequest, CompletionRequest, RerankRequest
-from ..errors import ModelportError
+from ..errors import CapabilityError, ModelportError
 from ..types import (
     ChatResponse,
     CompletionResponse,
@@ -24,10 +24,19 @@ from ..types import (
     RerankResult,
     Service,
     ServiceStatus,
+    TokenCount,
 )
 from .base import Provider
 
-__all__ = ["OpenAICompatibleProvider", "model_from_entry", "with_rerank"]
+__all__ = ["OpenAICompatibleProvider", "count_of", "model_from_entry", "with_rerank"]
+
+
+def count_of(data: object, key: str) -> int:
+    """A token count in a body: ``data[key]``, a non-negative integer, or ``TypeError``."""
+    value = data[key] if isinstance(data, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"{key!r} is not a token count")
+    return value
 
 
 def with_rerank(info: ModelInfo, said: bool | None) -> ModelInfo:
@@ -86,14 +95,16 @@ class OpenAICompatibleProvider(Provider):
         if self.may_be_vllm:
             self._vllm = any(entry.get("owned_by") == "vllm" for entry in entries)
 
-    def _op_know_server(self, req: ChatRequest) -> Op[None]:
+    def _op_know_server(self, req: ChatRequest, *, always: bool = False) -> Op[None]:
         """Ask ``/v1/models`` whether this is vLLM, once, and only when ``req`` has a
-        field that only vLLM takes; a failed look leaves the request generic.
+        field that only vLLM takes (or ``always``); a failed look leaves it generic.
         """
         if not self.may_be_vllm or self._vllm is not None:
             return
-        if req.think_budget is None and not any(
-            m.role == "assistant" and m.thinking for m in req.messages
+        if (
+            not always
+            and req.think_budget is None
+            and not any(m.role == "assistant" and m.thinking for m in req.messages)
         ):
             return
         try:
@@ -206,6 +217,24 @@ class OpenAICompatibleProvider(Provider):
             max_event_bytes=self.max_event_bytes,
         )
         return self._completion_request(req, stream=True), decoder
+
+    def _op_count_tokens(self, req: ChatRequest) -> Op[TokenCount]:
+        """VLLM counts with ``POST /tokenize`` (the model's chat template applied, as a
+        chat would); any other server gets the estimate.
+        """
+        yield from self._op_know_server(req, always=True)
+        if not self._vllm:
+            return self._estimated(req)
+        chat = wire.build_chat_body(req, stream=False, dialect=self._dialect)
+        body = {"model": req.model, "messages": chat["messages"], "add_generation_prompt": True}
+        if "tools" in chat:
+            body["tools"] = chat["tools"]
+        try:
+            response = yield from send(Request("POST", "/tokenize", body, model=req.model))
+        except CapabilityError:
+            return self._estimated(req)
+        data = self._body(response)
+        return self._counted(req, self._parse("a token count", lambda: count_of(data, "count")))
 
     def _op_rerank(self, req: RerankRequest) -> Op[RerankResult]:
         response = yield from send(
