@@ -38,7 +38,7 @@ from ._http.ops import ItemOp, Op, emit
 from ._http.retry import RetryPolicy
 from ._http.settings import check_bytes, check_seconds
 from ._router import NO_SERVER_HINT, Flow, LockBox, Router, ServiceState, Target, check_capabilities
-from ._wire.common import ChatRequest, require_model
+from ._wire.common import ChatRequest, CompletionRequest, RerankRequest, require_model
 from .discovery import (
     GATEWAY_HEADER,
     ITSELF,
@@ -64,7 +64,16 @@ from .providers.base import (
     DEFAULT_TIMEOUT,
     Provider,
 )
-from .types import ChatResponse, EmbedResponse, ModelInfo, Service, ServiceStatus
+from .types import (
+    ChatResponse,
+    CompletionResponse,
+    EmbedResponse,
+    ModelInfo,
+    RerankResult,
+    Service,
+    ServiceStatus,
+    TokenCount,
+)
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -170,7 +179,10 @@ def _env_seconds(name: str) -> float | None:
     return check_seconds(name, value)
 
 
-def _for(req: ChatRequest, name: str) -> ChatRequest:
+RequestT = TypeVar("RequestT", ChatRequest, CompletionRequest, RerankRequest)
+
+
+def _for(req: RequestT, name: str) -> RequestT:
     """The request with the model named as the target service names it."""
     return req if req.model == name else replace(req, model=name)
 
@@ -544,13 +556,30 @@ class ClientCore:
         """Stream a chat: fail over only until the first chunk has arrived."""
         targets = yield from self._targets(req.model)
         self._check(targets[0], req)
+        yield from self._stream_on_best(targets, lambda p, name: p._op_chat_stream(_for(req, name)))
+
+    def _complete(self, req: CompletionRequest) -> Flow[CompletionResponse]:
+        if req.deadline is None and self.deadline is not None:
+            req = replace(req, deadline=self.deadline)
+        targets = yield from self._targets(req.model)
+        return (yield from self._on_best(targets, lambda p, name: p._op_complete(_for(req, name))))
+
+    def _complete_stream(self, req: CompletionRequest) -> Flow[None]:
+        """Stream a completion: fail over only until the first chunk has arrived."""
+        targets = yield from self._targets(req.model)
+        yield from self._stream_on_best(
+            targets, lambda p, name: p._op_complete_stream(_for(req, name))
+        )
+
+    def _stream_on_best(
+        self, targets: list[Target], op: Callable[[Provider, str], ItemOp[Any]]
+    ) -> Flow[None]:
+        """Open ``op``'s stream on the best target, failing over until the first item."""
         router = self.router
 
         def attempt(target: Target) -> Flow[Opened]:
             provider = target.state.provider
-            opened = cast(
-                Opened, (yield Open(provider, provider._op_chat_stream(_for(req, target.model))))
-            )
+            opened = cast(Opened, (yield Open(provider, op(provider, target.model))))
             if not opened.first:
                 raise ProtocolError(
                     f"{provider.server_name} at {provider.base_url} ended the stream at once.",
@@ -567,6 +596,16 @@ class ClientCore:
             raise
         finally:
             router.release(target.state)
+
+    def _count_tokens(self, req: ChatRequest) -> Flow[TokenCount]:
+        targets = yield from self._targets(req.model)
+        return (
+            yield from self._on_best(targets, lambda p, name: p._op_count_tokens(_for(req, name)))
+        )
+
+    def _rerank(self, req: RerankRequest) -> Flow[RerankResult]:
+        targets = yield from self._targets(req.model)
+        return (yield from self._on_best(targets, lambda p, name: p._op_rerank(_for(req, name))))
 
     def _embed(self, model: str, inputs: list[str]) -> Flow[EmbedResponse]:
         targets = yield from self._targets(model)

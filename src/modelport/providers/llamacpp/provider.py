@@ -19,6 +19,7 @@ from ..._classify import llamacpp as llamacpp_rules
 from ..._http.ops import Op, Outcome, Request, Response, gather, response_of, send, sleep
 from ..._http.settings import check_seconds
 from ..._wire import openai_chat as wire
+from ..._wire.common import ChatRequest
 from ...errors import (
     CapabilityError,
     InvalidRequestError,
@@ -28,9 +29,9 @@ from ...errors import (
     RequestTimeoutError,
     ServiceUnavailableError,
 )
-from ...types import ModelInfo, ProviderKind, Service, ServiceStatus
+from ...types import ModelInfo, ProviderKind, Service, ServiceStatus, TokenCount
 from ..base import ProviderOptions
-from ..openai_compatible import OpenAICompatibleProvider
+from ..openai_compatible import OpenAICompatibleProvider, count_of, with_rerank
 from . import listing
 from .listing import find_entry, names_of, router_of, status_of
 
@@ -79,8 +80,13 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         "with `llama-server --models-dir DIR` to serve every model in a folder."
     )
     dialect: ClassVar[wire.OpenAIDialect] = wire.OpenAIDialect(
-        split_think=True, think_as_template_kwarg=True, image_urls=False
+        split_think=True,
+        think_as_template_kwarg=True,
+        image_urls=False,
+        think_budget_field="thinking_budget_tokens",
+        reasoning_back=True,
     )
+    may_be_vllm: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -153,12 +159,16 @@ class LlamaCppProvider(OpenAICompatibleProvider):
 
     def _op_listing(self, only: str | None) -> Op[list[ModelInfo]]:
         """The models, with the props of each loaded router model (of ``only``, if given)."""
-        outcomes = yield from gather([Request("GET", "/v1/models"), Request("GET", "/props")])
+        outcomes = yield from gather(
+            [Request("GET", "/v1/models"), Request("GET", "/props"), self._rerank_probe()]
+        )
         entries = self._entries(response_of(outcomes[0]))
         props = _json(outcomes[1])
         if not self._note(props):
             props = props if isinstance(props, Mapping) else {}
-            return [self._model(entry, props) for entry in entries]
+            probe = outcomes[2]  # a plain server: its one model reranks or not
+            said = wire.rerank_said(probe.status) if isinstance(probe, Response) else None
+            return [with_rerank(self._model(entry, props), said) for entry in entries]
         # A router's /props describe the router; each loaded model has its own. Never
         # ask about one that is not loaded: that would load it (and evict another).
         wanted = [
@@ -195,6 +205,38 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             if model in (info.name, info.id) or (isinstance(aliases, list) and model in aliases):
                 return info
         raise self._model_not_found(model, [m.name for m in models])
+
+    # ------------------------------------------------------------------ token counts
+
+    def _op_count_tokens(self, req: ChatRequest) -> Op[TokenCount]:
+        """Exact: ``/v1/chat/completions/input_tokens`` with the chat's own body (the
+        server applies its template, tools and special tokens as for the chat), or on a
+        build without it ``/apply-template`` then ``/tokenize``; else the estimate.
+        """
+        body = wire.build_chat_body(req, stream=False, dialect=self._dialect)
+        timeout = self._timeout_for(req.timeout, req.model)
+
+        def post(path: str, json: object) -> Request:
+            return Request("POST", path, json, model=req.model, timeout=timeout)
+
+        try:
+            response = yield from send(post("/v1/chat/completions/input_tokens", body))
+        except CapabilityError:  # an older build: no such endpoint
+            pass
+        else:
+            data = self._body(response)
+            return self._counted(
+                req, self._parse("a token count", lambda: count_of(data, "input_tokens"))
+            )
+        try:
+            applied = self._body((yield from send(post("/apply-template", body))))
+            prompt = self._parse("a rendered prompt", lambda: _text_of(applied, "prompt"))
+            tokenize = {"content": prompt, "add_special": True, "parse_special": True}
+            tokenized = self._body((yield from send(post("/tokenize", tokenize))))
+        except CapabilityError:
+            return self._estimated(req)
+        tokens = self._parse("tokens", lambda: _list_of(tokenized, "tokens"))
+        return self._counted(req, len(tokens))
 
     # ------------------------------------------------------------------ model management
 
@@ -308,6 +350,20 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             hint=f"Try again: `modelport load {name}`.",
             **self.ctx.kwargs(),
         )
+
+
+def _text_of(data: object, key: str) -> str:
+    value = data[key] if isinstance(data, Mapping) else None
+    if not isinstance(value, str):
+        raise TypeError(f"{key!r} is not text")
+    return value
+
+
+def _list_of(data: object, key: str) -> list[Any]:
+    value = data[key] if isinstance(data, Mapping) else None
+    if not isinstance(value, list):
+        raise TypeError(f"{key!r} is not a list")
+    return value
 
 
 def _props_request(name: str) -> Request:
