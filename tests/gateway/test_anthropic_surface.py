@@ -79,7 +79,7 @@ async def test_server_tools_are_dropped_and_named_in_the_warning_header() -> Non
     assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather"]
 
 
-async def test_count_tokens_answers_the_estimate_for_a_known_model() -> None:
+async def test_count_tokens_answers_the_clients_count_for_a_known_model_and_404_otherwise() -> None:
     provider, _ = recording_backend()
     async with gateway([provider]) as (_, http):
         counted = await http.post("/v1/messages/count_tokens?beta=true", json=HI)

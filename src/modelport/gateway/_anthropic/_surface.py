@@ -2,12 +2,12 @@
 of this package): ``POST /v1/messages``, ``POST /v1/messages/count_tokens``, and
 Claude Code's side paths, answered quietly.
 
-Hooks for client features still to come (the core adds them; this surface is ready):
+From the client's features:
 
-* :data:`THINK_BUDGET_OPTION`: the name of the client's chat option for a thinking
-  budget; while it is ``None``, ``thinking.budget_tokens`` only turns thinking on.
-* :meth:`AnthropicSurface.input_tokens`: the count ``count_tokens`` answers; the
-  estimate until the client can count a prompt on the service (``Client.count_tokens``).
+* :data:`THINK_BUDGET_OPTION`: the client's chat option (``think_budget``) that carries
+  ``thinking.budget_tokens`` to servers that take a budget.
+* ``count_tokens`` answers :meth:`modelport.AsyncClient.count_tokens` for the same
+  chat: exact where the service counts (llama.cpp, vLLM), the estimate elsewhere.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ __all__ = ["HEARTBEAT", "THINK_BUDGET_OPTION", "AnthropicSurface"]
 
 HEARTBEAT = 10.0
 """Seconds without a chunk before the headers go out, then between ``ping`` events."""
-THINK_BUDGET_OPTION: str | None = None
-"""The client's chat option for a thinking budget, once the core has one."""
+THINK_BUDGET_OPTION: str | None = "think_budget"
+"""The client's chat option for a thinking budget (``None``: only turn thinking on)."""
 
 
 class AnthropicSurface(Surface):
@@ -92,15 +92,12 @@ class AnthropicSurface(Surface):
         request = parse_count_request(body)
         ex.model = request.model
         ex.warn(*request.warnings)
-        info = await self.client.model_info(request.model)  # an unknown model is a 404
-        ex.note(info.service)
-        await ex.json(200, count_tokens_body(await self.input_tokens(request)))
-
-    async def input_tokens(self, request: MessagesCall) -> int:
-        """The prompt's tokens: the estimate (see ``_tokens``), until the client can
-        count on the service (llama.cpp, vLLM), which will be called here.
-        """
-        return _estimate(request)
+        await self.client.model_info(request.model)  # an unknown model is a 404, as chat's
+        counted = await self.client.count_tokens(
+            request.model, request.messages, **_options(request)
+        )
+        ex.note(counted.service)
+        await ex.json(200, count_tokens_body(counted.count))
 
 
 def _estimate(request: MessagesCall) -> int:
