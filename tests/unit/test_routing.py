@@ -479,28 +479,6 @@ def test_models_raises_when_no_service_answers() -> None:
         client.models()
 
 
-# ---------------------------------------------------------------------------- capabilities
-
-
-def test_a_capability_known_to_be_missing_fails_before_any_request() -> None:
-    path = "models/x.gguf"
-    a = FakeServer("a", ["other"])
-    b = FakeServer("l", [path], meta={"n_ctx": 2048})
-    props_handler = b.handler
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/props":
-            return httpx.Response(200, json={"chat_template_caps": {"supports_tools": False}})
-        return props_handler(request)
-
-    llama = LlamaCppProvider("http://127.0.0.1:8080", transport=httpx.MockTransport(handler))
-    client = modelport.Client(services=[a.provider(), llama])
-    with pytest.raises(CapabilityError) as caught:
-        client.chat("x.gguf", "hi", tools=[{"name": "f", "parameters": {"type": "object"}}])
-    assert "tools" in str(caught.value)
-    assert b.chats == 0
-
-
 # ---------------------------------------------------------------------------- configuration
 
 
