@@ -14,14 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from ._http.ops import sleep
 from ._http.retry import RetryPolicy
 from ._naming import close_names, names_match, split_service_prefix
 from .errors import (
     AllServicesFailedError,
-    CapabilityError,
     ModelNotFoundError,
     ModelportError,
     RequestTimeoutError,
@@ -35,7 +34,16 @@ if TYPE_CHECKING:
     import asyncio
     from typing import TypeAlias
 
-__all__ = ["Flow", "LockBox", "Router", "ServiceState", "Target"]
+__all__ = [
+    "Feature",
+    "Flow",
+    "LockBox",
+    "Router",
+    "ServiceState",
+    "Target",
+    "capability_warnings",
+    "prefer_capable",
+]
 
 T = TypeVar("T")
 
@@ -459,28 +467,51 @@ def _why(error: ModelportError) -> str:
     return f"{type(error).__name__}{status}"
 
 
-def check_capabilities(
-    target: Target, *, tools: bool, images: bool, think: bool, chat: bool
-) -> None:
-    """Refuse before sending what the model is known not to do."""
+Feature = Literal["chat", "tools", "vision", "embedding", "thinking"]
+"""A capability a request needs (a field of :class:`~modelport.Capabilities`)."""
+
+_SAYING = {
+    "chat": "chat",
+    "tools": "tools",
+    "vision": "images (vision)",
+    "embedding": "embeddings",
+    "thinking": "thinking",
+}
+
+
+def _has(target: Target, feature: Feature) -> bool | None:
+    info = target.info
+    return None if info is None else cast("bool | None", getattr(info.capabilities, feature))
+
+
+def prefer_capable(targets: Sequence[Target], needs: Sequence[Feature]) -> list[Target]:
+    """``targets`` with those whose model is said to have every feature in ``needs``
+    first, those that say nothing next, those said to lack one last; otherwise in
+    their order. Capabilities steer; they never remove a target (the server decides).
+    """
+    if not needs or len(targets) < 2:
+        return list(targets)
+
+    def rank(target: Target) -> tuple[int, ...]:
+        return tuple({True: 0, None: 1, False: 2}[_has(target, need)] for need in needs)
+
+    return sorted(targets, key=rank)
+
+
+def capability_warnings(target: Target, needs: Sequence[Feature]) -> tuple[str, ...]:
+    """What to tell the caller about a request sent to a model said to lack a feature
+    it uses: the server was asked anyway and may have ignored that part.
+    """
     info = target.info
     if info is None:
-        return
-    caps = info.capabilities
-    wanted = [
-        ("chat", chat, caps.chat),
-        ("tools", tools, caps.tools),
-        ("vision (images)", images, caps.vision),
-        ("thinking", think, caps.thinking),
-    ]
-    for what, asked, has in wanted:
-        if asked and has is False:
-            raise CapabilityError(
-                f"Model {info.name!r} on {target.state.name} does not support {what}.",
-                service=target.state.name,
-                base_url=target.state.provider.base_url,
-                hint=f"Pick a model that does: `modelport models --capability {what.split()[0]}`.",
-            )
+        return ()
+    return tuple(
+        f"Model {info.name!r} on {target.state.name} is reported not to support "
+        f"{_SAYING[need]}; the request was sent anyway, and the server may have ignored "
+        "that part of it."
+        for need in needs
+        if _has(target, need) is False
+    )
 
 
 NO_SERVER_HINT = (

@@ -31,7 +31,8 @@ def with_client_timings(
 
 
 class _StreamBase:
-    def __init__(self) -> None:
+    def __init__(self, warnings: list[str] | None = None) -> None:
+        self._warnings = warnings if warnings is not None else []
         self._response: ChatResponse | None = None
         self._closed = False
         self._started = time.perf_counter()
@@ -43,8 +44,18 @@ class _StreamBase:
                 self._first = time.perf_counter()
             return item
         assert isinstance(item, ChatResponse)
+        if self._warnings:
+            item = replace(item, warnings=self.warnings)
         self._response = with_client_timings(item, self._started, self._first)
         return None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the caller should know about how the request is served (see
+        :attr:`ChatResponse.warnings`), known once the first chunk has arrived; the
+        final :attr:`response` carries the same.
+        """
+        return tuple(self._warnings)
 
     @property
     def response(self) -> ChatResponse:
@@ -70,8 +81,8 @@ class ChatStream(_StreamBase):
     calling :meth:`close`) closes the connection even if the stream was not finished.
     """
 
-    def __init__(self, source: Iterator[StreamItem]) -> None:
-        super().__init__()
+    def __init__(self, source: Iterator[StreamItem], warnings: list[str] | None = None) -> None:
+        super().__init__(warnings)
         self._source = source
 
     def __iter__(self) -> Iterator[ChatChunk]:
@@ -108,8 +119,10 @@ class ChatStream(_StreamBase):
 class AsyncChatStream(_StreamBase):
     """The async twin of :class:`ChatStream`: ``async for`` and ``async with``."""
 
-    def __init__(self, source: AsyncIterator[StreamItem]) -> None:
-        super().__init__()
+    def __init__(
+        self, source: AsyncIterator[StreamItem], warnings: list[str] | None = None
+    ) -> None:
+        super().__init__(warnings)
         self._source = source
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:

@@ -162,7 +162,9 @@ class Client(ClientCore):
     ) -> ChatStream:
         """Stream a chat; fails over only before the first chunk arrives."""
         req = build_chat_request(model, messages, options)
-        return ChatStream(cast(Iterator[StreamItem], self._iterate(self._chat_stream(req))))
+        warnings: list[str] = []
+        source = cast(Iterator[StreamItem], self._iterate(self._chat_stream(req, warnings)))
+        return ChatStream(source, warnings)
 
     def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
         """Embed a string or a list of strings."""
@@ -323,7 +325,8 @@ class AsyncClient(ClientCore):
     ) -> AsyncChatStream:
         """Stream a chat; fails over only before the first chunk arrives."""
         req = build_chat_request(model, messages, options)
-        return AsyncChatStream(self._iterate(self._chat_stream(req)))
+        warnings: list[str] = []
+        return AsyncChatStream(self._iterate(self._chat_stream(req, warnings)), warnings)
 
     async def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
         """Embed a string or a list of strings."""

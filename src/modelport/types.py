@@ -128,6 +128,12 @@ class ChatResponse:
 
     ``message`` is the assistant :class:`Message` to append to the history for the
     next turn (it carries the tool calls and thinking the server needs back).
+
+    ``warnings`` says what the caller should know about how the request was served:
+    for instance that it used tools, images or thinking that its server reports the
+    model does not support, so the server may have ignored that part. modelport
+    never refuses such a request itself; a server that refuses raises
+    :class:`~modelport.CapabilityError`.
     """
 
     text: str
@@ -139,6 +145,7 @@ class ChatResponse:
     usage: Usage | None = None
     timings: Timings | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    warnings: tuple[str, ...] = ()
 
     @property
     def message(self) -> Message:

@@ -133,6 +133,7 @@ def test_a_streamed_reply_carries_the_warnings_on_the_stream_and_its_response() 
     assert text == "from chat"
 
 
+@pytest.mark.anyio
 async def test_the_async_client_passes_and_warns_like_the_sync_one() -> None:
     llama = Llama("chat")
     async with modelport.AsyncClient(services=[llama.provider(8080)]) as client:
