@@ -48,7 +48,7 @@ from ._router import (
     capability_warnings,
     prefer_capable,
 )
-from ._wire.common import ChatRequest, require_model
+from ._wire.common import ChatRequest, EmbedInputs, require_model
 from .discovery import (
     GATEWAY_HEADER,
     ITSELF,
@@ -578,8 +578,8 @@ class ClientCore:
         finally:
             router.release(target.state)
 
-    def _embed(self, model: str, inputs: list[str]) -> Flow[EmbedResponse]:
-        targets = yield from self._targets(model)
+    def _embed(self, model: str, inputs: EmbedInputs) -> Flow[EmbedResponse]:
+        targets = prefer_capable((yield from self._targets(model)), ["embedding"])
         return (yield from self._on_best(targets, lambda p, name: p._op_embed(name, inputs)))
 
     def _manage(self, model: str, op: Callable[[Provider, str], Op[None]]) -> Flow[None]:

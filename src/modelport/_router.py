@@ -21,6 +21,7 @@ from ._http.retry import RetryPolicy
 from ._naming import close_names, names_match, split_service_prefix
 from .errors import (
     AllServicesFailedError,
+    CapabilityError,
     ModelNotFoundError,
     ModelportError,
     RequestTimeoutError,
@@ -335,7 +336,11 @@ class Router:
 
         Each attempt counts as a request in flight until it ends (with ``keep``, the
         successful one stays counted until :meth:`release`: a stream, until it is
-        closed). Non-retriable errors are raised at once and never failed over. When
+        closed). Non-retriable errors are raised at once and never failed over, except a
+        :class:`CapabilityError` (this replica cannot do it) or a
+        :class:`ModelNotFoundError` (a stale list), which move on to the next target
+        without touching the replica's health. When every target refused for its
+        capability, the first refusal is raised. When
         every target failed: the error itself for a single target, else
         :class:`AllServicesFailedError` with each cause.
         """
@@ -362,6 +367,11 @@ class Router:
                     if isinstance(error, ModelNotFoundError) and len(targets) > 1:
                         log.debug("failing over from %s: it no longer has the model", state.name)
                         errors.append(error)  # a stale list: the next service may have it
+                        break
+                    if isinstance(error, CapabilityError) and len(targets) > 1:
+                        # This replica cannot do it (not a health failure); another may.
+                        log.debug("failing over from %s: %s", state.name, _why(error))
+                        errors.append(error)
                         break
                     if not error.retriable:
                         raise
@@ -391,8 +401,8 @@ class Router:
                     self.release(state)
                 self.record_success(state)
                 return target, result
-        if len(errors) == 1:
-            raise errors[0]
+        if len(errors) == 1 or all(isinstance(e, CapabilityError) for e in errors):
+            raise errors[0]  # every replica refused: the best one's refusal says why
         skipped = len(errors) - tried
         also = f", {skipped} skipped in {'its' if skipped == 1 else 'their'} cool-down" * bool(
             skipped

@@ -17,7 +17,7 @@ from ._router import Flow
 from ._streams import AsyncChatStream, ChatStream, StreamItem
 from ._wire.common import MessagesInput, build_chat_request, normalize_inputs
 from .errors import ModelportError
-from .types import ChatResponse, EmbedResponse, ModelInfo, PullProgress, Service
+from .types import ChatResponse, EmbedInput, EmbedResponse, ModelInfo, PullProgress, Service
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -166,8 +166,8 @@ class Client(ClientCore):
         source = cast(Iterator[StreamItem], self._iterate(self._chat_stream(req, warnings)))
         return ChatStream(source, warnings)
 
-    def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
-        """Embed a string or a list of strings."""
+    def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
+        """Embed a string, a list of strings, or token ids (servers that take them)."""
         return self._run(self._embed(model, normalize_inputs(input)))
 
     def load(self, model: str, context_length: int | None = None, ttl: float | None = None) -> None:
@@ -328,8 +328,8 @@ class AsyncClient(ClientCore):
         warnings: list[str] = []
         return AsyncChatStream(self._iterate(self._chat_stream(req, warnings)), warnings)
 
-    async def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
-        """Embed a string or a list of strings."""
+    async def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
+        """Embed a string, a list of strings, or token ids (servers that take them)."""
         return await self._run(self._embed(model, normalize_inputs(input)))
 
     async def load(

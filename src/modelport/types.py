@@ -17,6 +17,7 @@ __all__ = [
     "Capabilities",
     "ChatChunk",
     "ChatResponse",
+    "EmbedInput",
     "EmbedResponse",
     "FinishReason",
     "ImageInput",
@@ -42,6 +43,10 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "cancel
 """Why a reply ended: ``stop`` (the model finished or hit a stop string), ``length``
 (``max_tokens`` or the context ran out), ``tool_calls``, ``content_filter``,
 ``cancelled`` or ``error``; another string where a server has its own reason."""
+
+EmbedInput = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
+"""What :meth:`~modelport.Client.embed` takes: a string, a list of strings, or token ids
+(one list of ints, or a list of them), as OpenAI's ``/v1/embeddings`` takes them."""
 
 ImageInput = str | bytes | os.PathLike[str]
 """An image: raw bytes, a file path, a ``data:`` URL, or a base64 string."""

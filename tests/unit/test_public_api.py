@@ -27,6 +27,7 @@ CONTRACT_NAMES = {
     "ChatChunk",
     "Usage",
     "Timings",
+    "EmbedInput",
     "EmbedResponse",
     "PullProgress",
     "ChatStream",

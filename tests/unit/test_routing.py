@@ -14,7 +14,6 @@ import pytest
 import modelport
 from modelport import (
     AllServicesFailedError,
-    CapabilityError,
     ConfigurationError,
     ContextLengthExceededError,
     InvalidRequestError,
@@ -243,7 +242,6 @@ def test_non_retriable_errors_are_raised_at_once_and_never_failed_over() -> None
     for behaviour, error in (
         (status(400, "bad temperature"), InvalidRequestError),
         (status(400, "the prompt is longer than the context length"), ContextLengthExceededError),
-        (status(501, "not supported"), CapabilityError),
     ):
         a, b = FakeServer("a", ["m"]), FakeServer("b", ["m"])
         a.chat_script = [behaviour]

@@ -24,6 +24,7 @@ from ..errors import ModelportError
 from ..types import ChatChunk, ChatResponse, EmbedResponse, Message, Timings, ToolCall, Usage
 from .common import (
     ChatRequest,
+    EmbedInputs,
     options_by_table,
     parse_arguments,
     split_think_tags,
@@ -171,8 +172,8 @@ def _json_schema_format(schema: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_embed_body(model: str, inputs: list[str]) -> dict[str, Any]:
-    """The JSON body for ``POST /v1/embeddings``."""
+def build_embed_body(model: str, inputs: EmbedInputs) -> dict[str, Any]:
+    """The JSON body for ``POST /v1/embeddings``: strings, or token ids as given."""
     return {"model": model, "input": inputs}
 
 

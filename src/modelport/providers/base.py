@@ -4,7 +4,7 @@ A provider owns one server: its base URL, auth, model listing, capabilities, err
 rules and model management. A subclass implements *operations*: generators that
 yield steps and return a result (see :mod:`modelport._http.ops`), for example::
 
-    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
         response = yield from send(Request("POST", "/v1/embeddings", {...}, model=model))
         data = self._body(response)           # JSON, with an in-band error raised
         return parse_embeddings(data, self.ctx, model=model)
@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar, cast
 
 import httpx
 
@@ -45,8 +45,10 @@ from .._streams import AsyncChatStream, ChatStream, StreamItem
 from .._version import __version__
 from .._wire.common import (
     ChatRequest,
+    EmbedInputs,
     MessagesInput,
     build_chat_request,
+    is_text,
     normalize_inputs,
     require_model,
 )
@@ -54,6 +56,7 @@ from .._wire.stream import ChatStreamDecoder, guard_shape
 from ..errors import CapabilityError, ConfigurationError, ModelNotFoundError, ModelportError
 from ..types import (
     ChatResponse,
+    EmbedInput,
     EmbedResponse,
     ModelInfo,
     ProviderKind,
@@ -410,7 +413,7 @@ class Provider:
         yield from stream(request, decoder)
         yield from emit(decoder.response())
 
-    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
         raise self._unsupported("embeddings")
 
     def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Op[None]:
@@ -432,6 +435,16 @@ class Provider:
             f"{self.server_name} at {self.base_url} does not support {what}.",
             hint=hint,
             **self.ctx.kwargs(),
+        )
+
+    def _text_only(self, inputs: EmbedInputs) -> list[str]:
+        """``inputs`` as strings, for a server whose embeddings take text only."""
+        if is_text(inputs):
+            return cast("list[str]", inputs)
+        raise self._unsupported(
+            "token ids as embedding input (it embeds text only)",
+            hint="Send the text instead. LangChain's OpenAIEmbeddings sends token ids by "
+            "default: create it with check_embedding_ctx_length=False to send text.",
         )
 
     def _parse(self, what: str, parse: Callable[[], T]) -> T:
@@ -502,8 +515,8 @@ class Provider:
         req = build_chat_request(model, messages, options)
         return ChatStream(self._iterate(self._op_chat_stream(req)))
 
-    def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
-        """Embed one string or a list of strings."""
+    def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
+        """Embed one string, a list of strings, or token ids (servers that take them)."""
         return self._run(self._op_embed(require_model(model), normalize_inputs(input)))
 
     def load(self, model: str, context_length: int | None = None, ttl: float | None = None) -> None:
@@ -549,7 +562,7 @@ class Provider:
         req = build_chat_request(model, messages, options)
         return AsyncChatStream(self._aiterate(self._op_chat_stream(req)))
 
-    async def aembed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
+    async def aembed(self, model: str, input: EmbedInput) -> EmbedResponse:
         """Async :meth:`embed`."""
         return await self._arun(self._op_embed(require_model(model), normalize_inputs(input)))
 

@@ -11,7 +11,7 @@ from .._capabilities import guess_capabilities
 from .._http.ops import Op, Request, send
 from .._http.urls import normalize_base_url
 from .._wire import openai_chat as wire
-from .._wire.common import ChatRequest
+from .._wire.common import ChatRequest, EmbedInputs
 from ..types import ChatResponse, EmbedResponse, ModelInfo, ProviderKind, Service, ServiceStatus
 from .base import Provider
 
@@ -113,7 +113,7 @@ class OpenAICompatibleProvider(Provider):
         )
         return self._chat_request(req, stream=True), decoder
 
-    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
         response = yield from send(
             Request(
                 "POST",

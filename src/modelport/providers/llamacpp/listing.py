@@ -168,6 +168,7 @@ def model_info(
     service: str,
     kind: ProviderKind,
     router: bool = False,
+    embedding: bool | None = None,
 ) -> ModelInfo:
     """A :class:`ModelInfo` from one ``/v1/models`` entry and the ``/props`` that describe
     that model (a plain server's ``/props``, a router model's ``/props?model=``, or
@@ -211,7 +212,7 @@ def model_info(
         context_length=opt_pos_int(meta.get("n_ctx_train")),
         loaded_context_length=opt_pos_int(served_ctx),
         loaded=loaded,
-        capabilities=_capabilities(entry, props, router=router),
+        capabilities=_capabilities(entry, props, router=router, embedding=embedding),
         parameter_size=_human_count(n_params) if n_params is not None else None,
         quantization=opt_str(meta.get("ftype")) or opt_str(props.get("model_ftype")),
         format="gguf",
@@ -221,10 +222,15 @@ def model_info(
 
 
 def _capabilities(
-    entry: Mapping[str, Any], props: Mapping[str, Any], *, router: bool
+    entry: Mapping[str, Any],
+    props: Mapping[str, Any],
+    *,
+    router: bool,
+    embedding: bool | None = None,
 ) -> Capabilities:
     """From the model's props where there are some; for a router model without them,
-    what its ``architecture`` and its name say.
+    what its ``architecture`` and its name say. ``embedding``: what the server said when
+    asked (its ``/props`` do not say).
 
     >>> entry = {"id": "nomic-embed-text", "architecture": {"input_modalities": ["text"]}}
     >>> _capabilities(entry, {}, router=True)
@@ -249,7 +255,7 @@ def _capabilities(
         chat=True,
         tools=tools if isinstance(tools, bool) else None,
         vision=vision,
-        embedding=None,
+        embedding=embedding,
         thinking=thinking,
     )
     if props or not router:

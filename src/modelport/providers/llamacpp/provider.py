@@ -158,7 +158,10 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         props = _json(outcomes[1])
         if not self._note(props):
             props = props if isinstance(props, Mapping) else {}
-            return [self._model(entry, props) for entry in entries]
+            # /props do not say whether the server embeds; an empty input does, at once.
+            (probe,) = yield from gather([Request("POST", "/v1/embeddings", {"input": []})])
+            embeds = _embeds(probe)
+            return [self._model(entry, props, embedding=embeds) for entry in entries]
         # A router's /props describe the router; each loaded model has its own. Never
         # ask about one that is not loaded: that would load it (and evict another).
         wanted = [
@@ -177,13 +180,21 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         }
         return models
 
-    def _model(self, entry: Mapping[str, Any], props: object, *, router: bool = False) -> ModelInfo:
+    def _model(
+        self,
+        entry: Mapping[str, Any],
+        props: object,
+        *,
+        router: bool = False,
+        embedding: bool | None = None,
+    ) -> ModelInfo:
         return listing.model_info(
             entry,
             props if isinstance(props, Mapping) else {},
             service=self.name,
             kind=self.kind,
             router=router,
+            embedding=embedding,
         )
 
     def _entries(self, response: Response) -> list[Mapping[str, Any]]:
@@ -313,6 +324,20 @@ class LlamaCppProvider(OpenAICompatibleProvider):
 def _props_request(name: str) -> Request:
     """A running router model's own props; ``autoload=false`` so that asking never loads."""
     return Request("GET", "/props?" + urlencode({"model": name, "autoload": "false"}), model=name)
+
+
+def _embeds(probe: Outcome) -> bool | None:
+    """Whether the server embeds through ``/v1/embeddings``, from its answer to an empty
+    input (refused before any work): 501 without ``--embeddings``; 400 "must not be
+    empty" with it; 400 "Pooling type 'none' is not OAI compatible" for a model that
+    embeds only per token. ``None`` for any other answer (an older server, no answer).
+    """
+    if isinstance(probe, Response):
+        return None  # an empty input embedded: not an answer this probe knows
+    status = probe.status_code
+    if status == 501 or (status == 400 and "pooling" in str(probe).lower()):
+        return False
+    return True if status == 400 else None
 
 
 def _json(outcome: Outcome) -> object:
