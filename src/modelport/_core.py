@@ -52,6 +52,7 @@ from ._wire.common import ChatRequest, EmbedInputs, require_model
 from .discovery import (
     GATEWAY_HEADER,
     ITSELF,
+    LOOP,
     Candidate,
     parse_service_spec,
     parse_services_env,
@@ -62,6 +63,7 @@ from .errors import (
     ModelNotFoundError,
     ModelportError,
     ProtocolError,
+    ServerError,
     ServiceUnavailableError,
     StreamError,
 )
@@ -292,6 +294,7 @@ class ClientCore:
             else:
                 self._pending.append(spec)
         self._configured = not self._pending and not self._discover
+        self._looped = False  # the last discovery found only gateways that loop back
 
     def _specs(
         self, services: Sequence[ServiceSpec] | ServiceSpec | None
@@ -371,6 +374,7 @@ class ClientCore:
             self._add(provider, service=replace(service, name=provider.name))
 
     def _adopt_discovered(self, services: list[Service]) -> None:
+        self._looped = any(s.error == LOOP for s in services)
         for service in services:
             if service.status is ServiceStatus.UNAVAILABLE:
                 continue
@@ -387,7 +391,15 @@ class ClientCore:
         # Nothing found yet: look again, it costs milliseconds.
         return not self.router.states
 
-    def _no_services(self) -> ServiceUnavailableError:
+    def _no_services(self) -> ModelportError:
+        if self._looped and not self.router.states:
+            return ServerError(
+                "The only model servers found send this request back through a gateway it "
+                "already passed (a loop of gateways, 508).",
+                hint="Give gateways model servers as services, not each other.",
+                status_code=508,
+                retriable=False,
+            )
         return ServiceUnavailableError(
             "No model server found on this machine (looked at Ollama :11434, LM Studio :1234, "
             "llama.cpp :8080, vLLM :8000, Jan :1337).",

@@ -9,6 +9,7 @@ environment names another host; there is no network scanning.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import time
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
 
 from ._classify import classify, facts_from_response
 from ._coerce import opt_str
+from ._http.forwarding import (
+    GATEWAY_HEADER,
+    MAX_GATEWAY_HOPS,
+    current_chain,
+    forwarding,
+    gateway_chain,
+)
 from ._http.mapping import ErrorContext
 from ._http.ops import Op, Outcome, Request, Response, gather, send
 from ._http.urls import normalize_base_url, parse_ollama_host, shown_url
@@ -30,20 +38,27 @@ from .types import ProviderKind, Service, ServiceStatus
 __all__ = [
     "GATEWAY_HEADER",
     "ITSELF",
+    "LOOP",
+    "MAX_GATEWAY_HOPS",
     "Candidate",
     "adiscover",
     "aprobe",
     "candidates",
     "discover",
+    "forwarding",
+    "gateway_chain",
     "ollama_host_url",
     "parse_services_env",
     "probe",
 ]
 
-GATEWAY_HEADER = "x-modelport-gateway"
-"""The header a modelport gateway puts on its own requests and on every answer it sends."""
 ITSELF = "this is the gateway itself"
 """``Service.error`` of a probed address that turned out to be the probing gateway."""
+LOOP = (
+    "a gateway loop: this address sends requests back through a gateway they already "
+    "passed (it answered 508)"
+)
+"""``Service.error`` of a probed address that answered 508: the probe went round a loop."""
 
 DEFAULT_CANDIDATES: tuple[tuple[str, str, ProviderKind | None], ...] = (
     ("ollama", "http://127.0.0.1:11434", "ollama"),
@@ -230,13 +245,17 @@ def probe_op(candidate: Candidate, timeout: float, *, gateway_id: str | None = N
     """Fingerprint one address. Never raises: failures come back as UNAVAILABLE.
 
     With ``gateway_id`` (a gateway probing its neighbours), every probe carries it in
-    the ``x-modelport-gateway`` header, and an address whose answer carries the same id
-    is the gateway itself: it is reported UNAVAILABLE (error :data:`ITSELF`), so that
-    the gateway never routes to itself.
+    the ``x-modelport-gateway`` header (or, for a request that came through other
+    gateways, the whole chain: :func:`~modelport._http.forwarding.forwarding`). An
+    address whose answer names the same id is the gateway itself, reported UNAVAILABLE
+    (error :data:`ITSELF`), so that the gateway never routes to itself; one that
+    answers 508 sent the probe round a loop of gateways (error :data:`LOOP`), and
+    nothing more is asked of it.
     """
     started = time.perf_counter()
     deadline = started + timeout
-    headers = {GATEWAY_HEADER: gateway_id} if gateway_id else {}
+    chain = current_chain() or gateway_id  # a probe made for a chained request: the chain
+    headers = {GATEWAY_HEADER: chain} if chain else {}
 
     def get(path: str, *, check: bool = True) -> Request:
         left = max(0.001, deadline - time.perf_counter())
@@ -249,8 +268,10 @@ def probe_op(candidate: Candidate, timeout: float, *, gateway_id: str | None = N
     except ModelportError as exc:
         root = exc
     if isinstance(root, Response):
-        if gateway_id and root.headers.get(GATEWAY_HEADER) == gateway_id:
+        if gateway_id and gateway_id in _ids(root.headers.get(GATEWAY_HEADER)):
             return _unavailable(candidate, name, ITSELF)
+        if root.status == 508:
+            return _unavailable(candidate, name, LOOP)
         if root.status >= 300:
             root = _on_error(_probe_ctx(candidate))(root)
     if isinstance(root, (ServiceUnavailableError, RequestTimeoutError)):
@@ -306,6 +327,14 @@ def probe_op(candidate: Candidate, timeout: float, *, gateway_id: str | None = N
         latency_ms=latency,
         model_count=count,
     )
+
+
+def _ids(value: str | None) -> tuple[str, ...]:
+    """The gateway ids an answer names (one, from a modelport gateway); none if unreadable."""
+    try:
+        return gateway_chain(value)
+    except ValueError:
+        return ()
 
 
 def _reason(error: ModelportError) -> str:
@@ -454,7 +483,8 @@ def probe(
             return io.run(probe_op(candidate, timeout, gateway_id=gateway_id))
 
         pool = ThreadPoolExecutor(max_workers=len(found))
-        futures = [pool.submit(one, c) for c in found]
+        # each probe sees this thread's context (a gateway's chain: forwarding())
+        futures = [pool.submit(contextvars.copy_context().run, one, c) for c in found]
         wait(futures, timeout=timeout * 1.05 + 0.05)
         pool.shutdown(wait=False, cancel_futures=True)
         return _logged([_outcome(f, c) for f, c in zip(futures, found, strict=True)])

@@ -37,10 +37,11 @@ def launched(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         *,
         host: str,
         port: int,
+        limits: Any,
         log_level: str,
         announce: Callable[[int], Awaitable[None]],
     ) -> None:
-        seen.update(app=app_, host=host, port=port, log_level=log_level)
+        seen.update(app=app_, host=host, port=port, log_level=log_level, limits=limits)
         asyncio.run(announce(port))
 
     monkeypatch.setattr(_serve, "make_client", make_client)
@@ -102,6 +103,51 @@ def test_listening_beyond_this_machine_without_a_key_is_refused(
     assert result.exit_code == 2
     assert "app" not in launched  # nothing was started
     assert "--api-key" in result.stderr and "MODELPORT_API_KEYS" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--api-key", ""], {}),  # serve --api-key "$KEY" with KEY unset, as the docs show
+        (["--api-key", "   "], {}),
+        ([], {"MODELPORT_API_KEYS": " , ,"}),
+        (["--api-key", ""], {"MODELPORT_API_KEYS": ","}),
+    ],
+    ids=["empty-flag", "blank-flag", "empty-env", "both-empty"],
+)
+def test_an_empty_key_does_not_let_the_gateway_listen_beyond_this_machine(
+    runner: CliRunner,
+    launched: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", *args])
+    assert result.exit_code == 2, result.output
+    assert "app" not in launched  # nothing was started
+    assert "empty" in result.stderr, result.stderr
+    assert "--api-key" in result.stderr and "MODELPORT_API_KEYS" in result.stderr
+
+
+def test_on_loopback_an_empty_key_is_dropped_and_the_banner_says_none_is_required(
+    runner: CliRunner, launched: dict[str, Any]
+) -> None:
+    result = runner.invoke(app, ["serve", "--api-key", "", "--api-key", " "])
+    assert result.exit_code == 0, result.output
+    assert "keys:    none" in result.stdout, result.stdout
+    assert "required" not in result.stdout, result.stdout
+    assert launched["app"].keyed is False
+
+
+def test_the_banner_counts_only_the_keys_that_are_not_empty(
+    runner: CliRunner, launched: dict[str, Any]
+) -> None:
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--api-key", "k1", "--api-key", ""])
+    assert result.exit_code == 0, result.output
+    assert "1 API key required" in result.stdout, result.stdout
+    assert launched["app"].keyed is True
 
 
 def test_an_unreadable_max_body_is_a_usage_error(

@@ -64,9 +64,9 @@ def wait_until(condition: Callable[[], object], seconds: float = 15.0) -> bool:
     return bool(condition())
 
 
-def open_fds() -> int:
-    """How many file descriptors this process has open."""
-    return len(os.listdir("/proc/self/fd"))
+def open_fds(pid: int | str = "self") -> int:
+    """How many file descriptors this process (or process ``pid``) has open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def sockets_to(port: int) -> int:
@@ -93,9 +93,9 @@ def sockets_to(port: int) -> int:
     return count
 
 
-def rss_bytes() -> int:
-    """This process's resident set size, from /proc/self/status."""
-    with open("/proc/self/status", encoding="ascii") as status:
+def rss_bytes(pid: int | str = "self") -> int:
+    """The resident set size of this process (or ``pid``), from /proc/PID/status."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024

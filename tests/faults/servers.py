@@ -283,9 +283,10 @@ class FaultServer:
     Args:
         routes: a script for every request, or a mapping from ``"/path"`` or
             ``"METHOD /path"`` to a script; other paths get a JSON 404.
+        port: the port to listen on (0: one the kernel picks).
     """
 
-    def __init__(self, routes: Script | Mapping[str, Script]) -> None:
+    def __init__(self, routes: Script | Mapping[str, Script], *, port: int = 0) -> None:
         self.routes: Mapping[str, Script] = routes if isinstance(routes, Mapping) else {}
         self.default: Script = routes if callable(routes) else _not_found
         self.requests: list[Received] = []
@@ -299,7 +300,7 @@ class FaultServer:
         self._threads: list[threading.Thread] = []
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
+        self._listener.bind(("127.0.0.1", port))
         self._listener.listen(64)
         self._listener.settimeout(0.05)
         self.port: int = self._listener.getsockname()[1]

@@ -147,6 +147,37 @@ def test_credentials_in_a_service_url_reach_the_server_but_not_the_report(lab: L
     assert (authorization(server, kind.chat_path)[-1] or "").startswith("Basic ")
 
 
+def _basic_forms(user: str, password: str) -> list[str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return [token, token.rstrip("=")]
+
+
+def test_a_401_that_echoes_the_basic_auth_token_is_masked(lab: Lab, kind: Kind) -> None:
+    # Issue 18, D4: the password was masked, but not the base64 token that carries it.
+    server = lab.serve({kind.chat_path: echo_authorization(_json_401, status=401)})
+    provider = lab.provider(kind, server.url.replace("http://", f"http://alice:{PASSWORD}@"))
+    with pytest.raises(ModelportError) as caught:
+        lab.chat(provider, kind.model)
+    error = caught.value
+    assert server.requests[-1].headers["authorization"].startswith("Basic ")  # it was echoed
+    outcome = lab.stream(provider, kind.model)
+    for text in (str(error), repr(error), error.message, str(outcome.error)):
+        hidden(text)
+        for form in _basic_forms("alice", PASSWORD):
+            assert form not in text, f"the Basic token is shown: {text}"
+    assert "***" in str(error), str(error)
+
+
+def test_a_health_probe_that_echoes_the_basic_auth_token_is_masked(lab: Lab) -> None:
+    kind = OPENAI
+    server = lab.serve(echo_authorization(_json_401, status=401))
+    provider = lab.provider(kind, server.url.replace("http://", f"http://alice:{PASSWORD}@"))
+    service = lab.call(provider.health, provider.ahealth)
+    assert service.error
+    for form in _basic_forms("alice", PASSWORD):
+        assert form not in service.error, service.error
+
+
 # ------------------------------------------------------------------ defect 15: echoed keys
 
 

@@ -103,7 +103,7 @@ def test_a_connection_closed_mid_stream_keeps_the_partial_text(lab: Lab, kind: K
             )
         }
     )
-    provider = lab.provider(kind, server.url)
+    provider = lab.provider(kind, server.url, timeout=10.0)  # the close, not a timeout
     outcome = lab.stream(provider, kind.model, on_chunk=release_after(server))
     check_partial(outcome, provider, cause=httpx.RemoteProtocolError)
     lab.assert_no_leak(provider)
@@ -159,7 +159,7 @@ def test_a_line_longer_than_the_bound_is_refused_without_buffering_it(lab: Lab, 
     server = lab.serve(
         {kind.chat_path: huge_line([], content_type=kind.stream_type, prefix=kind.line_prefix())}
     )
-    provider = lab.provider(kind, server.url)
+    provider = lab.provider(kind, server.url, timeout=10.0)  # the bound, not a timeout
     outcome = lab.stream(provider, kind.model)
     assert outcome.chunks == []
     error = check_error(outcome.error, ProtocolError, provider)
@@ -179,7 +179,7 @@ def test_a_line_longer_than_the_bound_after_some_chunks_keeps_the_partial_text(
             )
         }
     )
-    provider = lab.provider(kind, server.url)
+    provider = lab.provider(kind, server.url, timeout=10.0)  # the bound, not a timeout
     outcome = lab.stream(provider, kind.model)
     error = check_partial(outcome, provider)
     assert f"longer than {DEFAULT_MAX_LINE_BYTES} bytes" in error.message

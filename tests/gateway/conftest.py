@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -12,11 +13,13 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 import modelport
 from modelport.gateway import Gateway, create_app
 
-BASE = "http://gateway.test"
+BASE = "http://localhost"
+"""A loopback name: a gateway without keys answers only those (DNS rebinding)."""
 
 
 @asynccontextmanager
@@ -77,3 +80,51 @@ class Records(logging.Handler):
 
     def text(self) -> str:
         return "\n".join(r.getMessage() for r in self.records)
+
+
+@pytest.fixture
+def gateway_records() -> Iterator[Records]:
+    """Every record of the ``modelport.gateway`` logger, at every level."""
+    handler = Records()
+    gateway_log = logging.getLogger("modelport.gateway")
+    saved = (gateway_log.level, gateway_log.propagate)
+    gateway_log.addHandler(handler)
+    gateway_log.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        gateway_log.removeHandler(handler)
+        gateway_log.setLevel(saved[0])
+        gateway_log.propagate = saved[1]
+
+
+SSE_HI = (
+    b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+    b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+def recording_backend(
+    name: str = "up",
+) -> tuple[modelport.OpenAICompatibleProvider, list[httpx.Request]]:
+    """An OpenAI-compatible service over ``httpx.MockTransport`` that serves model
+    ``m`` (one reply, or a stream) and records every request it gets."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"data": [{"id": "m"}]})
+        if request.content and json.loads(request.content).get("stream"):
+            return httpx.Response(
+                200, content=SSE_HI, headers={"content-type": "text/event-stream"}
+            )
+        return httpx.Response(
+            200, json={"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}
+        )
+
+    provider = modelport.OpenAICompatibleProvider(
+        "http://127.0.0.1:9/v1", name=name, transport=httpx.MockTransport(handler)
+    )
+    return provider, seen

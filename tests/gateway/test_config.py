@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelport import ConfigurationError
-from modelport.gateway import parse_size
+from modelport.gateway import create_app, parse_size
 from modelport.gateway._config import is_loopback, keys_from_env
 
 
@@ -53,3 +53,16 @@ def test_loopback_addresses(host: str, loopback: bool) -> None:
 def test_keys_come_comma_separated_from_the_environment() -> None:
     assert keys_from_env({"MODELPORT_API_KEYS": " k1, k2 ,,"}) == ["k1", "k2"]
     assert keys_from_env({}) == []
+
+
+@pytest.mark.parametrize("keys", [[""], ["   "], ["good-key", ""], ["\t\n"]])
+def test_an_empty_api_key_given_to_create_app_is_a_configuration_error(keys: list[str]) -> None:
+    # Dropping it silently would turn "keys: [$KEY]" with KEY unset into no auth at all.
+    with pytest.raises(ConfigurationError, match="empty"):
+        create_app(api_keys=keys)
+
+
+def test_no_keys_at_all_means_no_key_is_asked_for() -> None:
+    assert create_app(api_keys=None).keyed is False
+    assert create_app(api_keys=[]).keyed is False
+    assert create_app(api_keys=["k"]).keyed is True

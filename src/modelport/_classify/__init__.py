@@ -319,9 +319,10 @@ def generic(facts: ErrorFacts, ctx: ErrorContext) -> ModelportError:
     -> model not found; other 404/405 -> endpoint missing (capability); a
     context-overflow message (or 413) -> context exceeded; "not supported" (or 501) ->
     capability; 408 -> timeout; other 4xx -> invalid request; 503 -> unavailable;
-    other 5xx -> server error. An error inside a successful answer is read as a 400
-    would be; in a stream, one the rows do not recognise is the server failing (a
-    retriable :class:`ServerError`), so a client may retry or fail over.
+    508 (a gateway loop) -> a server error never retried; other 5xx -> server error.
+    An error inside a successful answer is read as a 400 would be; in a stream, one
+    the rows do not recognise is the server failing (a retriable
+    :class:`ServerError`), so a client may retry or fail over.
     """
     status = facts.status
     message = facts.message
@@ -402,6 +403,14 @@ def generic(facts: ErrorFacts, ctx: ErrorContext) -> ModelportError:
         )
         error.retry_after = facts.retry_after
         return error
+    if status == 508:  # a gateway found itself in the request's chain: never retried
+        return ServerError(
+            f"{where} refused the request as a loop (508){said}.",
+            hint="Two gateways route to each other: give gateways model servers as "
+            "services, not each other.",
+            retriable=False,
+            **kw,
+        )
     if status is not None and status >= 500:
         return ServerError(
             f"{where} failed ({status}){said}.", hint="Check the server's log.", **kw

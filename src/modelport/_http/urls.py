@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from ..errors import ConfigurationError
 
 __all__ = [
+    "basic_auth_forms",
     "connectable_host",
     "normalize_base_url",
     "parse_ollama_host",
@@ -135,6 +136,20 @@ def url_credentials(url: str) -> tuple[str, str] | None:
     if parts.username is None:
         return None
     return unquote(parts.username), unquote(parts.password or "")
+
+
+def basic_auth_forms(user: str, password: str) -> list[str]:
+    """Every form in which ``user:password`` sent as HTTP Basic auth may come back in a
+    server's text: the password, and the base64 token with and without its padding
+    (as httpx encodes it: UTF-8).
+
+    >>> basic_auth_forms("alice", "s3cret")
+    ['s3cret', 'YWxpY2U6czNjcmV0', 'YWxpY2U6czNjcmV0']
+    """
+    from base64 import b64encode
+
+    token = b64encode(f"{user}:{password}".encode()).decode()
+    return [password, token, token.rstrip("=")]
 
 
 def connectable_host(host: str) -> str:

@@ -21,6 +21,7 @@ from . import _context
 
 if TYPE_CHECKING:
     from ..client import AsyncClient
+    from ..gateway import ServerLimits
 
 __all__ = ["COMMANDS", "INSTALL_HINT", "make_client", "run", "serve"]
 
@@ -29,8 +30,6 @@ INSTALL_HINT = (
     "Install it with: pip install 'modelport[serve]'"
 )
 DEFAULT_PORT = 11435
-GRACE_SECONDS = 10
-"""How long Ctrl-C waits for requests in flight before closing them."""
 
 
 def make_client(services: Sequence[str], timeout: float | None, gateway_id: str) -> AsyncClient:
@@ -47,38 +46,14 @@ def run(
     *,
     host: str,
     port: int,
+    limits: ServerLimits,
     log_level: str,
     announce: Callable[[int], Awaitable[None]],
 ) -> None:
-    """Serve ``app`` with uvicorn until Ctrl-C; ``announce(port)`` runs once listening.
-    When it stops, the app's client is closed in the event loop that used it.
-    """
-    import uvicorn
+    """Serve ``app`` until Ctrl-C (see :func:`modelport.gateway.serve`)."""
+    from ..gateway import serve
 
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets)
-            if self.started:
-                bound = self.servers[0].sockets[0].getsockname()[1] if self.servers else port
-                await announce(int(bound))
-
-        async def serve(self, sockets: Any = None) -> None:
-            try:
-                await super().serve(sockets)
-            finally:
-                await app.client.aclose()
-
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,  # the gateway writes its own line per request
-        lifespan="on",
-        server_header=False,
-        timeout_graceful_shutdown=GRACE_SECONDS,
-    )
-    Server(config).run()
+    serve(app, host=host, port=port, limits=limits, log_level=log_level, announce=announce)
 
 
 def _shown_host(host: str) -> str:
@@ -87,6 +62,14 @@ def _shown_host(host: str) -> str:
     if host == "::":
         return "[::1]"
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _size(size: int) -> str:
+    """``104857600`` -> ``100 MB``, in the units ``--max-body`` takes."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:g} {unit}"
+    return f"{size} B"
 
 
 def _service_line(service: Service) -> str:
@@ -141,6 +124,48 @@ def _setup_logging(level: str) -> None:
     help="The largest request body (512KB, 100MB...); larger gets 413.",
 )
 @click.option(
+    "--max-body-memory",
+    default=None,
+    metavar="SIZE",
+    help="Request bodies held in memory at once, across requests; beyond it 503. "
+    "Default: 4 times --max-body.",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A browser origin allowed to read answers (https://app.example, "
+    "https://*.example, or * for any); repeatable; also MODELPORT_ORIGINS. Added to "
+    "pages on localhost and 127.0.0.1 and the app://, file://, tauri:// and "
+    "vscode-webview:// schemes.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1, None),
+    default=None,
+    metavar="N",
+    help="Connections open at once (default: as many as the open-file limit allows, "
+    "half of it). At the cap, idle connections make room; busy ones get 503.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="A connection that sends nothing for this long (before its request, within "
+    "its head or its body) is closed, with 408 mid-request.",
+)
+@click.option(
+    "--head-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="The most a request's head (its line and headers) may take to arrive.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="info",
@@ -155,6 +180,11 @@ def serve(
     services: tuple[str, ...],
     api_keys: tuple[str, ...],
     max_body: str,
+    max_body_memory: str | None,
+    cors_origins: tuple[str, ...],
+    max_connections: int | None,
+    idle_timeout: float,
+    head_timeout: float,
     log_level: str,
 ) -> None:
     """Serve every model behind one OpenAI-compatible (and Ollama) endpoint.
@@ -165,20 +195,45 @@ def serve(
       modelport serve --service gpu=http://10.0.0.5:11434
       modelport serve --host 0.0.0.0 --api-key "$KEY"
     """
-    from ..gateway import create_app, is_loopback, keys_from_env, parse_size
+    from ..gateway import (
+        ServerLimits,
+        create_app,
+        is_loopback,
+        keys_from_env,
+        origins_from_env,
+        parse_size,
+    )
 
-    keys = [*api_keys, *keys_from_env(os.environ)]
+    keys = [key.strip() for key in (*api_keys, *keys_from_env(os.environ)) if key.strip()]
+    empty = any(not key.strip() for key in api_keys) or (
+        "MODELPORT_API_KEYS" in os.environ and not keys_from_env(os.environ)
+    )
     if not is_loopback(host) and not keys:
+        said = (
+            'the API key given is empty (an unset variable in --api-key "$KEY"?), so '
+            if empty
+            else ""
+        )
         raise click.UsageError(
-            f"Refusing to listen on {host} without an API key: anyone who can reach this "
-            "machine could use its models. Add a key with --api-key KEY (repeatable) or "
-            "MODELPORT_API_KEYS=key1,key2, or listen on 127.0.0.1."
+            f"Refusing to listen on {host} without an API key: {said}anyone who can reach "
+            "this machine could use its models. Add a non-empty key with --api-key KEY "
+            "(repeatable) or MODELPORT_API_KEYS=key1,key2, or listen on 127.0.0.1."
         )
     try:
         size = parse_size(max_body)
     except ConfigurationError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-body") from None
     try:
+        held = parse_size(max_body_memory) if max_body_memory is not None else 4 * size
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--max-body-memory") from None
+    if held < size:
+        raise click.BadParameter(
+            f"{max_body_memory} is less than one body of --max-body {max_body}.",
+            param_hint="--max-body-memory",
+        )
+    try:
+        import httptools  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
         click.echo(INSTALL_HINT, err=True)
@@ -186,7 +241,19 @@ def serve(
 
     gateway_id = secrets.token_hex(8)
     client = make_client([*state.services, *services], state.timeout, gateway_id)
-    app = create_app(client, api_keys=keys, max_body=size, gateway_id=gateway_id)
+    origins = [*cors_origins, *origins_from_env(os.environ)]
+    app = create_app(
+        client,
+        api_keys=keys,
+        max_body=size,
+        gateway_id=gateway_id,
+        max_body_memory=held,
+        cors_origins=origins,
+    )
+    limits = ServerLimits(
+        idle_timeout=idle_timeout, head_timeout=head_timeout, max_connections=max_connections
+    ).within_open_files()
+    cap = limits.max_connections
     _setup_logging(log_level)
 
     async def announce(bound: int) -> None:
@@ -198,14 +265,17 @@ def serve(
             f"  Ollama:  OLLAMA_HOST={url}",
             f"  keys:    {len(keys)} API key{'s' if len(keys) != 1 else ''} required"
             if keys
-            else "  keys:    none (listening on this machine only)",
+            else "  keys:    none (this machine only"
+            + ("; the empty key given was ignored)" if empty else ")"),
+            f"  limits:  {cap} connections, idle timeout {idle_timeout:g} s, "
+            f"bodies {_size(size)} ({_size(held)} at once)",
             "services:" if found else "services: none found yet (looked again on each request)",
             *(_service_line(s) for s in found),
             "Ctrl-C to stop.",
         ]
         click.echo("\n".join(lines))
 
-    run(app, host=host, port=port, log_level=log_level, announce=announce)
+    run(app, host=host, port=port, limits=limits, log_level=log_level, announce=announce)
 
 
 COMMANDS = [serve]

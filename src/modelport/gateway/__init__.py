@@ -7,7 +7,9 @@ front of every service an :class:`~modelport.AsyncClient` knows.
 True
 
 The app is plain ASGI: mount it in another ASGI app, test it in-process with
-``httpx.ASGITransport``, or run it with ``modelport serve`` (the ``serve`` extra).
+``httpx.ASGITransport``, or run it with ``modelport serve`` (the ``serve`` extra),
+or :func:`serve` from Python, which adds the limits of :class:`ServerLimits` on every
+connection (an app mounted elsewhere gets its host server's).
 It uses only the public client, so everything the client does (discovery, routing
 by model name, balancing replicas by requests in flight, failover before the first
 byte, typed errors) is what the gateway does. See ``docs/gateway.md``.
@@ -19,16 +21,20 @@ from collections.abc import Sequence
 
 from ..client import AsyncClient
 from ._app import GATEWAY_HEADER, Gateway
-from ._config import DEFAULT_MAX_BODY, is_loopback, keys_from_env, parse_size
+from ._config import DEFAULT_MAX_BODY, is_loopback, keys_from_env, origins_from_env, parse_size
+from ._server import ServerLimits, serve
 
 __all__ = [
     "DEFAULT_MAX_BODY",
     "GATEWAY_HEADER",
     "Gateway",
+    "ServerLimits",
     "create_app",
     "is_loopback",
     "keys_from_env",
+    "origins_from_env",
     "parse_size",
+    "serve",
 ]
 
 
@@ -38,6 +44,8 @@ def create_app(
     api_keys: Sequence[str] | None = None,
     max_body: int | str = DEFAULT_MAX_BODY,
     gateway_id: str | None = None,
+    max_body_memory: int | str | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> Gateway:
     """The gateway as an ASGI application.
 
@@ -48,11 +56,27 @@ def create_app(
             ``AsyncClient(..., gateway_id=ID)`` and pass the same ``gateway_id`` here
             (or none: the app takes the client's) so it too never routes to itself.
         api_keys: keys a caller must send (``Authorization: Bearer KEY`` or
-            ``x-api-key: KEY``); none means no key is asked for.
+            ``x-api-key: KEY``). None (or an empty list) means no key is asked for, and
+            then only requests addressed to this machine (``Host`` ``localhost``,
+            ``127.0.0.1``, ``[::1]``) are answered.
         max_body: the largest request body in bytes (or ``"100MB"``); larger gets 413.
         gateway_id: this instance's id (default: the client's ``gateway_id``, else random).
+        max_body_memory: the request-body bytes held at once across every request
+            (default: 4 times ``max_body``); beyond it a request gets 503 with
+            ``Retry-After``.
+        cors_origins: browser origins allowed besides the defaults (pages on
+            localhost and 127.0.0.1, ``app://``, ``file://``, ``tauri://``,
+            ``vscode-webview://``): origins, patterns with ``*``, or ``"*"`` for any.
 
     Raises:
-        ConfigurationError: an unreadable ``max_body``.
+        ConfigurationError: an empty API key, an unreadable size, or a
+            ``max_body_memory`` smaller than ``max_body``.
     """
-    return Gateway(client, api_keys=api_keys, max_body=parse_size(max_body), gateway_id=gateway_id)
+    return Gateway(
+        client,
+        api_keys=api_keys,
+        max_body=parse_size(max_body),
+        gateway_id=gateway_id,
+        max_body_memory=None if max_body_memory is None else parse_size(max_body_memory),
+        cors_origins=cors_origins,
+    )

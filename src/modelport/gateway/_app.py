@@ -19,6 +19,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import (
@@ -31,12 +32,15 @@ from typing import Any
 
 from .._version import __version__
 from ..client import AsyncClient
-from ..errors import CapabilityError, ModelportError
+from ..discovery import MAX_GATEWAY_HOPS, forwarding, gateway_chain
+from ..errors import CapabilityError, ConfigurationError, ModelportError
 from ..types import PullProgress
 from . import _errors as errors
 from . import _ollama as ol
 from . import _openai as oa
-from ._config import DEFAULT_MAX_BODY
+from ._budget import BodyBudget
+from ._config import DEFAULT_MAX_BODY, check_keys, is_loopback_host
+from ._cors import Origins
 from ._errors import Failure, failure_for
 from ._exchange import (
     CLIENT_CLOSED,
@@ -83,18 +87,29 @@ class Gateway:
         api_keys: Sequence[str] | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         gateway_id: str | None = None,
+        max_body_memory: int | None = None,
+        cors_origins: Sequence[str] = (),
     ) -> None:
         self.id: str = (
             gateway_id
             or (client.gateway_id if client is not None else None)
             or secrets.token_hex(8)
         )
+        self._keys = [key.encode() for key in check_keys(api_keys)]
+        self.max_body = max_body
+        self.max_body_memory = (
+            max_body * BODIES_HELD if max_body_memory is None else max_body_memory
+        )
+        if self.max_body_memory < max_body:
+            raise ConfigurationError(
+                f"max_body_memory ({self.max_body_memory} bytes) is less than one body of "
+                f"max_body ({max_body} bytes)."
+            )
+        self._budget = BodyBudget(self.max_body_memory)
+        self.origins = Origins(cors_origins)
         self._owns_client = client is None
         self.client: AsyncClient = client if client is not None else AsyncClient(gateway_id=self.id)
-        self._keys = [key.encode() for key in (api_keys or ()) if key]
-        self.max_body = max_body
         self.stamp = (GATEWAY_HEADER.encode(), self.id.encode())
-        self._id_bytes = self.id.encode()
         self.routes: dict[str, Route] = {}
         self._add_openai_routes()
         self._add_ollama_routes()
@@ -112,8 +127,15 @@ class Gateway:
     ) -> None:
         self.routes[path] = Route(surface, dict(methods), body, public)
 
+    @property
+    def keyed(self) -> bool:
+        """Whether callers must send a key (with none, only this machine's Host names
+        are answered).
+        """
+        return bool(self._keys)
+
     def _add_openai_routes(self) -> None:
-        self._route("/health", "openai", {"GET": self._health})
+        self._route("/health", "openai", {"GET": self._health}, public=True)
         self._route("/v1/models", "openai", {"GET": self._models})
         self._route("/v1/chat/completions", "openai", {"POST": self._chat}, body=True)
         self._route("/v1/embeddings", "openai", {"POST": self._embeddings}, body=True)
@@ -183,29 +205,61 @@ class Gateway:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug here: answer 500 if we still can, and say so
-            log.exception("gateway error on %s %s", ex.method, path)
+            log.exception("gateway error on %s %s", ex.method, _shown(path))
             if not ex.headers_sent:
                 await ex.fail(failure_for(exc))
             elif ex.streaming:
                 await ex.finish()
         finally:
+            if ex.held:
+                self._budget.give(ex.held)
             self._access_log(ex)
 
     async def _serve(self, ex: Exchange) -> None:
         auth: bytes | None = None
         api_key: bytes | None = None
         length: bytes | None = None
+        host: bytes | None = None
+        origin: bytes | None = None
+        preflight: bytes | None = None
+        chain: list[bytes] = []
         for name, value in ex.scope["headers"]:
-            if name == self.stamp[0]:
-                if value == self._id_bytes:
-                    await ex.fail(errors.loop())
-                    return
-            elif name == b"authorization":
+            if name == b"authorization":
                 auth = value
             elif name == b"x-api-key":
                 api_key = value
             elif name == b"content-length":
                 length = value
+            elif name == b"host":
+                host = value
+            elif name == b"origin":
+                origin = value
+            elif name == b"access-control-request-headers":
+                preflight = value
+            elif name == b"access-control-request-method":
+                preflight = preflight or b""
+            elif name == self.stamp[0]:
+                chain.append(value)
+        if not self._keys and host is not None and not is_loopback_host(host.decode("latin-1")):
+            await ex.fail(errors.forbidden_host(host.decode("latin-1")))
+            return
+        hops: tuple[str, ...] = ()
+        if chain:
+            try:
+                hops = gateway_chain(b",".join(chain).decode("latin-1"))
+            except ValueError as exc:
+                await ex.fail(errors.bad_chain(str(exc)))
+                return
+            if self.id in hops:
+                await ex.fail(errors.loop())
+                return
+            if len(hops) > MAX_GATEWAY_HOPS:
+                await ex.fail(errors.too_many_hops(MAX_GATEWAY_HOPS))
+                return
+        allowed = False
+        if origin is not None and self.origins.allows(origin.decode("latin-1")):
+            allowed = True
+            ex.cors = Origins.grant(origin)
         route, param = self._find(ex.path)
         if route is None:
             if ex.surface == "ollama":  # as Ollama answers: a text 404 is "no such route"
@@ -214,14 +268,20 @@ class Gateway:
                 await ex.fail(errors.route_not_found(ex.method, ex.path))
             return
         ex.surface = route.surface
+        if ex.method == "OPTIONS":
+            await self._options(ex, route, origin, allowed, preflight)
+            return
         handler = route.methods.get(ex.method)
         if handler is None:
+            allow = [(b"allow", _allow(route))]
             if ex.surface == "ollama":
-                await ex.raw(405, b"405 method not allowed", TEXT)
+                await ex.raw(405, b"405 method not allowed", TEXT, allow)
             else:
-                await ex.fail(errors.method_not_allowed(ex.method, ex.path, sorted(route.methods)))
+                failure = errors.method_not_allowed(ex.method, ex.path, sorted(route.methods))
+                await ex.fail(failure, allow)
             return
-        if self._keys and not route.public and not self._authorized(auth, api_key):
+        ex.authorized = not self._keys or self._authorized(auth, api_key)
+        if not route.public and not ex.authorized:
             await ex.fail(errors.unauthorized())
             return
         body: object = param
@@ -229,7 +289,24 @@ class Gateway:
             body = await self._read_json(ex, length)
             if body is _REFUSED:
                 return
-        await self._watched(ex, handler, body)
+        if hops:
+            with forwarding((*hops, self.id)):  # the handler's task starts with it set
+                await self._watched(ex, handler, body)
+        else:
+            await self._watched(ex, handler, body)
+
+    async def _options(
+        self, ex: Exchange, route: Route, origin: bytes | None, allowed: bool, asked: bytes | None
+    ) -> None:
+        """A CORS preflight (no key needed), or a plain OPTIONS: what the route allows."""
+        if origin is None or asked is None:
+            await ex.raw(204, b"", TEXT, [(b"allow", _allow(route))])
+        elif not allowed:
+            ex.cors = []
+            await ex.raw(403, b"This origin may not call this gateway (CORS).", TEXT)
+        else:
+            ex.cors = Origins.preflight(origin, asked or None)
+            await ex.raw(204, b"", TEXT)
 
     def _authorized(self, auth: bytes | None, api_key: bytes | None) -> bool:
         offered = []
@@ -244,25 +321,37 @@ class Gateway:
         return ok
 
     async def _read_json(self, ex: Exchange, length: bytes | None) -> object:
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            await ex.fail(errors.too_large(self.max_body))
-            return _REFUSED
-        chunks: list[bytes] = []
-        size = 0
+        declared = int(length) if length is not None and length.isdigit() else None
+        if declared is not None:
+            if declared > self.max_body:
+                await ex.fail(errors.too_large(self.max_body))
+                return _REFUSED
+            if not self._budget.take(declared):  # held until the request is answered
+                await ex.fail(errors.busy(BUSY_RETRY_AFTER))
+                return _REFUSED
+            ex.held = declared
+        data = bytearray()
         while True:
             message = await ex.receive()
             if message["type"] == "http.disconnect":
                 raise Disconnected
             chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
+            data += chunk
+            if len(data) > self.max_body:
                 await ex.fail(errors.too_large(self.max_body))
                 return _REFUSED
-            chunks.append(chunk)
+            if declared is None and chunk:
+                if not self._budget.take(len(chunk)):
+                    await ex.fail(errors.busy(BUSY_RETRY_AFTER))
+                    return _REFUSED
+                ex.held += len(chunk)
             if not message.get("more_body", False):
                 break
         try:
-            body = json.loads(b"".join(chunks))
+            body = json.loads(data)
+        except RecursionError:
+            await ex.fail(errors.too_deep())
+            return _REFUSED
         except ValueError as exc:  # also bytes that are not UTF-8
             await ex.fail(errors.bad_body(type(exc).__name__))
             return _REFUSED
@@ -295,8 +384,8 @@ class Gateway:
     async def _handle(self, ex: Exchange, handler: Handler, body: object) -> None:
         try:
             await handler(ex, body)
-        except ModelportError as exc:
-            ex.note(exc.service)
+        except (ModelportError, RecursionError) as exc:  # RecursionError: a body too deep
+            ex.note(getattr(exc, "service", None))
             if not ex.headers_sent:
                 await ex.fail(failure_for(exc))
                 return
@@ -317,11 +406,11 @@ class Gateway:
         )
         log.info(
             "%s %s %d model=%s service=%s %.1fms tokens=%s",
-            ex.method,
-            ex.path,
+            _shown(ex.method),
+            _shown(ex.path),
             ex.status or CLIENT_CLOSED,
-            ex.model or "-",
-            ex.service or "-",
+            _shown(ex.model or "-"),
+            _shown(ex.service or "-"),
             (time.perf_counter() - ex.started) * 1000.0,
             tokens,
         )
@@ -329,6 +418,9 @@ class Gateway:
     # ------------------------------------------------------------------ OpenAI surface
 
     async def _health(self, ex: Exchange, _: object) -> None:
+        if not ex.authorized:  # liveness for probes without a key: nothing about services
+            await ex.json(200, {"status": "ok"})
+            return
         services = await self.client.services()
         await ex.json(
             200,
@@ -530,6 +622,26 @@ class Gateway:
         )
 
 
+def _allow(route: Route) -> bytes:
+    return ", ".join(sorted({*route.methods, "OPTIONS"})).encode()
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_UNSAFE = re.compile(r"[\x00-\x20\x7f-\xa0\\\u2028\u2029]")
+
+
+def _shown(text: str) -> str:
+    """``text`` for one log line: control characters, spaces and backslashes escaped
+    (``\\x0a``), so a caller's path or model name cannot forge a line or a field.
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
 def _progress(step: PullProgress) -> dict[str, Any]:
     out: dict[str, Any] = {"status": step.status}
     for key in ("digest", "total", "completed"):
@@ -542,6 +654,11 @@ def _progress(step: PullProgress) -> dict[str, Any]:
 def _progress_line(step: PullProgress) -> bytes:
     return errors.dumps(_progress(step)) + b"\n"
 
+
+BODIES_HELD = 4
+"""The default memory cap for request bodies held at once: this many bodies of the limit."""
+BUSY_RETRY_AFTER = 2
+"""Seconds a caller refused for the body memory cap is asked to wait."""
 
 _REFUSED: Any = object()
 """What reading a body returns when the request was already answered (413, 400)."""

@@ -1,14 +1,24 @@
-"""The gateway's settings as pure functions: sizes, loopback addresses, API keys."""
+"""The gateway's settings as pure functions: sizes, loopback addresses and Host
+names, API keys, browser origins.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ..errors import ConfigurationError
 
-__all__ = ["DEFAULT_MAX_BODY", "is_loopback", "keys_from_env", "parse_size"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "check_keys",
+    "is_loopback",
+    "is_loopback_host",
+    "keys_from_env",
+    "origins_from_env",
+    "parse_size",
+]
 
 DEFAULT_MAX_BODY = 100 * 1024**2
 """The largest request body accepted (100 MB): base64 images fit, runaway bodies do not."""
@@ -54,7 +64,57 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: whatever it resolves to, treat it as reachable
 
 
+def is_loopback_host(host: str) -> bool:
+    """Whether a request's ``Host`` header names this machine: ``localhost`` or a name
+    under it, or a loopback address, with any port. A gateway without keys answers
+    only these, so that a web page whose own name was made to resolve to 127.0.0.1
+    (DNS rebinding) cannot reach it.
+
+    >>> [is_loopback_host(h) for h in ("localhost:11435", "[::1]:80", "a.localhost")]
+    [True, True, True]
+    >>> [is_loopback_host(h) for h in ("evil.example", "127.0.0.1.nip.io", "")]
+    [False, False, False]
+    """
+    name = host.strip().lower()
+    if name.startswith("["):  # [::1]:port
+        name = name[1 : name.find("]")] if "]" in name else ""
+    elif name.count(":") == 1:  # name:port (a bare IPv6 address has several colons)
+        name = name.split(":", 1)[0]
+    name = name.rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_keys(keys: Sequence[str] | None) -> list[str]:
+    """The API keys a gateway asks for, each stripped.
+
+    Raises:
+        ConfigurationError: a key that is empty (or only whitespace). Dropping it would
+            make ``api_keys=[os.environ.get("KEY", "")]`` with ``KEY`` unset a gateway
+            with no authentication at all.
+    """
+    out = []
+    for key in keys or ():
+        if not isinstance(key, str) or not key.strip():
+            raise ConfigurationError(
+                "An API key given to the gateway is empty (an unset environment variable?).",
+                hint="Give every key a value, or no keys at all for a gateway on this machine.",
+            )
+        out.append(key.strip())
+    return out
+
+
 def keys_from_env(environ: Mapping[str, str]) -> list[str]:
     """The API keys in ``MODELPORT_API_KEYS`` (comma-separated)."""
     raw = environ.get("MODELPORT_API_KEYS", "")
     return [key.strip() for key in raw.split(",") if key.strip()]
+
+
+def origins_from_env(environ: Mapping[str, str]) -> list[str]:
+    """The extra browser origins in ``MODELPORT_ORIGINS`` (comma-separated)."""
+    raw = environ.get("MODELPORT_ORIGINS", "")
+    return [origin.strip() for origin in raw.split(",") if origin.strip()]

@@ -47,6 +47,8 @@ JSON = b"application/json"
 NDJSON = b"application/x-ndjson"
 TEXT = b"text/plain; charset=utf-8"
 STREAM_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+VARY = (b"vary", b"origin")
+"""Every answer may differ by the page asking (CORS), so caches must key on it."""
 CLIENT_CLOSED = 499
 """The status logged for a caller that left before the answer was complete."""
 
@@ -79,8 +81,11 @@ class Exchange:
     """One request and its response, with what the access log needs."""
 
     __slots__ = (
+        "authorized",
         "closed",
+        "cors",
         "gateway",
+        "held",
         "method",
         "model",
         "path",
@@ -110,6 +115,12 @@ class Exchange:
         self.usage: Usage | None = None
         self.streaming = False
         self.closed = False
+        self.cors: list[tuple[bytes, bytes]] = []
+        """Headers granting the caller's page (CORS) the answer; sent on every response."""
+        self.held = 0
+        """Bytes of request body counted against the gateway's body budget."""
+        self.authorized = False
+        """Whether the caller sent a right key (or the gateway asks for none)."""
 
     @property
     def headers_sent(self) -> bool:
@@ -126,7 +137,7 @@ class Exchange:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [*headers, self.gateway.stamp],
+                "headers": [*headers, *self.cors, VARY, self.gateway.stamp],
             }
         )
 
@@ -151,12 +162,12 @@ class Exchange:
         await self.send({"type": "http.response.body", "body": body})
         self.closed = True
 
-    async def fail(self, failure: Failure) -> None:
+    async def fail(self, failure: Failure, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
         """The failure as a whole response in this surface's shape."""
         body = (
             errors.ollama_body(failure) if self.surface == "ollama" else errors.openai_body(failure)
         )
-        await self.json(failure.status, body, errors.headers_for(failure))
+        await self.json(failure.status, body, [*errors.headers_for(failure), *headers])
 
     async def open_stream(self, content_type: bytes) -> None:
         """Send the headers of a streamed response (status 200)."""

@@ -115,7 +115,7 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
     if raw.get("num_ctx") is not None:
         out["context_length"] = raw["num_ctx"]
     if body.get("keep_alive") is not None:
-        out["keep_alive"] = body["keep_alive"]
+        out["keep_alive"] = _keep_alive(body["keep_alive"])
     if body.get("think") is not None:
         out["think"] = body["think"]
     if body.get("tools"):
@@ -126,8 +126,22 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _keep_alive(value: object) -> object:
+    """``keep_alive`` as Ollama takes it: a number of seconds or a duration string
+    (``"5m"``, ``"0"``, ``"-1"``); anything else (``false`` above all, which is not
+    "unload now") is refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidRequestError(
+            f'keep_alive must be a duration ("5m", "1h", "0" to unload) or a number '
+            f"of seconds, not {json.dumps(value)}"
+        )
+    return value
+
+
 def _unload(body: Mapping[str, Any]) -> bool:
-    return body.get("keep_alive") in (0, "0", "0s")
+    value = body.get("keep_alive")
+    return value is not None and _keep_alive(value) in (0, "0", "0s")
 
 
 def _message(message: Any) -> Any:
@@ -136,6 +150,8 @@ def _message(message: Any) -> Any:
     """
     if not isinstance(message, Mapping) or not message.get("tool_calls"):
         return message
+    if not isinstance(message["tool_calls"], list):
+        raise InvalidRequestError("tool_calls must be a list of tool calls")
     calls = []
     for call in message["tool_calls"]:
         function = call.get("function") if isinstance(call, Mapping) else None

@@ -35,12 +35,13 @@ import httpx
 from .._classify import Rules, classify, facts_from_data, facts_from_response
 from .._http.caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES, Caps
 from .._http.decoders import DEFAULT_MAX_LINE_BYTES
+from .._http.forwarding import current_chain, with_chain
 from .._http.mapping import ErrorContext
 from .._http.ops import ItemOp, Op, Request, Response, emit, stream
 from .._http.pool import AsyncPoolTransport, PoolTransport
 from .._http.settings import check_api_key, check_bytes, check_headers, check_seconds
 from .._http.transport import AsyncTransport, SyncTransport
-from .._http.urls import normalize_base_url, shown_url, url_credentials
+from .._http.urls import basic_auth_forms, normalize_base_url, shown_url, url_credentials
 from .._streams import AsyncChatStream, ChatStream, StreamItem
 from .._version import __version__
 from .._wire.common import (
@@ -199,14 +200,15 @@ class Provider:
     def ctx(self) -> ErrorContext:
         secrets = [self._api_key or ""]
         if self._credentials:
-            secrets.append(self._credentials[1])
+            secrets.extend(basic_auth_forms(*self._credentials))
         return ErrorContext(
             service=self.name,
             base_url=self.base_url,
             server=self.server_name,
             start_hint=self.start_hint,
             auth_hint=self.auth_hint,
-            secrets=tuple(s for s in secrets if len(s) >= 4),
+            # longest first: a short secret inside a longer one must not spoil its mask
+            secrets=tuple(sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True)),
         )
 
     def _headers(self) -> dict[str, str]:
@@ -367,23 +369,30 @@ class Provider:
 
     # ------------------------------------------------------------------ the seam
 
+    # A request served by a gateway that came through other gateways first carries
+    # their chain (:mod:`modelport._http.forwarding`) on everything sent for it.
+
     def _run(self, op: Op[T]) -> T:
         """Run one of this provider's operations (sync)."""
-        return self._io.run(op)
+        chain = current_chain()
+        return self._io.run(op if chain is None else with_chain(op, chain))
 
     async def _arun(self, op: Op[T]) -> T:
         """Run one of this provider's operations (async)."""
-        return await self._aio.run(op)
+        chain = current_chain()
+        return await self._aio.run(op if chain is None else with_chain(op, chain))
 
     def _iterate(self, op: ItemOp[I]) -> Iterator[I]:
         """Run one of this provider's item operations, yielding its items (sync)."""
-        return self._io.iterate(op)
+        chain = current_chain()
+        return self._io.iterate(op if chain is None else with_chain(op, chain))
 
     def _aiterate(self, op: ItemOp[I]) -> AsyncIterator[I]:
         """Run one of this provider's item operations, yielding its items (async; the
         consumer closes it, as :class:`~modelport.AsyncChatStream` does).
         """
-        return self._aio.iterate(op)
+        chain = current_chain()
+        return self._aio.iterate(op if chain is None else with_chain(op, chain))
 
     # ------------------------------------------------------------------ operations (override)
 
