@@ -48,6 +48,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from ._digest import model_digest
     from ._streams import AsyncChatStream, ChatStream
     from ._wire.common import ChatOptions
     from .client import AsyncClient, Client
@@ -130,6 +131,7 @@ __all__ = [
     "discover",
     "find_config",
     "load_config",
+    "model_digest",
     "parse_config",
     "read_config",
 ]
@@ -154,6 +156,7 @@ _LAZY: dict[str, str] = {
     "parse_config": ".config",
     "config_search_paths": ".config",
     "read_config": ".config",
+    "model_digest": "._digest",
     "adiscover": ".discovery",
     "discover": ".discovery",
     "LMStudioProvider": ".providers",

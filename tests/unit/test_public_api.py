@@ -17,6 +17,7 @@ CONTRACT_NAMES = {
     "AsyncClient",
     "discover",
     "adiscover",
+    "model_digest",
     "Service",
     "ServiceStatus",
     "ModelInfo",

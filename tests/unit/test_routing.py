@@ -577,11 +577,12 @@ def test_model_info_accepts_the_names_chat_accepts() -> None:
     llama = LlamaCppProvider("http://127.0.0.1:8080", transport=httpx.MockTransport(server.handler))
     client = modelport.Client(services=[llama])
     info = client.model_info("SmolLM2-135M-Instruct.Q4_1")
-    assert info.name == path
+    assert info.name == "SmolLM2-135M-Instruct.Q4_1"  # served by path: listed by its stem
+    assert client.model_info(path).name == info.name
     assert info.context_length == 8192
     with pytest.raises(ModelNotFoundError) as caught:
         client.model_info("smol")
-    assert path in caught.value.suggestions
+    assert info.name in caught.value.suggestions
 
 
 def test_a_skipped_service_says_where_it_is_and_how_to_start_it() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlencode
 
@@ -19,6 +20,7 @@ from ..._classify import llamacpp as llamacpp_rules
 from ..._http.ops import Op, Outcome, Request, Response, gather, response_of, send, sleep
 from ..._http.settings import check_seconds
 from ..._wire import openai_chat as wire
+from ..._wire.common import ChatRequest, EmbedInputs
 from ...errors import (
     CapabilityError,
     InvalidRequestError,
@@ -28,7 +30,7 @@ from ...errors import (
     RequestTimeoutError,
     ServiceUnavailableError,
 )
-from ...types import ModelInfo, ProviderKind, Service, ServiceStatus
+from ...types import EmbedResponse, ModelInfo, ProviderKind, Service, ServiceStatus
 from ..base import ProviderOptions
 from ..openai_compatible import OpenAICompatibleProvider
 from . import listing
@@ -95,6 +97,7 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         self.poll_interval = check_seconds("poll_interval", poll_interval, allow_zero=True)
         self._router: bool | None = None  # what the server's /props said last
         self._loaded: dict[str, bool] = {}  # router models, from the last listing
+        self._served: dict[str, str] = {}  # readable name -> the server's id (a path)
 
     @property
     def rules(self) -> Rules:
@@ -115,6 +118,15 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         if self._router and not self._loaded.get(model):
             return self._wait_limit
         return None
+
+    def _chat_request(self, req: ChatRequest, *, stream: bool, path: str | None = None) -> Request:
+        # A model listed by its file's stem is asked for by the id the server gave it.
+        served = self._served.get(req.model)
+        req = req if served is None else replace(req, model=served)
+        return super()._chat_request(req, stream=stream, path=path)
+
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
+        return (yield from super()._op_embed(self._served.get(model, model), inputs))
 
     @property
     def _wait_limit(self) -> float:
@@ -161,7 +173,12 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             # /props do not say whether the server embeds; an empty input does, at once.
             (probe,) = yield from gather([Request("POST", "/v1/embeddings", {"input": []})])
             embeds = _embeds(probe)
-            return [self._model(entry, props, embedding=embeds) for entry in entries]
+            names = listing.readable_names([entry["id"] for entry in entries])
+            self._served = {n: e["id"] for n, e in zip(names, entries, strict=True) if n != e["id"]}
+            return [
+                self._model(entry, props, embedding=embeds, name=name)
+                for entry, name in zip(entries, names, strict=True)
+            ]
         # A router's /props describe the router; each loaded model has its own. Never
         # ask about one that is not loaded: that would load it (and evict another).
         wanted = [
@@ -187,6 +204,7 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         *,
         router: bool = False,
         embedding: bool | None = None,
+        name: str | None = None,
     ) -> ModelInfo:
         return listing.model_info(
             entry,
@@ -195,6 +213,7 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             kind=self.kind,
             router=router,
             embedding=embedding,
+            name=name,
         )
 
     def _entries(self, response: Response) -> list[Mapping[str, Any]]:
