@@ -35,22 +35,27 @@ from .types import (
     Capabilities,
     ChatChunk,
     ChatResponse,
+    CompletionChoice,
+    CompletionResponse,
     EmbedInput,
     EmbedResponse,
     Message,
     ModelInfo,
     PullProgress,
+    RerankedDocument,
+    RerankResult,
     Service,
     ServiceStatus,
     Timings,
+    TokenCount,
     ToolCall,
     Usage,
 )
 
 if TYPE_CHECKING:
     from ._digest import model_digest
-    from ._streams import AsyncChatStream, ChatStream
-    from ._wire.common import ChatOptions
+    from ._streams import AsyncChatStream, AsyncCompletionStream, ChatStream, CompletionStream
+    from ._wire.common import ChatOptions, CompleteOptions
     from .client import AsyncClient, Client
     from .config import (
         AliasConfig,
@@ -82,6 +87,7 @@ __all__ = [
     "AllServicesFailedError",
     "AsyncChatStream",
     "AsyncClient",
+    "AsyncCompletionStream",
     "AuthenticationError",
     "Capabilities",
     "CapabilityError",
@@ -90,6 +96,10 @@ __all__ = [
     "ChatResponse",
     "ChatStream",
     "Client",
+    "CompleteOptions",
+    "CompletionChoice",
+    "CompletionResponse",
+    "CompletionStream",
     "Config",
     "ConfigProblem",
     "ConfigurationError",
@@ -113,6 +123,8 @@ __all__ = [
     "PullProgress",
     "RateLimitError",
     "RequestTimeoutError",
+    "RerankResult",
+    "RerankedDocument",
     "Secret",
     "ServerError",
     "Service",
@@ -122,6 +134,7 @@ __all__ = [
     "Source",
     "StreamError",
     "Timings",
+    "TokenCount",
     "ToolCall",
     "Usage",
     "__version__",
@@ -138,8 +151,11 @@ __all__ = [
 
 _LAZY: dict[str, str] = {
     "AsyncChatStream": "._streams",
+    "AsyncCompletionStream": "._streams",
     "ChatStream": "._streams",
+    "CompletionStream": "._streams",
     "ChatOptions": "._wire.common",
+    "CompleteOptions": "._wire.common",
     "AsyncClient": ".client",
     "Client": ".client",
     "AliasConfig": ".config",

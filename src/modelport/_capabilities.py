@@ -8,6 +8,7 @@ fill in what a model's name makes near-certain; everything else stays ``None``.
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 
 from .types import Capabilities
 
@@ -30,11 +31,11 @@ def guess_capabilities(name: str) -> Capabilities:
     """Capabilities implied by a model name alone.
 
     >>> guess_capabilities("nomic-embed-text:latest")
-    Capabilities(chat=False, tools=None, vision=None, embedding=True, thinking=None)
+    Capabilities(chat=False, tools=None, vision=None, embedding=True, thinking=None, rerank=None)
     >>> guess_capabilities("qwen2.5-vl-7b-instruct").vision
     True
     >>> guess_capabilities("my-model")
-    Capabilities(chat=None, tools=None, vision=None, embedding=None, thinking=None)
+    Capabilities(chat=None, tools=None, vision=None, embedding=None, thinking=None, rerank=None)
     """
     if _EMBEDDING.search(name):
         return Capabilities(chat=False, embedding=True)
@@ -47,9 +48,10 @@ def guess_capabilities(name: str) -> Capabilities:
 def merge_capabilities(primary: Capabilities, fallback: Capabilities) -> Capabilities:
     """Each field from ``primary`` where it says something, else from ``fallback``."""
     return Capabilities(
-        chat=primary.chat if primary.chat is not None else fallback.chat,
-        tools=primary.tools if primary.tools is not None else fallback.tools,
-        vision=primary.vision if primary.vision is not None else fallback.vision,
-        embedding=primary.embedding if primary.embedding is not None else fallback.embedding,
-        thinking=primary.thinking if primary.thinking is not None else fallback.thinking,
+        **{
+            f.name: said
+            if (said := getattr(primary, f.name)) is not None
+            else getattr(fallback, f.name)
+            for f in fields(Capabilities)
+        }
     )

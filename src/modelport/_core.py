@@ -48,7 +48,7 @@ from ._router import (
     capability_warnings,
     prefer_capable,
 )
-from ._wire.common import ChatRequest, EmbedInputs, require_model
+from ._wire.common import ChatRequest, CompletionRequest, EmbedInputs, RerankRequest, require_model
 from .discovery import (
     GATEWAY_HEADER,
     ITSELF,
@@ -74,7 +74,16 @@ from .providers.base import (
     DEFAULT_TIMEOUT,
     Provider,
 )
-from .types import ChatResponse, EmbedResponse, ModelInfo, Service, ServiceStatus
+from .types import (
+    ChatResponse,
+    CompletionResponse,
+    EmbedResponse,
+    ModelInfo,
+    RerankResult,
+    Service,
+    ServiceStatus,
+    TokenCount,
+)
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -180,7 +189,10 @@ def _env_seconds(name: str) -> float | None:
     return check_seconds(name, value)
 
 
-def _for(req: ChatRequest, name: str) -> ChatRequest:
+RequestT = TypeVar("RequestT", ChatRequest, CompletionRequest, RerankRequest)
+
+
+def _for(req: RequestT, name: str) -> RequestT:
     """The request with the model named as the target service names it."""
     return req if req.model == name else replace(req, model=name)
 
@@ -564,13 +576,42 @@ class ClientCore:
         caller should know about the chosen target goes into ``warnings``.
         """
         targets, needs = yield from self._chat_targets(req)
+
+        def chosen(target: Target) -> None:
+            if warnings is not None:
+                warnings.extend(capability_warnings(target, needs))
+
+        yield from self._stream_on_best(
+            targets, lambda p, name: p._op_chat_stream(_for(req, name)), chosen
+        )
+
+    def _complete(self, req: CompletionRequest) -> Flow[CompletionResponse]:
+        if req.deadline is None and self.deadline is not None:
+            req = replace(req, deadline=self.deadline)
+        targets = yield from self._targets(req.model)
+        return (yield from self._on_best(targets, lambda p, name: p._op_complete(_for(req, name))))
+
+    def _complete_stream(self, req: CompletionRequest) -> Flow[None]:
+        """Stream a completion: fail over only until the first chunk has arrived."""
+        targets = yield from self._targets(req.model)
+        yield from self._stream_on_best(
+            targets, lambda p, name: p._op_complete_stream(_for(req, name))
+        )
+
+    def _stream_on_best(
+        self,
+        targets: list[Target],
+        op: Callable[[Provider, str], ItemOp[Any]],
+        chosen: Callable[[Target], object] | None = None,
+    ) -> Flow[None]:
+        """Open ``op``'s stream on the best target, failing over until the first item;
+        ``chosen`` hears which target answered, before the first item is handed on.
+        """
         router = self.router
 
         def attempt(target: Target) -> Flow[Opened]:
             provider = target.state.provider
-            opened = cast(
-                Opened, (yield Open(provider, provider._op_chat_stream(_for(req, target.model))))
-            )
+            opened = cast(Opened, (yield Open(provider, op(provider, target.model))))
             if not opened.first:
                 raise ProtocolError(
                     f"{provider.server_name} at {provider.base_url} ended the stream at once.",
@@ -579,8 +620,8 @@ class ClientCore:
             return opened
 
         target, opened = yield from router.failover(targets, attempt, keep=True)
-        if warnings is not None:
-            warnings.extend(capability_warnings(target, needs))
+        if chosen is not None:
+            chosen(target)
         try:
             yield from emit(opened.first[0])
             yield Pipe(opened.items)
@@ -589,6 +630,16 @@ class ClientCore:
             raise
         finally:
             router.release(target.state)
+
+    def _count_tokens(self, req: ChatRequest) -> Flow[TokenCount]:
+        targets = yield from self._targets(req.model)
+        return (
+            yield from self._on_best(targets, lambda p, name: p._op_count_tokens(_for(req, name)))
+        )
+
+    def _rerank(self, req: RerankRequest) -> Flow[RerankResult]:
+        targets = prefer_capable((yield from self._targets(req.model)), ["rerank"])
+        return (yield from self._on_best(targets, lambda p, name: p._op_rerank(_for(req, name))))
 
     def _embed(self, model: str, inputs: EmbedInputs) -> Flow[EmbedResponse]:
         targets = prefer_capable((yield from self._targets(model)), ["embedding"])

@@ -477,7 +477,7 @@ def _why(error: ModelportError) -> str:
     return f"{type(error).__name__}{status}"
 
 
-Feature = Literal["chat", "tools", "vision", "embedding", "thinking"]
+Feature = Literal["chat", "tools", "vision", "embedding", "thinking", "rerank"]
 """A capability a request needs (a field of :class:`~modelport.Capabilities`)."""
 
 _SAYING = {
@@ -486,6 +486,7 @@ _SAYING = {
     "vision": "images (vision)",
     "embedding": "embeddings",
     "thinking": "thinking",
+    "rerank": "reranking",
 }
 
 

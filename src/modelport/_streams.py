@@ -1,23 +1,38 @@
-"""``ChatStream`` and ``AsyncChatStream``: the context-managed iterators of a streamed reply."""
+"""The context-managed iterators of a streamed reply: ``ChatStream`` and
+``CompletionStream``, and their async twins. Each yields :class:`ChatChunk` deltas and
+then holds the whole reply (a chat's or a text completion's) in ``.response``.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from typing import Generic, TypeVar
 
 from .errors import InvalidRequestError
-from .types import ChatChunk, ChatResponse, Timings
+from .types import ChatChunk, ChatResponse, CompletionResponse, Timings
 
-__all__ = ["AsyncChatStream", "ChatStream", "StreamItem", "with_client_timings"]
+__all__ = [
+    "AsyncChatStream",
+    "AsyncCompletionStream",
+    "ChatStream",
+    "CompletionItem",
+    "CompletionStream",
+    "StreamItem",
+    "with_client_timings",
+]
 
 StreamItem = ChatChunk | ChatResponse
 """What a stream source yields: chunks, then the final response as its last item."""
+CompletionItem = ChatChunk | CompletionResponse
+"""What a completion stream's source yields: chunks, then the whole completion."""
+
+R = TypeVar("R", ChatResponse, CompletionResponse)
+S = TypeVar("S")
 
 
-def with_client_timings(
-    response: ChatResponse, started: float, first: float | None
-) -> ChatResponse:
+def with_client_timings(response: R, started: float, first: float | None) -> R:
     """Fill the time to first token from the client's own clock if the server did not."""
     if first is None:
         return response
@@ -30,21 +45,21 @@ def with_client_timings(
     return response
 
 
-class _StreamBase:
+class _StreamBase(Generic[R]):
     def __init__(self, warnings: list[str] | None = None) -> None:
         self._warnings = warnings if warnings is not None else []
-        self._response: ChatResponse | None = None
+        self._response: R | None = None
         self._closed = False
         self._started = time.perf_counter()
         self._first: float | None = None
 
-    def _take(self, item: StreamItem) -> ChatChunk | None:
+    def _take(self, item: ChatChunk | R) -> ChatChunk | None:
         if type(item) is ChatChunk:
             if self._first is None and (item.text or item.thinking or item.tool_calls):
                 self._first = time.perf_counter()
             return item
-        assert isinstance(item, ChatResponse)
-        if self._warnings:
+        assert not isinstance(item, ChatChunk)
+        if self._warnings and isinstance(item, ChatResponse):
             item = replace(item, warnings=self.warnings)
         self._response = with_client_timings(item, self._started, self._first)
         return None
@@ -52,13 +67,13 @@ class _StreamBase:
     @property
     def warnings(self) -> tuple[str, ...]:
         """What the caller should know about how the request is served (see
-        :attr:`ChatResponse.warnings`), known once the first chunk has arrived; the
+        :attr:`ChatResponse.warnings`), known once the first chunk has arrived; a chat's
         final :attr:`response` carries the same.
         """
         return tuple(self._warnings)
 
     @property
-    def response(self) -> ChatResponse:
+    def response(self) -> R:
         """The whole reply, once the stream has been read to the end."""
         if self._response is None:
             raise InvalidRequestError(
@@ -73,17 +88,10 @@ class _StreamBase:
         return self._response is not None
 
 
-class ChatStream(_StreamBase):
-    """An iterator of :class:`ChatChunk` that is also a context manager.
-
-    ``for chunk in stream`` yields deltas as they arrive; afterwards ``stream.response``
-    holds the accumulated :class:`ChatResponse`. Leaving the ``with`` block (or
-    calling :meth:`close`) closes the connection even if the stream was not finished.
-    """
-
-    def __init__(self, source: Iterator[StreamItem], warnings: list[str] | None = None) -> None:
+class _SyncStream(_StreamBase[R]):
+    def __init__(self, source: Iterator[ChatChunk | R], warnings: list[str] | None = None) -> None:
         super().__init__(warnings)
-        self._source = source
+        self._source: Iterator[ChatChunk | R] = source
 
     def __iter__(self) -> Iterator[ChatChunk]:
         return self
@@ -95,7 +103,7 @@ class ChatStream(_StreamBase):
             if chunk is not None:
                 return chunk
 
-    def get_response(self) -> ChatResponse:
+    def get_response(self) -> R:
         """Read whatever is left and return the whole reply."""
         for _ in self:
             pass
@@ -109,21 +117,35 @@ class ChatStream(_StreamBase):
             if close is not None:
                 close()
 
-    def __enter__(self) -> ChatStream:
+    def __enter__(self: S) -> S:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
-class AsyncChatStream(_StreamBase):
-    """The async twin of :class:`ChatStream`: ``async for`` and ``async with``."""
+class ChatStream(_SyncStream[ChatResponse]):
+    """An iterator of :class:`ChatChunk` that is also a context manager.
 
+    ``for chunk in stream`` yields deltas as they arrive; afterwards ``stream.response``
+    holds the accumulated :class:`ChatResponse`. Leaving the ``with`` block (or
+    calling :meth:`close`) closes the connection even if the stream was not finished.
+    """
+
+
+class CompletionStream(_SyncStream[CompletionResponse]):
+    """A streamed text completion: :class:`ChatChunk` text deltas, then
+    ``stream.response``, the whole :class:`CompletionResponse`. A context manager, like
+    :class:`ChatStream`.
+    """
+
+
+class _AsyncStream(_StreamBase[R]):
     def __init__(
-        self, source: AsyncIterator[StreamItem], warnings: list[str] | None = None
+        self, source: AsyncIterator[ChatChunk | R], warnings: list[str] | None = None
     ) -> None:
         super().__init__(warnings)
-        self._source = source
+        self._source: AsyncIterator[ChatChunk | R] = source
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
         return self
@@ -135,7 +157,7 @@ class AsyncChatStream(_StreamBase):
             if chunk is not None:
                 return chunk
 
-    async def get_response(self) -> ChatResponse:
+    async def get_response(self) -> R:
         """Read whatever is left and return the whole reply."""
         async for _ in self:
             pass
@@ -149,8 +171,16 @@ class AsyncChatStream(_StreamBase):
             if aclose is not None:
                 await aclose()
 
-    async def __aenter__(self) -> AsyncChatStream:
+    async def __aenter__(self: S) -> S:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+class AsyncChatStream(_AsyncStream[ChatResponse]):
+    """The async twin of :class:`ChatStream`: ``async for`` and ``async with``."""
+
+
+class AsyncCompletionStream(_AsyncStream[CompletionResponse]):
+    """The async twin of :class:`CompletionStream`: ``async for`` and ``async with``."""

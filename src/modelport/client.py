@@ -14,15 +14,40 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from ._core import Call, ClientCore, Each, Exclusive, Find, Open, Opened, Pipe
 from ._http.ops import Emit, Sleep
 from ._router import Flow
-from ._streams import AsyncChatStream, ChatStream, StreamItem
-from ._wire.common import MessagesInput, build_chat_request, normalize_inputs
+from ._streams import (
+    AsyncChatStream,
+    AsyncCompletionStream,
+    ChatStream,
+    CompletionItem,
+    CompletionStream,
+    StreamItem,
+)
+from ._wire.common import (
+    MessagesInput,
+    PromptInput,
+    build_chat_request,
+    build_completion_request,
+    build_rerank_request,
+    build_stream_completion_request,
+    normalize_inputs,
+)
 from .errors import ModelportError
-from .types import ChatResponse, EmbedInput, EmbedResponse, ModelInfo, PullProgress, Service
+from .types import (
+    ChatResponse,
+    CompletionResponse,
+    EmbedInput,
+    EmbedResponse,
+    ModelInfo,
+    PullProgress,
+    RerankResult,
+    Service,
+    TokenCount,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._wire.common import ChatOptions
+    from ._wire.common import ChatOptions, CompleteOptions
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -165,6 +190,39 @@ class Client(ClientCore):
         warnings: list[str] = []
         source = cast(Iterator[StreamItem], self._iterate(self._chat_stream(req, warnings)))
         return ChatStream(source, warnings)
+
+    def complete(
+        self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
+    ) -> CompletionResponse:
+        """Continue a prompt (or each of a list) as given, with no chat template (the
+        legacy text completion), on whichever service has the model.
+        """
+        return self._run(self._complete(build_completion_request(model, prompt, options)))
+
+    def complete_stream(
+        self, model: str, prompt: str, **options: Unpack[CompleteOptions]
+    ) -> CompletionStream:
+        """Stream the completion of one prompt; fails over only before the first chunk."""
+        req = build_stream_completion_request(model, prompt, options)
+        return CompletionStream(
+            cast(Iterator[CompletionItem], self._iterate(self._complete_stream(req)))
+        )
+
+    def count_tokens(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> TokenCount:
+        """The prompt tokens this chat would send (messages, tools, system prompt) on the
+        service that would serve it: exact where it counts them, else an estimate.
+        """
+        return self._run(self._count_tokens(build_chat_request(model, messages, options)))
+
+    def rerank(
+        self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> RerankResult:
+        """Score ``documents`` against ``query`` on a service whose model reranks; the most
+        relevant first (at most ``top_n``).
+        """
+        return self._run(self._rerank(build_rerank_request(model, query, documents, top_n)))
 
     def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
         """Embed a string, a list of strings, or token ids (servers that take them)."""
@@ -327,6 +385,39 @@ class AsyncClient(ClientCore):
         req = build_chat_request(model, messages, options)
         warnings: list[str] = []
         return AsyncChatStream(self._iterate(self._chat_stream(req, warnings)), warnings)
+
+    async def complete(
+        self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
+    ) -> CompletionResponse:
+        """Continue a prompt (or each of a list) as given, with no chat template (the
+        legacy text completion), on whichever service has the model.
+        """
+        return await self._run(self._complete(build_completion_request(model, prompt, options)))
+
+    def complete_stream(
+        self, model: str, prompt: str, **options: Unpack[CompleteOptions]
+    ) -> AsyncCompletionStream:
+        """Stream the completion of one prompt; fails over only before the first chunk."""
+        req = build_stream_completion_request(model, prompt, options)
+        return AsyncCompletionStream(self._iterate(self._complete_stream(req)))
+
+    async def count_tokens(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> TokenCount:
+        """The prompt tokens this chat would send (messages, tools, system prompt) on the
+        service that would serve it: exact where it counts them, else an estimate.
+        """
+        req = build_chat_request(model, messages, options)
+        return await self._run(self._count_tokens(req))
+
+    async def rerank(
+        self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> RerankResult:
+        """Score ``documents`` against ``query`` on a service whose model reranks; the most
+        relevant first (at most ``top_n``).
+        """
+        req = build_rerank_request(model, query, documents, top_n)
+        return await self._run(self._rerank(req))
 
     async def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
         """Embed a string, a list of strings, or token ids (servers that take them)."""

@@ -17,6 +17,8 @@ __all__ = [
     "Capabilities",
     "ChatChunk",
     "ChatResponse",
+    "CompletionChoice",
+    "CompletionResponse",
     "EmbedInput",
     "EmbedResponse",
     "FinishReason",
@@ -25,10 +27,13 @@ __all__ = [
     "ModelInfo",
     "ProviderKind",
     "PullProgress",
+    "RerankResult",
+    "RerankedDocument",
     "Role",
     "Service",
     "ServiceStatus",
     "Timings",
+    "TokenCount",
     "ToolCall",
     "Usage",
 ]
@@ -150,6 +155,9 @@ class ChatResponse:
     usage: Usage | None = None
     timings: Timings | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    stop_sequence: str | None = None
+    """The stop string that ended the reply, where the server says which (vLLM's
+    ``stop_reason``); ``None`` otherwise, and when it stopped for another reason."""
     warnings: tuple[str, ...] = ()
 
     @property
@@ -178,6 +186,54 @@ class ChatChunk:
     usage: Usage | None = None
     done: bool = False
     timings: Timings | None = None
+    stop_sequence: str | None = None
+    """On the last chunk: the stop string that ended the reply, where the server says."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionChoice:
+    """The continuation of one prompt of a legacy text completion."""
+
+    text: str
+    index: int = 0
+    """The position of its prompt in the request."""
+    finish_reason: FinishReason | None = None
+    stop_sequence: str | None = None
+    """The stop string that ended it, where the server says which (vLLM)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionResponse:
+    """A legacy text completion: the model's continuation of each prompt, as given
+    (no chat template). ``text``, ``finish_reason`` and ``stop_sequence`` are the first
+    choice's; a list of prompts has one choice each, in order.
+    """
+
+    choices: Sequence[CompletionChoice]
+    model: str
+    service: str | None = None
+    usage: Usage | None = None
+    timings: Timings | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if type(self.choices) is not tuple:
+            object.__setattr__(self, "choices", tuple(self.choices))
+
+    @property
+    def text(self) -> str:
+        """The first prompt's continuation."""
+        return self.choices[0].text if self.choices else ""
+
+    @property
+    def finish_reason(self) -> FinishReason | None:
+        """Why the first continuation ended."""
+        return self.choices[0].finish_reason if self.choices else None
+
+    @property
+    def stop_sequence(self) -> str | None:
+        """The stop string that ended the first continuation, where the server says."""
+        return self.choices[0].stop_sequence if self.choices else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +252,57 @@ class EmbedResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenCount:
+    """The prompt tokens of a chat, before it is sent.
+
+    ``exact`` is ``True`` when the server counted them with the model's own template and
+    tokenizer (llama.cpp, vLLM), ``False`` for modelport's estimate (every other server;
+    see :mod:`modelport._tokens` for how it is made and how far off it measured).
+    """
+
+    count: int
+    exact: bool
+    model: str
+    service: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RerankedDocument:
+    """One document of a :class:`RerankResult`: its position in the request, its
+    relevance to the query (higher is more relevant; the scale is the model's), and its text.
+    """
+
+    index: int
+    score: float
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class RerankResult:
+    """Documents ranked by relevance to a query, most relevant first (at most ``top_n``)."""
+
+    results: Sequence[RerankedDocument]
+    model: str
+    service: str | None = None
+    usage: Usage | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if type(self.results) is not tuple:
+            object.__setattr__(self, "results", tuple(self.results))
+
+    @property
+    def indexes(self) -> list[int]:
+        """The documents' positions in the request, most relevant first."""
+        return [r.index for r in self.results]
+
+    @property
+    def scores(self) -> list[float]:
+        """The relevance scores, highest first."""
+        return [r.score for r in self.results]
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a model can do. ``None`` means the server does not say."""
 
@@ -204,13 +311,16 @@ class Capabilities:
     vision: bool | None = None
     embedding: bool | None = None
     thinking: bool | None = None
+    rerank: bool | None = None
+    """Scores documents against a query (:meth:`~modelport.Client.rerank`): llama.cpp
+    started with ``--reranking``, vLLM serving a model that scores."""
 
     def names(self) -> list[str]:
         """The names of the capabilities known to be present, e.g. ``["chat", "tools"]``."""
         return [name for name in _CAPABILITY_NAMES if getattr(self, name) is True]
 
 
-_CAPABILITY_NAMES = ("chat", "tools", "vision", "embedding", "thinking")
+_CAPABILITY_NAMES = ("chat", "tools", "vision", "embedding", "thinking", "rerank")
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,7 @@ def test_models_json_has_the_fields_of_model_info(
         "vision": False,
         "embedding": None,
         "thinking": None,
+        "rerank": False,  # the fake has no /v1/rerank (404), as a build without it
     }
     assert data[0]["context_length"] == 8192
     assert data[0]["loaded_context_length"] == 2048

@@ -19,6 +19,9 @@ LAYERS = {
     "_classify": {"errors", "types", "_http", "_naming", "_classify"},
     "_wire": {"errors", "types", "_http", "_classify", "_coerce", "_wire"},
     "_streams": {"errors", "types"},
+    # The prompt-token estimate: pure, shared by the providers (count_tokens) and the
+    # gateway's Anthropic surface (count_tokens), one copy.
+    "_tokens": {"types", "_wire"},
     "providers": {
         "errors",
         "types",
@@ -30,6 +33,7 @@ LAYERS = {
         "_naming",
         "_capabilities",
         "_version",
+        "_tokens",
         "providers",
     },
     "discovery": {"errors", "types", "_http", "_classify", "_coerce", "providers"},
@@ -45,8 +49,17 @@ LAYERS = {
         "providers",
     },
     "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "_core", "discovery"},
-    # The gateway stands on the public client and types only.
-    "gateway": {"errors", "types", "client", "discovery", "_streams", "_version", "gateway"},
+    # The gateway stands on the public client and types only (and the shared estimate).
+    "gateway": {
+        "errors",
+        "types",
+        "client",
+        "discovery",
+        "_streams",
+        "_tokens",
+        "_version",
+        "gateway",
+    },
 }
 
 

@@ -54,6 +54,23 @@ CONTRACT_NAMES = {
 }
 
 
+CORE_FEATURE_NAMES = {
+    "CompleteOptions",
+    "CompletionChoice",
+    "CompletionResponse",
+    "CompletionStream",
+    "AsyncCompletionStream",
+    "RerankResult",
+    "RerankedDocument",
+    "TokenCount",
+}
+"""Names the core gained for the Anthropic and Responses surfaces (issues 20, 21)."""
+
+
+def test_all_holds_the_core_feature_names() -> None:
+    assert set(modelport.__all__) >= CORE_FEATURE_NAMES
+
+
 def test_all_is_sorted_and_holds_every_contract_name() -> None:
     assert modelport.__all__ == sorted(modelport.__all__, key=str)
     assert set(modelport.__all__) >= CONTRACT_NAMES
@@ -116,6 +133,11 @@ def test_public_types_are_frozen_dataclasses() -> None:
         "Timings",
         "EmbedResponse",
         "PullProgress",
+        "CompletionChoice",
+        "CompletionResponse",
+        "RerankResult",
+        "RerankedDocument",
+        "TokenCount",
     ):
         cls = getattr(modelport, name)
         assert dataclasses.is_dataclass(cls)

@@ -18,17 +18,35 @@ from typing import Any, TypedDict, cast
 from .._http.jsonio import BadJSON, loads
 from .._http.settings import MAX_SECONDS
 from ..errors import InvalidRequestError
-from ..types import EmbedInput, ImageInput, Message, ToolCall
+from ..types import (
+    ChatResponse,
+    CompletionChoice,
+    CompletionResponse,
+    EmbedInput,
+    ImageInput,
+    Message,
+    ToolCall,
+    Usage,
+)
 from .inputs import JsonSchema, ToolInput, normalize_tools, response_format
 
 __all__ = [
     "CHAT_OPTION_NAMES",
     "ChatOptions",
     "ChatRequest",
+    "CompleteOptions",
+    "CompletionRequest",
     "MessagesInput",
+    "PromptInput",
+    "RerankRequest",
+    "arguments_json",
     "build_chat_request",
     "EmbedInputs",
     "is_text",
+    "build_completion_request",
+    "build_rerank_request",
+    "build_stream_completion_request",
+    "completion_from_replies",
     "normalize_inputs",
     "normalize_message",
     "options_by_table",
@@ -44,7 +62,27 @@ _ROLES: frozenset[str] = frozenset(("system", "user", "assistant", "tool"))
 _ROLE_ALIASES = {"developer": "system", "function": "tool"}
 
 
-class ChatOptions(TypedDict, total=False):
+class CompleteOptions(TypedDict, total=False):
+    """Keyword options accepted by every ``complete`` and ``complete_stream`` method
+    (and, with the chat-only ones of :class:`ChatOptions`, by every ``chat``).
+    """
+
+    temperature: float
+    top_p: float
+    max_tokens: int
+    stop: str | Sequence[str]
+    seed: int
+    keep_alive: float | str
+    """How long the server keeps the model loaded afterwards (Ollama; LM Studio ``ttl``)."""
+    options: Mapping[str, Any]
+    """Raw provider options, passed through unchanged."""
+    timeout: float
+    """Read timeout for this request, in seconds."""
+    deadline: float
+    """Seconds a non-streamed request may take in all, however the server paces it."""
+
+
+class ChatOptions(CompleteOptions, total=False):
     """Keyword options accepted by every ``chat`` and ``chat_stream`` method.
 
     Each is optional; a server that has no such setting ignores it unless noted.
@@ -58,23 +96,14 @@ class ChatOptions(TypedDict, total=False):
     """``"auto"``, ``"none"``, ``"required"`` or a tool name."""
     response_format: Any
     """A JSON schema dict, ``"json"``, or a class with ``model_json_schema()``."""
-    temperature: float
-    top_p: float
-    max_tokens: int
-    stop: str | Sequence[str]
-    seed: int
     think: bool | str
     """Reasoning on/off, or a level ``"low"``/``"medium"``/``"high"``."""
-    keep_alive: float | str
-    """How long the server keeps the model loaded afterwards (Ollama; LM Studio ``ttl``)."""
+    think_budget: int
+    """The most tokens the model may think for, where the server takes a budget
+    (llama.cpp ``thinking_budget_tokens``, vLLM ``thinking_token_budget``); ``0`` stops
+    thinking at once. Never sent to a server that has no such setting."""
     context_length: int
     """The context window to load the model with, where the server allows it per request."""
-    options: Mapping[str, Any]
-    """Raw provider options, passed through unchanged."""
-    timeout: float
-    """Read timeout for this request, in seconds."""
-    deadline: float
-    """Seconds a non-streamed request may take in all, however the server paces it."""
 
 
 CHAT_OPTION_NAMES: frozenset[str] = frozenset(ChatOptions.__annotations__)
@@ -96,6 +125,7 @@ class ChatRequest:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     think: bool | str | None = None
+    think_budget: int | None = None
     keep_alive: float | str | None = None
     context_length: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -135,30 +165,15 @@ def build_chat_request(
         )
 
     schema, json_mode = response_format(options.get("response_format"))
-    stop = options.get("stop")
-    if stop is not None and not isinstance(stop, (str, list, tuple)):
-        raise InvalidRequestError("stop must be a string or a list of strings.")
-    stops: tuple[str, ...] = (stop,) if isinstance(stop, str) else tuple(stop or ())
-    if not all(isinstance(s, str) for s in stops):
-        raise InvalidRequestError("stop must be a string or a list of strings.")
+    stops = _checked_stops(options)
     tool_choice = options.get("tool_choice")
     if tool_choice is not None and not isinstance(tool_choice, (str, Mapping)):
         raise InvalidRequestError("tool_choice must be a string or a dict.")
-    extra = options.get("options") or {}
-    if not isinstance(extra, Mapping):
-        raise InvalidRequestError("options must be a dict of raw provider options.")
+    extra = _checked_extra(options)
     think = options.get("think")
     if think is not None and not isinstance(think, (bool, str)):
         raise InvalidRequestError("think must be True, False or a level such as 'high'.")
-    keep_alive = options.get("keep_alive")
-    if keep_alive is not None and (
-        isinstance(keep_alive, bool)
-        or not isinstance(keep_alive, (int, float, str))
-        or (not isinstance(keep_alive, str) and not -(2**31) < keep_alive < 2**31)
-    ):
-        raise InvalidRequestError(
-            "keep_alive must be seconds (a finite number) or a duration like '5m'."
-        )
+    keep_alive = _checked_keep_alive(options)
 
     return ChatRequest(
         model=model,
@@ -173,22 +188,118 @@ def build_chat_request(
         stop=stops,
         seed=_checked_int(options, "seed"),
         think=think,
+        think_budget=_checked_budget(options.get("think_budget")),
         keep_alive=keep_alive,
         context_length=_checked_positive_int(options, "context_length"),
-        options=dict(extra),
-        timeout=_checked_number(options, "timeout", low=0.0, strict_low=True, high=MAX_SECONDS),
-        deadline=_checked_number(options, "deadline", low=0.0, strict_low=True, high=MAX_SECONDS),
+        options=extra,
+        timeout=_checked_seconds(options, "timeout"),
+        deadline=_checked_seconds(options, "deadline"),
     )
 
 
-def _unknown_options_message(unknown: Iterable[str]) -> str:
+def _checked_stops(options: Mapping[str, Any]) -> tuple[str, ...]:
+    stop = options.get("stop")
+    if stop is not None and not isinstance(stop, (str, list, tuple)):
+        raise InvalidRequestError("stop must be a string or a list of strings.")
+    stops: tuple[str, ...] = (stop,) if isinstance(stop, str) else tuple(stop or ())
+    if not all(isinstance(s, str) for s in stops):
+        raise InvalidRequestError("stop must be a string or a list of strings.")
+    return stops
+
+
+def _checked_keep_alive(options: Mapping[str, Any]) -> float | str | None:
+    keep_alive = options.get("keep_alive")
+    if keep_alive is not None and (
+        isinstance(keep_alive, bool)
+        or not isinstance(keep_alive, (int, float, str))
+        or (not isinstance(keep_alive, str) and not -(2**31) < keep_alive < 2**31)
+    ):
+        raise InvalidRequestError(
+            "keep_alive must be seconds (a finite number) or a duration like '5m'."
+        )
+    return keep_alive
+
+
+def _checked_extra(options: Mapping[str, Any]) -> dict[str, Any]:
+    extra = options.get("options") or {}
+    if not isinstance(extra, Mapping):
+        raise InvalidRequestError("options must be a dict of raw provider options.")
+    return dict(extra)
+
+
+def _checked_seconds(options: Mapping[str, Any], key: str) -> float | None:
+    return _checked_number(options, key, low=0.0, strict_low=True, high=MAX_SECONDS)
+
+
+def _unknown_options_message(
+    unknown: Iterable[str], names: frozenset[str] = CHAT_OPTION_NAMES, what: str = "chat"
+) -> str:
     import difflib
 
     parts = []
     for name in sorted(unknown):
-        close = difflib.get_close_matches(name, sorted(CHAT_OPTION_NAMES), n=1)
+        close = difflib.get_close_matches(name, sorted(names), n=1)
         parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    return f"Unknown chat option {', '.join(parts)}. Raw server options go in options={{...}}."
+    return f"Unknown {what} option {', '.join(parts)}. Raw server options go in options={{...}}."
+
+
+# --------------------------------------------------------------------------- text completion
+
+
+COMPLETE_OPTION_NAMES: frozenset[str] = frozenset(CompleteOptions.__annotations__)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """A validated legacy text completion: prompts sent as given, no chat template."""
+
+    model: str
+    prompts: tuple[str, ...]
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    keep_alive: float | str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+    deadline: float | None = None
+
+
+PromptInput = str | Sequence[str]
+
+
+def build_completion_request(
+    model: str, prompt: PromptInput, options: Mapping[str, Any]
+) -> CompletionRequest:
+    """Validate a ``complete`` call; raise :class:`InvalidRequestError` on mistakes."""
+    unknown = set(options) - COMPLETE_OPTION_NAMES
+    if unknown:
+        raise InvalidRequestError(
+            _unknown_options_message(unknown, COMPLETE_OPTION_NAMES, "completion")
+        )
+    model = require_model(model)
+    if isinstance(prompt, str):
+        prompts: tuple[str, ...] = (prompt,)
+    elif isinstance(prompt, Sequence) and all(isinstance(p, str) for p in prompt):
+        prompts = tuple(prompt)
+    else:
+        raise InvalidRequestError("prompt must be a string or a list of strings.")
+    if not prompts:
+        raise InvalidRequestError("There is no prompt to complete.", hint="Pass a string.")
+    return CompletionRequest(
+        model=model,
+        prompts=prompts,
+        temperature=_checked_number(options, "temperature", low=0.0),
+        top_p=_checked_number(options, "top_p", low=0.0, high=1.0),
+        max_tokens=_checked_positive_int(options, "max_tokens"),
+        stop=_checked_stops(options),
+        seed=_checked_int(options, "seed"),
+        keep_alive=_checked_keep_alive(options),
+        options=_checked_extra(options),
+        timeout=_checked_seconds(options, "timeout"),
+        deadline=_checked_seconds(options, "deadline"),
+    )
 
 
 def require_model(model: object, hint: str = "Pass a model name such as 'llama3.2'.") -> str:
@@ -206,7 +317,9 @@ def require_model(model: object, hint: str = "Pass a model name such as 'llama3.
     return model.strip()
 
 
-def options_by_table(req: ChatRequest, table: Mapping[str, str]) -> dict[str, Any]:
+def options_by_table(
+    req: ChatRequest | CompletionRequest, table: Mapping[str, str]
+) -> dict[str, Any]:
     """The request's options named by ``table`` (request field -> wire name), for the
     ones the caller set: one table per dialect, instead of the same lines in each.
 
@@ -216,7 +329,7 @@ def options_by_table(req: ChatRequest, table: Mapping[str, str]) -> dict[str, An
     """
     out: dict[str, Any] = {}
     for name, wire_name in table.items():
-        value = getattr(req, name)
+        value = getattr(req, name, None)  # a completion has no context_length
         if value is None or value == ():
             continue
         out[wire_name] = list(value) if isinstance(value, tuple) else value
@@ -262,11 +375,117 @@ def _checked_int(options: Mapping[str, Any], key: str) -> int | None:
     return value
 
 
+MAX_THINK_BUDGET = 2**31
+"""The largest thinking budget a server parses (a 32-bit token count)."""
+
+
+def _checked_budget(value: object) -> int | None:
+    """A thinking budget: ``None``, 0 or a positive integer below :data:`MAX_THINK_BUDGET`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequestError(
+            f"think_budget must be an integer (tokens), not {type(value).__name__}."
+        )
+    if value < 0:
+        raise InvalidRequestError(f"think_budget must be 0 or a positive integer, not {value}.")
+    if value >= MAX_THINK_BUDGET:
+        raise InvalidRequestError(f"think_budget must be below {MAX_THINK_BUDGET}, not {value}.")
+    return value
+
+
 def _checked_positive_int(options: Mapping[str, Any], key: str) -> int | None:
     value = _checked_int(options, key)
     if value is not None and value <= 0:
         raise InvalidRequestError(f"{key} must be a positive integer, not {value}.")
     return value
+
+
+def build_stream_completion_request(
+    model: str, prompt: PromptInput, options: Mapping[str, Any]
+) -> CompletionRequest:
+    """:func:`build_completion_request` for a stream, which completes one prompt."""
+    req = build_completion_request(model, prompt, options)
+    if len(req.prompts) != 1:
+        raise InvalidRequestError(
+            f"A streamed completion takes one prompt, not {len(req.prompts)}.",
+            hint="Stream each prompt on its own, or use complete() for a list.",
+        )
+    return req
+
+
+@dataclass(frozen=True, slots=True)
+class RerankRequest:
+    """A validated rerank: documents to score against a query."""
+
+    model: str
+    query: str
+    documents: tuple[str, ...]
+    top_n: int | None = None
+
+
+def build_rerank_request(
+    model: str, query: str, documents: Sequence[str], top_n: int | None
+) -> RerankRequest:
+    """Validate a ``rerank`` call; raise :class:`InvalidRequestError` on mistakes."""
+    model = require_model(model)
+    if not isinstance(query, str):
+        raise InvalidRequestError(f"query must be a string, not {type(query).__name__}.")
+    if (
+        isinstance(documents, (str, bytes))
+        or not isinstance(documents, Sequence)
+        or not all(isinstance(d, str) for d in documents)
+    ):
+        raise InvalidRequestError("documents must be a list of strings.")
+    if not documents:
+        raise InvalidRequestError("There are no documents to rerank.")
+    return RerankRequest(
+        model=model,
+        query=query,
+        documents=tuple(documents),
+        top_n=_checked_positive_int({"top_n": top_n}, "top_n"),
+    )
+
+
+def completion_from_replies(replies: Sequence[ChatResponse]) -> CompletionResponse:
+    """A :class:`CompletionResponse` from one reply per prompt (a streamed completion, or
+    a server that completes one prompt a request, as Ollama's ``/api/generate``): the
+    choices in order, the usage summed.
+    """
+    first = replies[0]
+    usage = first.usage
+    for reply in replies[1:]:
+        usage = _sum_usage(usage, reply.usage)
+    return CompletionResponse(
+        choices=tuple(
+            CompletionChoice(r.text, i, r.finish_reason, r.stop_sequence)
+            for i, r in enumerate(replies)
+        ),
+        model=first.model,
+        service=first.service,
+        usage=usage,
+        timings=first.timings if len(replies) == 1 else None,
+        raw=first.raw,
+    )
+
+
+def _sum_usage(a: Usage | None, b: Usage | None) -> Usage | None:
+    """Two usages added; a count either one lacks is unknown in the sum.
+
+    >>> _sum_usage(Usage(1, 2, 3), Usage(4, None, None))
+    Usage(prompt_tokens=5, completion_tokens=None, total_tokens=None)
+    """
+    if a is None or b is None:
+        return a or b
+
+    def add(x: int | None, y: int | None) -> int | None:
+        return None if x is None or y is None else x + y
+
+    return Usage(
+        add(a.prompt_tokens, b.prompt_tokens),
+        add(a.completion_tokens, b.completion_tokens),
+        add(a.total_tokens, b.total_tokens),
+    )
 
 
 # --------------------------------------------------------------------------- messages
@@ -402,6 +621,19 @@ def tool_call_from_wire(data: Mapping[str, Any]) -> ToolCall:
         id=str(call_id) if call_id is not None else None,
         raw_arguments=raw,
     )
+
+
+def arguments_json(call: ToolCall) -> str:
+    """A call's arguments as OpenAI's JSON string: the text received if it was not JSON.
+
+    >>> arguments_json(ToolCall("f", {"city": "Paris"}))
+    '{"city": "Paris"}'
+    >>> arguments_json(ToolCall("f", raw_arguments="{"))
+    '{'
+    """
+    if call.raw_arguments is not None:
+        return call.raw_arguments
+    return json.dumps(dict(call.arguments), ensure_ascii=False)
 
 
 def parse_arguments(value: object) -> tuple[dict[str, Any], str | None]:

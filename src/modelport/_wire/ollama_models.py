@@ -80,7 +80,7 @@ def capabilities_from_names(names: Sequence[str]) -> Capabilities:
     """Ollama's capability names as :class:`Capabilities` (every field known).
 
     >>> capabilities_from_names(["completion", "vision"])
-    Capabilities(chat=True, tools=False, vision=True, embedding=False, thinking=False)
+    Capabilities(chat=True, tools=False, vision=True, embedding=False, thinking=False, rerank=None)
     """
     present = set(names)
     return Capabilities(

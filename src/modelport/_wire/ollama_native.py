@@ -29,7 +29,7 @@ from ..types import (
     ToolCall,
     Usage,
 )
-from .common import ChatRequest, options_by_table, parse_arguments
+from .common import ChatRequest, CompletionRequest, options_by_table, parse_arguments
 from .inputs import image_to_base64
 from .stream import ChatStreamDecoder, DecoderBase, guard_shape
 
@@ -39,6 +39,7 @@ __all__ = [
     "OllamaPullStream",
     "build_chat_body",
     "build_embed_body",
+    "build_generate_body",
     "build_load_body",
     "finish_reason",
     "keep_alive_value",
@@ -101,12 +102,7 @@ def build_chat_body(req: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body["format"] = "json"
     if req.think is not None:
         body["think"] = req.think
-    if req.keep_alive is not None:
-        body["keep_alive"] = keep_alive_value(req.keep_alive)
-    options = _options(req)
-    if options:
-        body["options"] = options
-    return body
+    return _with_options(body, req)
 
 
 OPTIONS: Mapping[str, str] = {
@@ -120,7 +116,25 @@ OPTIONS: Mapping[str, str] = {
 """The shared chat options, by their names in Ollama's ``options``."""
 
 
-def _options(req: ChatRequest) -> dict[str, Any]:
+def build_generate_body(req: CompletionRequest, prompt: str, *, stream: bool) -> dict[str, Any]:
+    """The JSON body for ``POST /api/generate`` with ``raw: true``: the prompt as given,
+    no template (a legacy text completion).
+    """
+    body: dict[str, Any] = {"model": req.model, "prompt": prompt, "raw": True, "stream": stream}
+    return _with_options(body, req)
+
+
+def _with_options(body: dict[str, Any], req: ChatRequest | CompletionRequest) -> dict[str, Any]:
+    """``body`` with the request's ``keep_alive`` and ``options``, where it has them."""
+    if req.keep_alive is not None:
+        body["keep_alive"] = keep_alive_value(req.keep_alive)
+    options = _options(req)
+    if options:
+        body["options"] = options
+    return body
+
+
+def _options(req: ChatRequest | CompletionRequest) -> dict[str, Any]:
     options = options_by_table(req, OPTIONS)
     options.update(req.options)  # raw options are the caller's last word
     return options
@@ -270,8 +284,12 @@ def parse_tool_calls(raw: object) -> tuple[ToolCall, ...]:
 
 def _message_parts(data: Mapping[str, Any]) -> tuple[str, str, tuple[ToolCall, ...]]:
     message = data.get("message")
-    if message is None:
-        return "", "", ()
+    if message is None:  # /api/generate: the text is in ``response``
+        text = data.get("response") or ""
+        thinking = data.get("thinking") or ""
+        if not isinstance(text, str) or not isinstance(thinking, str):
+            raise TypeError("response is not text")
+        return text, thinking, ()
     # The hot path (every streamed chunk): a plain dict with text content only.
     if type(message) is not dict and not isinstance(message, Mapping):
         raise TypeError("message is not an object")

@@ -21,10 +21,25 @@ from .._http.decoders import DEFAULT_MAX_LINE_BYTES, MalformedLineError, SSEDeco
 from .._http.jsonio import BadJSON
 from .._http.mapping import ErrorContext
 from ..errors import ModelportError
-from ..types import ChatChunk, ChatResponse, EmbedResponse, Message, Timings, ToolCall, Usage
+from ..types import (
+    ChatChunk,
+    ChatResponse,
+    CompletionChoice,
+    CompletionResponse,
+    EmbedResponse,
+    Message,
+    RerankedDocument,
+    RerankResult,
+    Timings,
+    ToolCall,
+    Usage,
+)
 from .common import (
     ChatRequest,
+    CompletionRequest,
     EmbedInputs,
+    RerankRequest,
+    arguments_json,
     options_by_table,
     parse_arguments,
     split_think_tags,
@@ -37,13 +52,19 @@ __all__ = [
     "OpenAIChatStream",
     "OpenAIDialect",
     "build_chat_body",
+    "build_completion_body",
     "build_embed_body",
+    "build_rerank_body",
     "parse_chat_completion",
+    "parse_text_completion",
     "parse_embeddings",
     "parse_llamacpp_timings",
     "parse_model_list",
     "parse_model_list_entries",
+    "parse_rerank",
     "parse_usage",
+    "rerank_said",
+    "stop_sequence",
 ]
 
 
@@ -62,9 +83,18 @@ class OpenAIDialect:
     image_urls: bool = True
     """Pass ``http(s)`` image URLs on for the server to fetch (vLLM and hosted APIs do;
     llama.cpp and LM Studio need the image data)."""
+    think_budget_field: str | None = None
+    """The body field for ``think_budget`` (llama.cpp ``thinking_budget_tokens``, vLLM
+    ``thinking_token_budget``); ``None``: the server has none, the budget is not sent."""
+    reasoning_back: bool = False
+    """Send an assistant message's thinking back as ``reasoning_content`` (llama.cpp and
+    vLLM read it; a strict server may refuse an unknown field)."""
 
 
 DEFAULT_DIALECT = OpenAIDialect()
+
+VLLM_DIALECT = OpenAIDialect(think_budget_field="thinking_token_budget", reasoning_back=True)
+"""vLLM's switches (``vllm/entrypoints/openai/chat_completion/protocol.py``)."""
 
 OPTIONS: Mapping[str, str] = {
     "temperature": "temperature",
@@ -108,6 +138,8 @@ def build_chat_body(
             body["reasoning_effort"] = req.think
         elif dialect.think_as_template_kwarg:
             body["chat_template_kwargs"] = {"enable_thinking": req.think}
+    if req.think_budget is not None and dialect.think_budget_field:
+        body[dialect.think_budget_field] = req.think_budget
     if (
         dialect.keep_alive_as_ttl
         and isinstance(req.keep_alive, (int, float))
@@ -136,12 +168,7 @@ def _message(message: Message, dialect: OpenAIDialect) -> dict[str, Any]:
             {
                 "id": call.id or f"call_{i}",
                 "type": "function",
-                "function": {
-                    "name": call.name,
-                    "arguments": call.raw_arguments
-                    if call.raw_arguments is not None
-                    else json.dumps(dict(call.arguments), ensure_ascii=False),
-                },
+                "function": {"name": call.name, "arguments": arguments_json(call)},
             }
             for i, call in enumerate(message.tool_calls)
         ]
@@ -154,6 +181,8 @@ def _message(message: Message, dialect: OpenAIDialect) -> dict[str, Any]:
             out["name"] = message.name
     elif message.name:
         out["name"] = message.name
+    if dialect.reasoning_back and message.role == "assistant" and message.thinking:
+        out["reasoning_content"] = message.thinking
     return out
 
 
@@ -170,6 +199,80 @@ def _json_schema_format(schema: Mapping[str, Any]) -> dict[str, Any]:
         "type": "json_schema",
         "json_schema": {"name": safe, "strict": True, "schema": dict(schema)},
     }
+
+
+def build_completion_body(req: CompletionRequest, *, stream: bool) -> dict[str, Any]:
+    """The JSON body for ``POST /v1/completions`` (one prompt as a string, several as a
+    list, as the legacy API takes them).
+    """
+    prompt: str | list[str] = req.prompts[0] if len(req.prompts) == 1 else list(req.prompts)
+    body: dict[str, Any] = {"model": req.model, "prompt": prompt}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    body.update(options_by_table(req, OPTIONS))
+    if req.options:
+        body.update(req.options)
+    return body
+
+
+def build_rerank_body(req: RerankRequest) -> dict[str, Any]:
+    """The JSON body for ``POST /v1/rerank`` (the Jina/Cohere shape llama.cpp and vLLM take)."""
+    body: dict[str, Any] = {
+        "model": req.model,
+        "query": req.query,
+        "documents": list(req.documents),
+    }
+    if req.top_n is not None:
+        body["top_n"] = req.top_n
+    return body
+
+
+def parse_rerank(data: object, ctx: ErrorContext, req: RerankRequest) -> RerankResult:
+    """A :class:`RerankResult` from a ``/v1/rerank`` body: each result's ``index`` names
+    its document in the request; modelport sorts by score itself and keeps ``top_n``.
+    """
+
+    def parse() -> RerankResult:
+        if not isinstance(data, Mapping) or not isinstance(data["results"], list):
+            raise TypeError("'results' is not a list")
+        results = []
+        for item in data["results"]:
+            if not isinstance(item, Mapping):
+                raise TypeError("a rerank result is not an object")
+            index = item["index"]
+            score = item["relevance_score"] if "relevance_score" in item else item["score"]
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise TypeError("a rerank result's index is not an integer")
+            if isinstance(score, bool) or not isinstance(score, (int, float)):
+                raise TypeError("a rerank result's score is not a number")
+            results.append(RerankedDocument(index, float(score), req.documents[index]))
+        results.sort(key=lambda r: r.score, reverse=True)
+        return RerankResult(
+            results=tuple(results[: req.top_n] if req.top_n else results),
+            model=str(data.get("model") or req.model),
+            service=ctx.service,
+            usage=parse_usage(data.get("usage")),
+            raw=data,
+        )
+
+    return guard_shape(ctx, "a rerank reply", parse)
+
+
+def rerank_said(status: int) -> bool | None:
+    """What the answer to ``POST /v1/rerank {}`` says about reranking: a 400 (or 422)
+    refuses the empty body, so the route reranks; llama.cpp without ``--reranking``
+    answers 501, and a server without the route (vLLM with a model that cannot score, an
+    older llama.cpp) 404.
+
+    >>> rerank_said(400), rerank_said(501), rerank_said(404), rerank_said(503)
+    (True, False, False, None)
+    """
+    if status in (400, 422):
+        return True
+    if status in (404, 405, 501):
+        return False
+    return None
 
 
 def build_embed_body(model: str, inputs: EmbedInputs) -> dict[str, Any]:
@@ -241,9 +344,57 @@ def parse_chat_completion(
             usage=parse_usage(data.get("usage")),
             timings=parse_llamacpp_timings(data.get("timings")),
             raw=data,
+            stop_sequence=stop_sequence(choice),
         )
 
     return guard_shape(ctx, "a chat reply", parse)
+
+
+def stop_sequence(choice: Mapping[str, Any]) -> str | None:
+    """The stop string a choice says ended it: vLLM's ``stop_reason`` when it is a
+    string (an int is a stop token's id, ``None`` the end of the sequence).
+
+    >>> stop_sequence({"stop_reason": "###"}), stop_sequence({"stop_reason": 7})
+    ('###', None)
+    """
+    said = choice.get("stop_reason")
+    return said if isinstance(said, str) and said else None
+
+
+def parse_text_completion(data: object, ctx: ErrorContext, *, model: str) -> CompletionResponse:
+    """A :class:`CompletionResponse` from a ``text_completion`` body (choices in prompt
+    order, by their ``index``).
+    """
+
+    def parse() -> CompletionResponse:
+        if not isinstance(data, Mapping) or not isinstance(data["choices"], list):
+            raise TypeError("'choices' is not a list")
+        choices = []
+        for position, choice in enumerate(data["choices"]):
+            if not isinstance(choice, Mapping):
+                raise TypeError("a choice is not an object")
+            text = choice.get("text") or ""
+            if not isinstance(text, str):
+                raise TypeError("a choice's text is not a string")
+            index = opt_int(choice.get("index"))
+            choices.append(
+                CompletionChoice(
+                    text=text,
+                    index=position if index is None else index,
+                    finish_reason=choice.get("finish_reason"),
+                    stop_sequence=stop_sequence(choice),
+                )
+            )
+        return CompletionResponse(
+            choices=tuple(sorted(choices, key=lambda c: c.index)),
+            model=str(data.get("model") or model),
+            service=ctx.service,
+            usage=parse_usage(data.get("usage")),
+            timings=parse_llamacpp_timings(data.get("timings")),
+            raw=data,
+        )
+
+    return guard_shape(ctx, "a text completion", parse)
 
 
 def _content_text(content: object) -> str:
@@ -458,7 +609,7 @@ class OpenAIChatStream(ChatStreamDecoder):
         )
         acc = self.acc
         acc.model, acc.usage, acc.timings = reply.model, reply.usage, reply.timings
-        acc.finish_reason = reply.finish_reason
+        acc.finish_reason, acc.stop_sequence = reply.finish_reason, reply.stop_sequence
         if reply.text or reply.thinking:
             out.append(acc.add(ChatChunk(text=reply.text, thinking=reply.thinking or "")))
         out.append(acc.add(acc.final_chunk(tool_calls=tuple(reply.tool_calls))))
@@ -500,7 +651,8 @@ class OpenAIChatStream(ChatStreamDecoder):
             return None
         choice = choices[0]
         delta = choice.get("delta") or {}
-        text = delta.get("content") or ""
+        # A legacy text completion's choice carries ``text`` and no delta.
+        text = delta.get("content") or choice.get("text") or ""
         thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
         fragments = delta.get("tool_calls")
         if fragments:
@@ -510,6 +662,7 @@ class OpenAIChatStream(ChatStreamDecoder):
             raise TypeError("delta content is not text")
         if isinstance(reason, str) and reason:
             acc.finish_reason = reason
+            acc.stop_sequence = stop_sequence(choice)
         if self._split is not None and text:
             text, split = self._split.feed(text)
             thinking = thinking + split

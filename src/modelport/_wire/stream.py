@@ -126,6 +126,7 @@ class ChatAccumulator:
         "model",
         "raw",
         "started",
+        "stop_sequence",
         "timings",
         "tool_calls",
         "usage",
@@ -142,6 +143,7 @@ class ChatAccumulator:
         self.timings: Timings | None = None
         self.raw: Mapping[str, Any] = {}
         self.started = False
+        self.stop_sequence: str | None = None
 
     def add(self, chunk: ChatChunk) -> ChatChunk:
         """Record a chunk on its way to the caller."""
@@ -174,6 +176,7 @@ class ChatAccumulator:
             usage=self.usage,
             timings=self.timings,
             raw=self.raw,
+            stop_sequence=self.stop_sequence,
         )
 
     def interrupted(self, error: ModelportError) -> ModelportError:
@@ -221,6 +224,7 @@ class ChatAccumulator:
             usage=self.usage,
             timings=self.timings,
             done=True,
+            stop_sequence=self.stop_sequence,
         )
 
     def ended_early(self) -> StreamError:

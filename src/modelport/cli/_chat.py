@@ -71,13 +71,7 @@ def chat(
     """
     state = ctx.find_object(_context.State)
     assert state is not None
-    options: dict[str, Any] = {}
-    if temperature is not None:
-        options["temperature"] = temperature
-    if max_tokens is not None:
-        options["max_tokens"] = max_tokens
-    if think is not None:
-        options["think"] = think
+    options = _context.given(temperature=temperature, max_tokens=max_tokens, think=think)
 
     interactive = _context.stdin_is_tty()
     piped = None if interactive else sys.stdin.read()

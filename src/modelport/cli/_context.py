@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -101,3 +101,12 @@ class State:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The options a command was given (``None``: not given, so not sent).
+
+    >>> given(temperature=None, max_tokens=8)
+    {'max_tokens': 8}
+    """
+    return {name: value for name, value in values.items() if value is not None}

@@ -42,28 +42,51 @@ from .._http.pool import AsyncPoolTransport, PoolTransport
 from .._http.settings import check_api_key, check_bytes, check_headers, check_seconds
 from .._http.transport import AsyncTransport, SyncTransport
 from .._http.urls import basic_auth_forms, normalize_base_url, shown_url, url_credentials
-from .._streams import AsyncChatStream, ChatStream, StreamItem
+from .._streams import (
+    AsyncChatStream,
+    AsyncCompletionStream,
+    ChatStream,
+    CompletionItem,
+    CompletionStream,
+    StreamItem,
+)
+from .._tokens import estimate_input_tokens
 from .._version import __version__
 from .._wire.common import (
     ChatRequest,
+    CompletionRequest,
     EmbedInputs,
     MessagesInput,
+    PromptInput,
+    RerankRequest,
     build_chat_request,
+    build_completion_request,
+    build_rerank_request,
+    build_stream_completion_request,
+    completion_from_replies,
     is_text,
     normalize_inputs,
     require_model,
 )
 from .._wire.stream import ChatStreamDecoder, guard_shape
-from ..errors import CapabilityError, ConfigurationError, ModelNotFoundError, ModelportError
+from ..errors import (
+    CapabilityError,
+    ConfigurationError,
+    ModelNotFoundError,
+    ModelportError,
+)
 from ..types import (
     ChatResponse,
+    CompletionResponse,
     EmbedInput,
     EmbedResponse,
     ModelInfo,
     ProviderKind,
     PullProgress,
+    RerankResult,
     Service,
     ServiceStatus,
+    TokenCount,
 )
 
 if TYPE_CHECKING:
@@ -71,12 +94,17 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    from .._wire.common import ChatOptions
+    from .._wire.common import ChatOptions, CompleteOptions
 
 __all__ = ["Provider", "ProviderOptions"]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741
+
+RERANK_HINT = (
+    "Rerank on llama-server started with `--reranking` and a reranker model, or on vLLM "
+    "serving one (for example BAAI/bge-reranker-base)."
+)
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -425,6 +453,37 @@ class Provider:
     def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
         raise self._unsupported("embeddings")
 
+    def _op_count_tokens(self, req: ChatRequest) -> Op[TokenCount]:
+        """The prompt tokens of ``req``: the estimate, unless the server can count them."""
+        yield from ()
+        return self._estimated(req)
+
+    def _estimated(self, req: ChatRequest) -> TokenCount:
+        return TokenCount(
+            estimate_input_tokens(req.messages, req.tools), False, req.model, self.name
+        )
+
+    def _counted(self, req: ChatRequest, count: int) -> TokenCount:
+        return TokenCount(count, True, req.model, self.name)
+
+    def _op_rerank(self, req: RerankRequest) -> Op[RerankResult]:
+        """``req``'s documents scored against its query, most relevant first."""
+        raise self._unsupported("reranking", hint=RERANK_HINT)
+
+    def _op_complete(self, req: CompletionRequest) -> Op[CompletionResponse]:
+        """A legacy text completion of each prompt, as given (no chat template)."""
+        raise self._unsupported("text completion")
+
+    def _stream_complete(self, req: CompletionRequest) -> tuple[Request, ChatStreamDecoder]:
+        """The streaming request for a completion of ``req``'s one prompt, and its decoder."""
+        raise self._unsupported("text completion")
+
+    def _op_complete_stream(self, req: CompletionRequest) -> ItemOp[CompletionItem]:
+        """The text deltas of a streamed completion, then the whole completion."""
+        request, decoder = self._stream_complete(req)
+        yield from stream(request, decoder)
+        yield from emit(completion_from_replies([decoder.response()]))
+
     def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Op[None]:
         raise self._unsupported("loading models")
 
@@ -524,6 +583,36 @@ class Provider:
         req = build_chat_request(model, messages, options)
         return ChatStream(self._iterate(self._op_chat_stream(req)))
 
+    def complete(
+        self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
+    ) -> CompletionResponse:
+        """Continue a prompt (or each of a list) as given, with no chat template: the
+        legacy text completion. See :class:`CompleteOptions` for options.
+        """
+        return self._run(self._op_complete(build_completion_request(model, prompt, options)))
+
+    def complete_stream(
+        self, model: str, prompt: str, **options: Unpack[CompleteOptions]
+    ) -> CompletionStream:
+        """Stream the completion of one prompt as :class:`ChatChunk` text deltas."""
+        req = build_stream_completion_request(model, prompt, options)
+        return CompletionStream(self._iterate(self._op_complete_stream(req)))
+
+    def count_tokens(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> TokenCount:
+        """The prompt tokens this chat would send (its messages, tools and system prompt):
+        exact where the server counts them, else an estimate (``TokenCount.exact``).
+        """
+        req = build_chat_request(model, messages, options)
+        return self._run(self._op_count_tokens(req))
+
+    def rerank(
+        self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> RerankResult:
+        """Score ``documents`` against ``query``; the most relevant first (at most ``top_n``)."""
+        return self._run(self._op_rerank(build_rerank_request(model, query, documents, top_n)))
+
     def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
         """Embed one string, a list of strings, or token ids (servers that take them)."""
         return self._run(self._op_embed(require_model(model), normalize_inputs(input)))
@@ -570,6 +659,34 @@ class Provider:
         """Async :meth:`chat_stream`: use ``async for`` / ``async with``."""
         req = build_chat_request(model, messages, options)
         return AsyncChatStream(self._aiterate(self._op_chat_stream(req)))
+
+    async def acomplete(
+        self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
+    ) -> CompletionResponse:
+        """Async :meth:`complete`."""
+        req = build_completion_request(model, prompt, options)
+        return await self._arun(self._op_complete(req))
+
+    def acomplete_stream(
+        self, model: str, prompt: str, **options: Unpack[CompleteOptions]
+    ) -> AsyncCompletionStream:
+        """Async :meth:`complete_stream`: use ``async for`` / ``async with``."""
+        req = build_stream_completion_request(model, prompt, options)
+        return AsyncCompletionStream(self._aiterate(self._op_complete_stream(req)))
+
+    async def acount_tokens(
+        self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
+    ) -> TokenCount:
+        """Async :meth:`count_tokens`."""
+        req = build_chat_request(model, messages, options)
+        return await self._arun(self._op_count_tokens(req))
+
+    async def arerank(
+        self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
+    ) -> RerankResult:
+        """Async :meth:`rerank`."""
+        req = build_rerank_request(model, query, documents, top_n)
+        return await self._arun(self._op_rerank(req))
 
     async def aembed(self, model: str, input: EmbedInput) -> EmbedResponse:
         """Async :meth:`embed`."""

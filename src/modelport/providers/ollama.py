@@ -22,10 +22,10 @@ from .._coerce import opt_int, opt_str
 from .._http.ops import ItemOp, Op, Outcome, Request, Response, gather, response_of, send, stream
 from .._http.urls import normalize_base_url, parse_ollama_host
 from .._naming import close_names, normalize_ollama_name
-from .._streams import StreamItem
+from .._streams import CompletionItem, StreamItem
 from .._wire import ollama_models as models_wire
 from .._wire import ollama_native as wire
-from .._wire.common import ChatRequest, EmbedInputs
+from .._wire.common import ChatRequest, CompletionRequest, EmbedInputs, completion_from_replies
 from ..errors import (
     CapabilityError,
     InvalidRequestError,
@@ -36,6 +36,7 @@ from ..errors import (
 from ..types import (
     Capabilities,
     ChatResponse,
+    CompletionResponse,
     EmbedResponse,
     ModelInfo,
     ProviderKind,
@@ -329,6 +330,43 @@ class OllamaProvider(Provider):
     def _op_chat_stream(self, req: ChatRequest) -> ItemOp[StreamItem]:
         try:
             yield from super()._op_chat_stream(req)
+        except ModelNotFoundError as exc:
+            if exc.suggestions:
+                raise
+            raise (yield from self._op_suggest(exc, req.model)) from exc
+
+    # ------------------------------------------------------------------ text completion
+
+    def _generate_request(self, req: CompletionRequest, prompt: str, *, stream: bool) -> Request:
+        return Request(
+            "POST",
+            "/api/generate",
+            wire.build_generate_body(req, prompt, stream=stream),
+            timeout=req.timeout,
+            model=req.model,
+            headers=_NDJSON if stream else {},
+            deadline=req.deadline,
+        )
+
+    def _op_complete(self, req: CompletionRequest) -> Op[CompletionResponse]:
+        replies = []
+        for prompt in req.prompts:  # /api/generate takes one prompt
+            try:
+                response = yield from send(self._generate_request(req, prompt, stream=False))
+            except ModelNotFoundError as exc:
+                raise (yield from self._op_suggest(exc, req.model)) from exc
+            replies.append(wire.parse_chat(self._body(response), self.ctx, model=req.model))
+        return completion_from_replies(replies)
+
+    def _stream_complete(self, req: CompletionRequest) -> tuple[Request, wire.OllamaChatStream]:
+        decoder = wire.OllamaChatStream(
+            self.ctx, req.model, rules=self.rules, max_event_bytes=self.max_event_bytes
+        )
+        return self._generate_request(req, req.prompts[0], stream=True), decoder
+
+    def _op_complete_stream(self, req: CompletionRequest) -> ItemOp[CompletionItem]:
+        try:
+            yield from super()._op_complete_stream(req)
         except ModelNotFoundError as exc:
             if exc.suggestions:
                 raise

@@ -5,17 +5,45 @@ llamafile, KoboldCpp, or a hosted endpoint.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from .._capabilities import guess_capabilities
-from .._http.ops import Op, Request, send
+from .._http.ops import ItemOp, Op, Request, send
 from .._http.urls import normalize_base_url
+from .._streams import StreamItem
 from .._wire import openai_chat as wire
-from .._wire.common import ChatRequest, EmbedInputs
-from ..types import ChatResponse, EmbedResponse, ModelInfo, ProviderKind, Service, ServiceStatus
+from .._wire.common import ChatRequest, CompletionRequest, EmbedInputs, RerankRequest
+from ..errors import CapabilityError, ModelportError
+from ..types import (
+    ChatResponse,
+    CompletionResponse,
+    EmbedResponse,
+    ModelInfo,
+    ProviderKind,
+    RerankResult,
+    Service,
+    ServiceStatus,
+    TokenCount,
+)
 from .base import Provider
 
-__all__ = ["OpenAICompatibleProvider", "model_from_entry"]
+__all__ = ["OpenAICompatibleProvider", "count_of", "model_from_entry", "with_rerank"]
+
+
+def count_of(data: object, key: str) -> int:
+    """A token count in a body: ``data[key]``, a non-negative integer, or ``TypeError``."""
+    value = data[key] if isinstance(data, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"{key!r} is not a token count")
+    return value
+
+
+def with_rerank(info: ModelInfo, said: bool | None) -> ModelInfo:
+    """``info`` with what the server said about reranking (nothing when it said nothing)."""
+    if said is None:
+        return info
+    return replace(info, capabilities=replace(info.capabilities, rerank=said))
 
 
 def model_from_entry(
@@ -51,6 +79,39 @@ class OpenAICompatibleProvider(Provider):
     start_hint: ClassVar[str] = "Is the server running, and is this its URL?"
     dialect: ClassVar[wire.OpenAIDialect] = wire.DEFAULT_DIALECT
     api_prefix: ClassVar[str] = "/v1"
+    may_be_vllm: ClassVar[bool] = True
+    """Whether the server may be vLLM, told from its ``/v1/models`` (``owned_by:
+    "vllm"``) before a request that only vLLM takes (a thinking budget, reasoning sent
+    back); a generic server never gets those fields, which a strict one may refuse."""
+
+    _vllm: bool | None = None
+    """What ``/v1/models`` said: vLLM or not (``None``: not asked yet)."""
+
+    @property
+    def _dialect(self) -> wire.OpenAIDialect:
+        return wire.VLLM_DIALECT if self._vllm else self.dialect
+
+    def _note_entries(self, entries: list[Mapping[str, Any]]) -> None:
+        if self.may_be_vllm:
+            self._vllm = any(entry.get("owned_by") == "vllm" for entry in entries)
+
+    def _op_know_server(self, req: ChatRequest, *, always: bool = False) -> Op[None]:
+        """Ask ``/v1/models`` whether this is vLLM, once, and only when ``req`` has a
+        field that only vLLM takes (or ``always``); a failed look leaves it generic.
+        """
+        if not self.may_be_vllm or self._vllm is not None:
+            return
+        if (
+            not always
+            and req.think_budget is None
+            and not any(m.role == "assistant" and m.thinking for m in req.messages)
+        ):
+            return
+        try:
+            response = yield from send(Request("GET", f"{self.api_prefix}/models"))
+            self._note_entries(wire.parse_model_list(self._body(response), self.ctx))
+        except ModelportError:
+            pass
 
     def _normalize_url(self, url: str) -> str:
         normalized = normalize_base_url(url)
@@ -72,12 +133,26 @@ class OpenAICompatibleProvider(Provider):
     def _op_health(self) -> Op[Service]:
         response = yield from send(Request("GET", f"{self.api_prefix}/models"))
         entries = wire.parse_model_list(self._body(response), self.ctx)
+        self._note_entries(entries)
         return self._service(status=ServiceStatus.AVAILABLE, model_count=len(entries))
 
     def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
         response = yield from send(Request("GET", f"{self.api_prefix}/models"))
         entries = wire.parse_model_list(self._body(response), self.ctx)
-        return [model_from_entry(entry, service=self.name, kind=self.kind) for entry in entries]
+        self._note_entries(entries)
+        models = [model_from_entry(entry, service=self.name, kind=self.kind) for entry in entries]
+        if self._vllm:  # vLLM registers /v1/rerank only for a model that can score
+            said = yield from self._op_rerank_probe()
+            models = [with_rerank(info, said) for info in models]
+        return models
+
+    def _op_rerank_probe(self) -> Op[bool | None]:
+        """Whether the server reranks, from its answer to ``POST /v1/rerank {}``."""
+        response = yield from send(self._rerank_probe())
+        return wire.rerank_said(response.status)
+
+    def _rerank_probe(self) -> Request:
+        return Request("POST", f"{self.api_prefix}/rerank", {}, check=False)
 
     # ------------------------------------------------------------------ chat & embeddings
 
@@ -85,7 +160,7 @@ class OpenAICompatibleProvider(Provider):
         return Request(
             "POST",
             path or f"{self.api_prefix}/chat/completions",
-            wire.build_chat_body(req, stream=stream, dialect=self.dialect),
+            wire.build_chat_body(req, stream=stream, dialect=self._dialect),
             timeout=self._timeout_for(req.timeout, req.model),
             model=req.model,
             headers={"accept": "text/event-stream"} if stream else {},
@@ -99,19 +174,79 @@ class OpenAICompatibleProvider(Provider):
         return requested
 
     def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
+        yield from self._op_know_server(req)
         response = yield from send(self._chat_request(req, stream=False))
         data = self._body(response)
-        return wire.parse_chat_completion(data, self.ctx, dialect=self.dialect, model=req.model)
+        return wire.parse_chat_completion(data, self.ctx, dialect=self._dialect, model=req.model)
+
+    def _op_chat_stream(self, req: ChatRequest) -> ItemOp[StreamItem]:
+        yield from self._op_know_server(req)
+        yield from super()._op_chat_stream(req)
 
     def _stream_chat(self, req: ChatRequest) -> tuple[Request, wire.OpenAIChatStream]:
         decoder = wire.OpenAIChatStream(
             self.ctx,
             req.model,
-            self.dialect,
+            self._dialect,
             rules=self.rules,
             max_event_bytes=self.max_event_bytes,
         )
         return self._chat_request(req, stream=True), decoder
+
+    def _completion_request(self, req: CompletionRequest, *, stream: bool) -> Request:
+        return Request(
+            "POST",
+            f"{self.api_prefix}/completions",
+            wire.build_completion_body(req, stream=stream),
+            timeout=self._timeout_for(req.timeout, req.model),
+            model=req.model,
+            headers={"accept": "text/event-stream"} if stream else {},
+            deadline=req.deadline,
+        )
+
+    def _op_complete(self, req: CompletionRequest) -> Op[CompletionResponse]:
+        response = yield from send(self._completion_request(req, stream=False))
+        return wire.parse_text_completion(self._body(response), self.ctx, model=req.model)
+
+    def _stream_complete(self, req: CompletionRequest) -> tuple[Request, wire.OpenAIChatStream]:
+        decoder = wire.OpenAIChatStream(
+            self.ctx,
+            req.model,
+            replace(self._dialect, split_think=False),  # raw text: nothing is split out
+            rules=self.rules,
+            max_event_bytes=self.max_event_bytes,
+        )
+        return self._completion_request(req, stream=True), decoder
+
+    def _op_count_tokens(self, req: ChatRequest) -> Op[TokenCount]:
+        """VLLM counts with ``POST /tokenize`` (the model's chat template applied, as a
+        chat would); any other server gets the estimate.
+        """
+        yield from self._op_know_server(req, always=True)
+        if not self._vllm:
+            return self._estimated(req)
+        chat = wire.build_chat_body(req, stream=False, dialect=self._dialect)
+        body = {"model": req.model, "messages": chat["messages"], "add_generation_prompt": True}
+        if "tools" in chat:
+            body["tools"] = chat["tools"]
+        try:
+            response = yield from send(Request("POST", "/tokenize", body, model=req.model))
+        except CapabilityError:
+            return self._estimated(req)
+        data = self._body(response)
+        return self._counted(req, self._parse("a token count", lambda: count_of(data, "count")))
+
+    def _op_rerank(self, req: RerankRequest) -> Op[RerankResult]:
+        response = yield from send(
+            Request(
+                "POST",
+                f"{self.api_prefix}/rerank",
+                wire.build_rerank_body(req),
+                model=req.model,
+                timeout=self._timeout_for(None, req.model),
+            )
+        )
+        return wire.parse_rerank(self._body(response), self.ctx, req)
 
     def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
         response = yield from send(

@@ -272,9 +272,9 @@ def _capabilities(
 
     >>> entry = {"id": "nomic-embed-text", "architecture": {"input_modalities": ["text"]}}
     >>> _capabilities(entry, {}, router=True)
-    Capabilities(chat=False, tools=None, vision=False, embedding=True, thinking=None)
+    Capabilities(chat=False, tools=None, vision=False, embedding=True, thinking=None, rerank=None)
     >>> _capabilities({**entry, "id": "alpha"}, {}, router=True)
-    Capabilities(chat=True, tools=None, vision=False, embedding=None, thinking=None)
+    Capabilities(chat=True, tools=None, vision=False, embedding=None, thinking=None, rerank=None)
     """
     caps = props.get("chat_template_caps")
     template = props.get("chat_template")

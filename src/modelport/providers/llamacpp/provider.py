@@ -30,9 +30,9 @@ from ...errors import (
     RequestTimeoutError,
     ServiceUnavailableError,
 )
-from ...types import EmbedResponse, ModelInfo, ProviderKind, Service, ServiceStatus
+from ...types import EmbedResponse, ModelInfo, ProviderKind, Service, ServiceStatus, TokenCount
 from ..base import ProviderOptions
-from ..openai_compatible import OpenAICompatibleProvider
+from ..openai_compatible import OpenAICompatibleProvider, count_of, with_rerank
 from . import listing
 from .listing import find_entry, names_of, router_of, status_of
 
@@ -81,8 +81,13 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         "with `llama-server --models-dir DIR` to serve every model in a folder."
     )
     dialect: ClassVar[wire.OpenAIDialect] = wire.OpenAIDialect(
-        split_think=True, think_as_template_kwarg=True, image_urls=False
+        split_think=True,
+        think_as_template_kwarg=True,
+        image_urls=False,
+        think_budget_field="thinking_budget_tokens",
+        reasoning_back=True,
     )
+    may_be_vllm: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -165,18 +170,26 @@ class LlamaCppProvider(OpenAICompatibleProvider):
 
     def _op_listing(self, only: str | None) -> Op[list[ModelInfo]]:
         """The models, with the props of each loaded router model (of ``only``, if given)."""
-        outcomes = yield from gather([Request("GET", "/v1/models"), Request("GET", "/props")])
+        outcomes = yield from gather(
+            [
+                Request("GET", "/v1/models"),
+                Request("GET", "/props"),
+                self._rerank_probe(),
+                # An empty input says whether the server embeds; it is refused before any work.
+                Request("POST", "/v1/embeddings", {"input": []}),
+            ]
+        )
         entries = self._entries(response_of(outcomes[0]))
         props = _json(outcomes[1])
         if not self._note(props):
             props = props if isinstance(props, Mapping) else {}
-            # /props do not say whether the server embeds; an empty input does, at once.
-            (probe,) = yield from gather([Request("POST", "/v1/embeddings", {"input": []})])
-            embeds = _embeds(probe)
+            probe = outcomes[2]  # a plain server: its one model reranks or not
+            said = wire.rerank_said(probe.status) if isinstance(probe, Response) else None
+            embeds = _embeds(outcomes[3])  # /props do not say whether the server embeds
             names = listing.readable_names([entry["id"] for entry in entries])
             self._served = {n: e["id"] for n, e in zip(names, entries, strict=True) if n != e["id"]}
             return [
-                self._model(entry, props, embedding=embeds, name=name)
+                with_rerank(self._model(entry, props, embedding=embeds, name=name), said)
                 for entry, name in zip(entries, names, strict=True)
             ]
         # A router's /props describe the router; each loaded model has its own. Never
@@ -225,6 +238,38 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             if model in (info.name, info.id) or (isinstance(aliases, list) and model in aliases):
                 return info
         raise self._model_not_found(model, [m.name for m in models])
+
+    # ------------------------------------------------------------------ token counts
+
+    def _op_count_tokens(self, req: ChatRequest) -> Op[TokenCount]:
+        """Exact: ``/v1/chat/completions/input_tokens`` with the chat's own body (the
+        server applies its template, tools and special tokens as for the chat), or on a
+        build without it ``/apply-template`` then ``/tokenize``; else the estimate.
+        """
+        body = wire.build_chat_body(req, stream=False, dialect=self._dialect)
+        timeout = self._timeout_for(req.timeout, req.model)
+
+        def post(path: str, json: object) -> Request:
+            return Request("POST", path, json, model=req.model, timeout=timeout)
+
+        try:
+            response = yield from send(post("/v1/chat/completions/input_tokens", body))
+        except CapabilityError:  # an older build: no such endpoint
+            pass
+        else:
+            data = self._body(response)
+            return self._counted(
+                req, self._parse("a token count", lambda: count_of(data, "input_tokens"))
+            )
+        try:
+            applied = self._body((yield from send(post("/apply-template", body))))
+            prompt = self._parse("a rendered prompt", lambda: _text_of(applied, "prompt"))
+            tokenize = {"content": prompt, "add_special": True, "parse_special": True}
+            tokenized = self._body((yield from send(post("/tokenize", tokenize))))
+        except CapabilityError:
+            return self._estimated(req)
+        tokens = self._parse("tokens", lambda: _list_of(tokenized, "tokens"))
+        return self._counted(req, len(tokens))
 
     # ------------------------------------------------------------------ model management
 
@@ -338,6 +383,20 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             hint=f"Try again: `modelport load {name}`.",
             **self.ctx.kwargs(),
         )
+
+
+def _text_of(data: object, key: str) -> str:
+    value = data[key] if isinstance(data, Mapping) else None
+    if not isinstance(value, str):
+        raise TypeError(f"{key!r} is not text")
+    return value
+
+
+def _list_of(data: object, key: str) -> list[Any]:
+    value = data[key] if isinstance(data, Mapping) else None
+    if not isinstance(value, list):
+        raise TypeError(f"{key!r} is not a list")
+    return value
 
 
 def _props_request(name: str) -> Request:

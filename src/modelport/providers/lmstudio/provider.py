@@ -119,6 +119,7 @@ class LMStudioProvider(OpenAICompatibleProvider):
     dialect: ClassVar[wire.OpenAIDialect] = wire.OpenAIDialect(
         json_mode_as_schema=True, split_think=True, keep_alive_as_ttl=True, image_urls=False
     )
+    may_be_vllm: ClassVar[bool] = False
 
     def __init__(
         self,
