@@ -37,6 +37,7 @@ from .types import (
     ChatResponse,
     CompletionChoice,
     CompletionResponse,
+    EmbedInput,
     EmbedResponse,
     Message,
     ModelInfo,
@@ -52,6 +53,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from ._digest import model_digest
     from ._streams import AsyncChatStream, AsyncCompletionStream, ChatStream, CompletionStream
     from ._wire.common import ChatOptions, CompleteOptions
     from .client import AsyncClient, Client
@@ -102,6 +104,7 @@ __all__ = [
     "ConfigProblem",
     "ConfigurationError",
     "ContextLengthExceededError",
+    "EmbedInput",
     "EmbedResponse",
     "GatewayConfig",
     "InvalidRequestError",
@@ -141,6 +144,7 @@ __all__ = [
     "discover",
     "find_config",
     "load_config",
+    "model_digest",
     "parse_config",
     "read_config",
 ]
@@ -168,6 +172,7 @@ _LAZY: dict[str, str] = {
     "parse_config": ".config",
     "config_search_paths": ".config",
     "read_config": ".config",
+    "model_digest": "._digest",
     "adiscover": ".discovery",
     "discover": ".discovery",
     "LMStudioProvider": ".providers",

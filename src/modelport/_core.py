@@ -37,8 +37,18 @@ from ._http.caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES
 from ._http.ops import ItemOp, Op, emit
 from ._http.retry import RetryPolicy
 from ._http.settings import check_bytes, check_seconds
-from ._router import NO_SERVER_HINT, Flow, LockBox, Router, ServiceState, Target, check_capabilities
-from ._wire.common import ChatRequest, CompletionRequest, RerankRequest, require_model
+from ._router import (
+    NO_SERVER_HINT,
+    Feature,
+    Flow,
+    LockBox,
+    Router,
+    ServiceState,
+    Target,
+    capability_warnings,
+    prefer_capable,
+)
+from ._wire.common import ChatRequest, CompletionRequest, EmbedInputs, RerankRequest, require_model
 from .discovery import (
     GATEWAY_HEADER,
     ITSELF,
@@ -504,14 +514,17 @@ class ClientCore:
                 raise self._all_failed(errors, f"No service could be asked for {model!r}") from None
             raise
 
-    def _check(self, target: Target, req: ChatRequest) -> None:
-        check_capabilities(
-            target,
-            tools=bool(req.tools),
-            images=any(m.images for m in req.messages),
-            think=bool(req.think),
-            chat=True,
-        )
+    def _chat_targets(self, req: ChatRequest) -> Flow[tuple[list[Target], list[Feature]]]:
+        """The targets for a chat, those said to have what it needs first, and what it needs."""
+        needs: list[Feature] = ["chat"]
+        if req.tools:
+            needs.append("tools")
+        if any(m.images for m in req.messages):
+            needs.append("vision")
+        if req.think:
+            needs.append("thinking")
+        targets = yield from self._targets(req.model)
+        return prefer_capable(targets, needs), needs
 
     def _on_best(self, targets: list[Target], op: Callable[[Provider, str], Op[T]]) -> Flow[T]:
         """Run ``op`` on the best target, failing over to the next ones."""
@@ -548,15 +561,29 @@ class ClientCore:
     def _chat(self, req: ChatRequest) -> Flow[ChatResponse]:
         if req.deadline is None and self.deadline is not None:
             req = replace(req, deadline=self.deadline)  # the client's, for every provider
-        targets = yield from self._targets(req.model)
-        self._check(targets[0], req)
-        return (yield from self._on_best(targets, lambda p, name: p._op_chat(_for(req, name))))
+        targets, needs = yield from self._chat_targets(req)
 
-    def _chat_stream(self, req: ChatRequest) -> Flow[None]:
-        """Stream a chat: fail over only until the first chunk has arrived."""
-        targets = yield from self._targets(req.model)
-        self._check(targets[0], req)
-        yield from self._stream_on_best(targets, lambda p, name: p._op_chat_stream(_for(req, name)))
+        def attempt(target: Target) -> Flow[ChatResponse]:
+            provider = target.state.provider
+            return (yield from call(provider, provider._op_chat(_for(req, target.model))))
+
+        target, response = yield from self.router.failover(targets, attempt)
+        warnings = capability_warnings(target, needs)
+        return replace(response, warnings=warnings) if warnings else response
+
+    def _chat_stream(self, req: ChatRequest, warnings: list[str] | None = None) -> Flow[None]:
+        """Stream a chat: fail over only until the first chunk has arrived. What the
+        caller should know about the chosen target goes into ``warnings``.
+        """
+        targets, needs = yield from self._chat_targets(req)
+
+        def chosen(target: Target) -> None:
+            if warnings is not None:
+                warnings.extend(capability_warnings(target, needs))
+
+        yield from self._stream_on_best(
+            targets, lambda p, name: p._op_chat_stream(_for(req, name)), chosen
+        )
 
     def _complete(self, req: CompletionRequest) -> Flow[CompletionResponse]:
         if req.deadline is None and self.deadline is not None:
@@ -572,9 +599,14 @@ class ClientCore:
         )
 
     def _stream_on_best(
-        self, targets: list[Target], op: Callable[[Provider, str], ItemOp[Any]]
+        self,
+        targets: list[Target],
+        op: Callable[[Provider, str], ItemOp[Any]],
+        chosen: Callable[[Target], object] | None = None,
     ) -> Flow[None]:
-        """Open ``op``'s stream on the best target, failing over until the first item."""
+        """Open ``op``'s stream on the best target, failing over until the first item;
+        ``chosen`` hears which target answered, before the first item is handed on.
+        """
         router = self.router
 
         def attempt(target: Target) -> Flow[Opened]:
@@ -588,6 +620,8 @@ class ClientCore:
             return opened
 
         target, opened = yield from router.failover(targets, attempt, keep=True)
+        if chosen is not None:
+            chosen(target)
         try:
             yield from emit(opened.first[0])
             yield Pipe(opened.items)
@@ -604,11 +638,11 @@ class ClientCore:
         )
 
     def _rerank(self, req: RerankRequest) -> Flow[RerankResult]:
-        targets = yield from self._targets(req.model)
+        targets = prefer_capable((yield from self._targets(req.model)), ["rerank"])
         return (yield from self._on_best(targets, lambda p, name: p._op_rerank(_for(req, name))))
 
-    def _embed(self, model: str, inputs: list[str]) -> Flow[EmbedResponse]:
-        targets = yield from self._targets(model)
+    def _embed(self, model: str, inputs: EmbedInputs) -> Flow[EmbedResponse]:
+        targets = prefer_capable((yield from self._targets(model)), ["embedding"])
         return (yield from self._on_best(targets, lambda p, name: p._op_embed(name, inputs)))
 
     def _manage(self, model: str, op: Callable[[Provider, str], Op[None]]) -> Flow[None]:

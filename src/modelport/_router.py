@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from ._http.ops import sleep
 from ._http.retry import RetryPolicy
@@ -35,7 +35,16 @@ if TYPE_CHECKING:
     import asyncio
     from typing import TypeAlias
 
-__all__ = ["Flow", "LockBox", "Router", "ServiceState", "Target"]
+__all__ = [
+    "Feature",
+    "Flow",
+    "LockBox",
+    "Router",
+    "ServiceState",
+    "Target",
+    "capability_warnings",
+    "prefer_capable",
+]
 
 T = TypeVar("T")
 
@@ -327,7 +336,11 @@ class Router:
 
         Each attempt counts as a request in flight until it ends (with ``keep``, the
         successful one stays counted until :meth:`release`: a stream, until it is
-        closed). Non-retriable errors are raised at once and never failed over. When
+        closed). Non-retriable errors are raised at once and never failed over, except a
+        :class:`CapabilityError` (this replica cannot do it) or a
+        :class:`ModelNotFoundError` (a stale list), which move on to the next target
+        without touching the replica's health. When every target refused for its
+        capability, the first refusal is raised. When
         every target failed: the error itself for a single target, else
         :class:`AllServicesFailedError` with each cause.
         """
@@ -354,6 +367,11 @@ class Router:
                     if isinstance(error, ModelNotFoundError) and len(targets) > 1:
                         log.debug("failing over from %s: it no longer has the model", state.name)
                         errors.append(error)  # a stale list: the next service may have it
+                        break
+                    if isinstance(error, CapabilityError) and len(targets) > 1:
+                        # This replica cannot do it (not a health failure); another may.
+                        log.debug("failing over from %s: %s", state.name, _why(error))
+                        errors.append(error)
                         break
                     if not error.retriable:
                         raise
@@ -383,8 +401,8 @@ class Router:
                     self.release(state)
                 self.record_success(state)
                 return target, result
-        if len(errors) == 1:
-            raise errors[0]
+        if len(errors) == 1 or all(isinstance(e, CapabilityError) for e in errors):
+            raise errors[0]  # every replica refused: the best one's refusal says why
         skipped = len(errors) - tried
         also = f", {skipped} skipped in {'its' if skipped == 1 else 'their'} cool-down" * bool(
             skipped
@@ -459,28 +477,52 @@ def _why(error: ModelportError) -> str:
     return f"{type(error).__name__}{status}"
 
 
-def check_capabilities(
-    target: Target, *, tools: bool, images: bool, think: bool, chat: bool
-) -> None:
-    """Refuse before sending what the model is known not to do."""
+Feature = Literal["chat", "tools", "vision", "embedding", "thinking", "rerank"]
+"""A capability a request needs (a field of :class:`~modelport.Capabilities`)."""
+
+_SAYING = {
+    "chat": "chat",
+    "tools": "tools",
+    "vision": "images (vision)",
+    "embedding": "embeddings",
+    "thinking": "thinking",
+    "rerank": "reranking",
+}
+
+
+def _has(target: Target, feature: Feature) -> bool | None:
+    info = target.info
+    return None if info is None else cast("bool | None", getattr(info.capabilities, feature))
+
+
+def prefer_capable(targets: Sequence[Target], needs: Sequence[Feature]) -> list[Target]:
+    """``targets`` with those whose model is said to have every feature in ``needs``
+    first, those that say nothing next, those said to lack one last; otherwise in
+    their order. Capabilities steer; they never remove a target (the server decides).
+    """
+    if not needs or len(targets) < 2:
+        return list(targets)
+
+    def rank(target: Target) -> tuple[int, ...]:
+        return tuple({True: 0, None: 1, False: 2}[_has(target, need)] for need in needs)
+
+    return sorted(targets, key=rank)
+
+
+def capability_warnings(target: Target, needs: Sequence[Feature]) -> tuple[str, ...]:
+    """What to tell the caller about a request sent to a model said to lack a feature
+    it uses: the server was asked anyway and may have ignored that part.
+    """
     info = target.info
     if info is None:
-        return
-    caps = info.capabilities
-    wanted = [
-        ("chat", chat, caps.chat),
-        ("tools", tools, caps.tools),
-        ("vision (images)", images, caps.vision),
-        ("thinking", think, caps.thinking),
-    ]
-    for what, asked, has in wanted:
-        if asked and has is False:
-            raise CapabilityError(
-                f"Model {info.name!r} on {target.state.name} does not support {what}.",
-                service=target.state.name,
-                base_url=target.state.provider.base_url,
-                hint=f"Pick a model that does: `modelport models --capability {what.split()[0]}`.",
-            )
+        return ()
+    return tuple(
+        f"Model {info.name!r} on {target.state.name} is reported not to support "
+        f"{_SAYING[need]}; the request was sent anyway, and the server may have ignored "
+        "that part of it."
+        for need in needs
+        if _has(target, need) is False
+    )
 
 
 NO_SERVER_HINT = (

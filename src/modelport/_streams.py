@@ -46,7 +46,8 @@ def with_client_timings(response: R, started: float, first: float | None) -> R:
 
 
 class _StreamBase(Generic[R]):
-    def __init__(self) -> None:
+    def __init__(self, warnings: list[str] | None = None) -> None:
+        self._warnings = warnings if warnings is not None else []
         self._response: R | None = None
         self._closed = False
         self._started = time.perf_counter()
@@ -58,8 +59,18 @@ class _StreamBase(Generic[R]):
                 self._first = time.perf_counter()
             return item
         assert not isinstance(item, ChatChunk)
+        if self._warnings and isinstance(item, ChatResponse):
+            item = replace(item, warnings=self.warnings)
         self._response = with_client_timings(item, self._started, self._first)
         return None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the caller should know about how the request is served (see
+        :attr:`ChatResponse.warnings`), known once the first chunk has arrived; a chat's
+        final :attr:`response` carries the same.
+        """
+        return tuple(self._warnings)
 
     @property
     def response(self) -> R:
@@ -78,8 +89,8 @@ class _StreamBase(Generic[R]):
 
 
 class _SyncStream(_StreamBase[R]):
-    def __init__(self, source: Iterator[ChatChunk | R]) -> None:
-        super().__init__()
+    def __init__(self, source: Iterator[ChatChunk | R], warnings: list[str] | None = None) -> None:
+        super().__init__(warnings)
         self._source: Iterator[ChatChunk | R] = source
 
     def __iter__(self) -> Iterator[ChatChunk]:
@@ -130,8 +141,10 @@ class CompletionStream(_SyncStream[CompletionResponse]):
 
 
 class _AsyncStream(_StreamBase[R]):
-    def __init__(self, source: AsyncIterator[ChatChunk | R]) -> None:
-        super().__init__()
+    def __init__(
+        self, source: AsyncIterator[ChatChunk | R], warnings: list[str] | None = None
+    ) -> None:
+        super().__init__(warnings)
         self._source: AsyncIterator[ChatChunk | R] = source
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:

@@ -35,6 +35,7 @@ from .errors import ModelportError
 from .types import (
     ChatResponse,
     CompletionResponse,
+    EmbedInput,
     EmbedResponse,
     ModelInfo,
     PullProgress,
@@ -186,7 +187,9 @@ class Client(ClientCore):
     ) -> ChatStream:
         """Stream a chat; fails over only before the first chunk arrives."""
         req = build_chat_request(model, messages, options)
-        return ChatStream(cast(Iterator[StreamItem], self._iterate(self._chat_stream(req))))
+        warnings: list[str] = []
+        source = cast(Iterator[StreamItem], self._iterate(self._chat_stream(req, warnings)))
+        return ChatStream(source, warnings)
 
     def complete(
         self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
@@ -221,8 +224,8 @@ class Client(ClientCore):
         """
         return self._run(self._rerank(build_rerank_request(model, query, documents, top_n)))
 
-    def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
-        """Embed a string or a list of strings."""
+    def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
+        """Embed a string, a list of strings, or token ids (servers that take them)."""
         return self._run(self._embed(model, normalize_inputs(input)))
 
     def load(self, model: str, context_length: int | None = None, ttl: float | None = None) -> None:
@@ -380,7 +383,8 @@ class AsyncClient(ClientCore):
     ) -> AsyncChatStream:
         """Stream a chat; fails over only before the first chunk arrives."""
         req = build_chat_request(model, messages, options)
-        return AsyncChatStream(self._iterate(self._chat_stream(req)))
+        warnings: list[str] = []
+        return AsyncChatStream(self._iterate(self._chat_stream(req, warnings)), warnings)
 
     async def complete(
         self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
@@ -415,8 +419,8 @@ class AsyncClient(ClientCore):
         req = build_rerank_request(model, query, documents, top_n)
         return await self._run(self._rerank(req))
 
-    async def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
-        """Embed a string or a list of strings."""
+    async def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
+        """Embed a string, a list of strings, or token ids (servers that take them)."""
         return await self._run(self._embed(model, normalize_inputs(input)))
 
     async def load(

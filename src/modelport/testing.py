@@ -25,7 +25,7 @@ from typing import ClassVar
 from ._http.ops import ItemOp, Op, emit, sleep
 from ._http.settings import check_seconds
 from ._streams import StreamItem
-from ._wire.common import ChatRequest
+from ._wire.common import ChatRequest, EmbedInputs
 from .errors import CapabilityError, ModelportError
 from .providers.base import Provider
 from .types import (
@@ -82,7 +82,7 @@ class FakeProvider(Provider):
         self.latency = check_seconds("latency", latency, allow_zero=True)
         self.chunk_delay = check_seconds("chunk_delay", chunk_delay, allow_zero=True)
         self.requests: list[ChatRequest] = []
-        self.embedded: list[list[str]] = []
+        self.embedded: list[EmbedInputs] = []
         self._failures: list[ModelportError] = []
         self._models = [self._info(m) for m in models]
 
@@ -149,11 +149,12 @@ class FakeProvider(Provider):
             yield from emit(chunk)
         yield from emit(response)
 
-    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
         yield from sleep(self.latency)
         self.embedded.append(inputs)
         self._maybe_fail()
-        vectors = [[float((len(text) + i) % 7) for i in range(self.dimensions)] for text in inputs]
+        sizes = [len(item) if isinstance(item, (str, list)) else 1 for item in inputs]
+        vectors = [[float((size + i) % 7) for i in range(self.dimensions)] for size in sizes]
         return EmbedResponse(vectors=vectors, model=model, service=self.name)
 
     def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Op[None]:

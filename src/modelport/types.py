@@ -19,6 +19,7 @@ __all__ = [
     "ChatResponse",
     "CompletionChoice",
     "CompletionResponse",
+    "EmbedInput",
     "EmbedResponse",
     "FinishReason",
     "ImageInput",
@@ -47,6 +48,10 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "cancel
 """Why a reply ended: ``stop`` (the model finished or hit a stop string), ``length``
 (``max_tokens`` or the context ran out), ``tool_calls``, ``content_filter``,
 ``cancelled`` or ``error``; another string where a server has its own reason."""
+
+EmbedInput = str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]]
+"""What :meth:`~modelport.Client.embed` takes: a string, a list of strings, or token ids
+(one list of ints, or a list of them), as OpenAI's ``/v1/embeddings`` takes them."""
 
 ImageInput = str | bytes | os.PathLike[str]
 """An image: raw bytes, a file path, a ``data:`` URL, or a base64 string."""
@@ -133,6 +138,12 @@ class ChatResponse:
 
     ``message`` is the assistant :class:`Message` to append to the history for the
     next turn (it carries the tool calls and thinking the server needs back).
+
+    ``warnings`` says what the caller should know about how the request was served:
+    for instance that it used tools, images or thinking that its server reports the
+    model does not support, so the server may have ignored that part. modelport
+    never refuses such a request itself; a server that refuses raises
+    :class:`~modelport.CapabilityError`.
     """
 
     text: str
@@ -147,6 +158,7 @@ class ChatResponse:
     stop_sequence: str | None = None
     """The stop string that ended the reply, where the server says which (vLLM's
     ``stop_reason``); ``None`` otherwise, and when it stopped for another reason."""
+    warnings: tuple[str, ...] = ()
 
     @property
     def message(self) -> Message:

@@ -287,10 +287,10 @@ class MemoryReportingProvider(LlamaCppProvider):
     """A provider that reports memory use and expiry of loaded models in ``details``,
     as the Ollama provider does from ``/api/ps`` (fixtures/ollama/openapi/ps.json)."""
 
-    def _model(self, entry: Any, props: Any) -> Any:
+    def _model(self, entry: Any, props: Any, **options: Any) -> Any:
         from dataclasses import replace
 
-        info = super()._model(entry, props)
+        info = super()._model(entry, props, **options)
         ps = load_fixture("ollama/openapi/ps.json")["models"][0]
         extra = {"size_vram": ps["size_vram"], "expires_at": ps["expires_at"]}
         return replace(info, details={**info.details, **extra})

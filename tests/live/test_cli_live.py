@@ -65,5 +65,7 @@ def test_models_command_lists_the_real_model(llamacpp_chat_url: str) -> None:
     assert done.returncode == 0, done.stderr
     [model] = json.loads(done.stdout)
     assert model["kind"] == "llamacpp"
-    assert model["name"].endswith(".gguf")
+    # Served by its path (no --alias): listed by the file's stem.
+    assert "/" not in model["name"] and model["name"].startswith("SmolLM2")
+    assert not model["name"].endswith(".gguf")
     assert model["loaded"] is True

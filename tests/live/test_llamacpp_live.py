@@ -22,7 +22,8 @@ def chat(llamacpp_chat_url: str) -> LlamaCppProvider:
 
 def test_live_models_report_trained_and_served_context(chat: LlamaCppProvider) -> None:
     (info,) = chat.models()
-    assert info.name.endswith(".gguf")
+    assert info.name.startswith("SmolLM2") and "/" not in info.name  # the file's stem
+    assert info.details["model_path"].endswith(".gguf")
     assert info.context_length == 8192  # SmolLM2's n_ctx_train
     assert info.loaded_context_length == 2048  # -c 2048
     assert info.loaded is True

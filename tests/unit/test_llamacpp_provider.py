@@ -108,7 +108,7 @@ def test_default_url_is_port_8080() -> None:
 def test_models_read_trained_and_served_context_sizes_from_meta() -> None:
     provider, _ = server({"/v1/models": V1_MODELS, "/props": PROPS})
     (info,) = provider.models()
-    assert info.id == f"llamacpp/{MODEL_ID}"
+    assert info.id == "llamacpp/SmolLM2-135M-Instruct.Q4_1"  # served by path: its stem
     assert info.context_length == 8192
     assert info.loaded_context_length == 2048
     assert info.loaded is True

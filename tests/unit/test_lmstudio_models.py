@@ -199,24 +199,25 @@ def test_health_reports_an_available_service_with_its_model_count() -> None:
     assert service.error is None
 
 
-def test_client_refuses_images_for_a_model_lm_studio_says_has_no_vision() -> None:
+def test_client_sends_images_to_a_model_lm_studio_says_has_no_vision_with_a_warning() -> None:
+    # Never stricter than the server: LM Studio decides, the reply says what was asked.
     fake = lmstudio_04().on("POST", "/v1/chat/completions", reply(json_body=chat_completion()))
     client = modelport.Client(services=[fake.provider()])
     client.models()  # with the list cached, the client knows what the model can do
-    with pytest.raises(CapabilityError):
-        client.chat(
-            "deepseek-r1", [{"role": "user", "content": "what is this?", "images": [b"\x89PNG"]}]
-        )
-    assert "POST /v1/chat/completions" not in fake.paths()
+    response = client.chat(
+        "deepseek-r1", [{"role": "user", "content": "what is this?", "images": [b"\x89PNG"]}]
+    )
+    assert "POST /v1/chat/completions" in fake.paths()
+    assert any("images" in warning for warning in response.warnings)
 
 
-def test_client_refuses_chat_with_an_embedding_model_before_sending() -> None:
+def test_client_asks_an_embedding_model_to_chat_and_warns() -> None:
     fake = lmstudio_04().on("POST", "/v1/chat/completions", reply(json_body=chat_completion()))
     client = modelport.Client(services=[fake.provider()])
     client.models()
-    with pytest.raises(CapabilityError):
-        client.chat("text-embedding-nomic-embed-text-v1.5-embedding", "hi")
-    assert "POST /v1/chat/completions" not in fake.paths()
+    response = client.chat("text-embedding-nomic-embed-text-v1.5-embedding", "hi")
+    assert "POST /v1/chat/completions" in fake.paths()
+    assert any("chat" in warning for warning in response.warnings)
 
 
 def test_client_routes_an_lmstudio_id_with_slashes_to_the_provider() -> None:

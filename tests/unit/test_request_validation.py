@@ -94,7 +94,7 @@ def test_missing_image_file_is_an_invalid_request() -> None:
         provider.chat("m", [Message(role="user", content="x", images=["/no/such/image.png"])])
 
 
-@pytest.mark.parametrize("value", [[], [1, 2], 5, None])
+@pytest.mark.parametrize("value", [[], [1, "a"], [[1], 2], 5, None])
 def test_invalid_embedding_input_is_refused_before_sending(value: Any) -> None:
     provider, sent = _provider()
     with pytest.raises(InvalidRequestError):

@@ -14,7 +14,6 @@ import pytest
 import modelport
 from modelport import (
     AllServicesFailedError,
-    CapabilityError,
     ConfigurationError,
     ContextLengthExceededError,
     InvalidRequestError,
@@ -243,7 +242,6 @@ def test_non_retriable_errors_are_raised_at_once_and_never_failed_over() -> None
     for behaviour, error in (
         (status(400, "bad temperature"), InvalidRequestError),
         (status(400, "the prompt is longer than the context length"), ContextLengthExceededError),
-        (status(501, "not supported"), CapabilityError),
     ):
         a, b = FakeServer("a", ["m"]), FakeServer("b", ["m"])
         a.chat_script = [behaviour]
@@ -479,28 +477,6 @@ def test_models_raises_when_no_service_answers() -> None:
         client.models()
 
 
-# ---------------------------------------------------------------------------- capabilities
-
-
-def test_a_capability_known_to_be_missing_fails_before_any_request() -> None:
-    path = "models/x.gguf"
-    a = FakeServer("a", ["other"])
-    b = FakeServer("l", [path], meta={"n_ctx": 2048})
-    props_handler = b.handler
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/props":
-            return httpx.Response(200, json={"chat_template_caps": {"supports_tools": False}})
-        return props_handler(request)
-
-    llama = LlamaCppProvider("http://127.0.0.1:8080", transport=httpx.MockTransport(handler))
-    client = modelport.Client(services=[a.provider(), llama])
-    with pytest.raises(CapabilityError) as caught:
-        client.chat("x.gguf", "hi", tools=[{"name": "f", "parameters": {"type": "object"}}])
-    assert "tools" in str(caught.value)
-    assert b.chats == 0
-
-
 # ---------------------------------------------------------------------------- configuration
 
 
@@ -601,11 +577,12 @@ def test_model_info_accepts_the_names_chat_accepts() -> None:
     llama = LlamaCppProvider("http://127.0.0.1:8080", transport=httpx.MockTransport(server.handler))
     client = modelport.Client(services=[llama])
     info = client.model_info("SmolLM2-135M-Instruct.Q4_1")
-    assert info.name == path
+    assert info.name == "SmolLM2-135M-Instruct.Q4_1"  # served by path: listed by its stem
+    assert client.model_info(path).name == info.name
     assert info.context_length == 8192
     with pytest.raises(ModelNotFoundError) as caught:
         client.model_info("smol")
-    assert path in caught.value.suggestions
+    assert info.name in caught.value.suggestions
 
 
 def test_a_skipped_service_says_where_it_is_and_how_to_start_it() -> None:

@@ -13,7 +13,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from .._http.jsonio import BadJSON, loads
 from .._http.settings import MAX_SECONDS
@@ -22,6 +22,7 @@ from ..types import (
     ChatResponse,
     CompletionChoice,
     CompletionResponse,
+    EmbedInput,
     ImageInput,
     Message,
     ToolCall,
@@ -40,6 +41,8 @@ __all__ = [
     "RerankRequest",
     "arguments_json",
     "build_chat_request",
+    "EmbedInputs",
+    "is_text",
     "build_completion_request",
     "build_rerank_request",
     "build_stream_completion_request",
@@ -665,17 +668,49 @@ def parse_arguments(value: object) -> tuple[dict[str, Any], str | None]:
 # --------------------------------------------------------------------------- inputs & thinking
 
 
-def normalize_inputs(input: str | Sequence[str]) -> list[str]:
-    """Embedding inputs as a non-empty list of strings."""
+EmbedInputs = list[str] | list[int] | list[list[int]]
+"""Embedding inputs checked and ready to send: strings, or token ids as the caller gave them."""
+
+
+def _is_token(item: object) -> bool:
+    return isinstance(item, int) and not isinstance(item, bool)
+
+
+def normalize_inputs(input: EmbedInput) -> EmbedInputs:
+    """Embedding inputs as a non-empty list of strings, or token ids passed on as given
+    (one list of ints, or a list of non-empty lists of ints).
+
+    >>> normalize_inputs("hi"), normalize_inputs([1, 2]), normalize_inputs([[1], [2, 3]])
+    (['hi'], [1, 2], [[1], [2, 3]])
+    """
     if isinstance(input, str):
-        inputs = [input]
-    elif isinstance(input, Sequence) and all(isinstance(item, str) for item in input):
-        inputs = list(input)
-    else:
+        return [input]
+    if not isinstance(input, Sequence) or not input:
+        if isinstance(input, Sequence):
+            raise InvalidRequestError("input is empty; pass at least one string to embed.")
         raise InvalidRequestError("input must be a string or a list of strings.")
-    if not inputs:
-        raise InvalidRequestError("input is empty; pass at least one string to embed.")
-    return inputs
+    items = list(input)
+    if all(isinstance(item, str) for item in items):
+        return cast("list[str]", items)
+    if all(_is_token(item) for item in items):
+        return cast("list[int]", items)
+    if all(
+        isinstance(item, Sequence)
+        and not isinstance(item, str)
+        and item
+        and all(_is_token(t) for t in item)
+        for item in items
+    ):
+        return [list(cast("Sequence[int]", item)) for item in items]
+    raise InvalidRequestError(
+        "input must be a string, a list of strings, or token ids (a list of ints, or a "
+        "list of non-empty lists of ints)."
+    )
+
+
+def is_text(inputs: EmbedInputs) -> bool:
+    """Whether ``inputs`` are strings (not token ids)."""
+    return isinstance(inputs[0], str)
 
 
 _THINK_OPEN = "<think>"

@@ -37,6 +37,7 @@ from ..types import (
 from .common import (
     ChatRequest,
     CompletionRequest,
+    EmbedInputs,
     RerankRequest,
     arguments_json,
     options_by_table,
@@ -274,8 +275,8 @@ def rerank_said(status: int) -> bool | None:
     return None
 
 
-def build_embed_body(model: str, inputs: list[str]) -> dict[str, Any]:
-    """The JSON body for ``POST /v1/embeddings``."""
+def build_embed_body(model: str, inputs: EmbedInputs) -> dict[str, Any]:
+    """The JSON body for ``POST /v1/embeddings``: strings, or token ids as given."""
     return {"model": model, "input": inputs}
 
 

@@ -4,7 +4,7 @@ A provider owns one server: its base URL, auth, model listing, capabilities, err
 rules and model management. A subclass implements *operations*: generators that
 yield steps and return a result (see :mod:`modelport._http.ops`), for example::
 
-    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
         response = yield from send(Request("POST", "/v1/embeddings", {...}, model=model))
         data = self._body(response)           # JSON, with an in-band error raised
         return parse_embeddings(data, self.ctx, model=model)
@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar, cast
 
 import httpx
 
@@ -55,6 +55,7 @@ from .._version import __version__
 from .._wire.common import (
     ChatRequest,
     CompletionRequest,
+    EmbedInputs,
     MessagesInput,
     PromptInput,
     RerankRequest,
@@ -63,6 +64,7 @@ from .._wire.common import (
     build_rerank_request,
     build_stream_completion_request,
     completion_from_replies,
+    is_text,
     normalize_inputs,
     require_model,
 )
@@ -76,6 +78,7 @@ from ..errors import (
 from ..types import (
     ChatResponse,
     CompletionResponse,
+    EmbedInput,
     EmbedResponse,
     ModelInfo,
     ProviderKind,
@@ -447,7 +450,7 @@ class Provider:
         yield from stream(request, decoder)
         yield from emit(decoder.response())
 
-    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
         raise self._unsupported("embeddings")
 
     def _op_count_tokens(self, req: ChatRequest) -> Op[TokenCount]:
@@ -500,6 +503,16 @@ class Provider:
             f"{self.server_name} at {self.base_url} does not support {what}.",
             hint=hint,
             **self.ctx.kwargs(),
+        )
+
+    def _text_only(self, inputs: EmbedInputs) -> list[str]:
+        """``inputs`` as strings, for a server whose embeddings take text only."""
+        if is_text(inputs):
+            return cast("list[str]", inputs)
+        raise self._unsupported(
+            "token ids as embedding input (it embeds text only)",
+            hint="Send the text instead. LangChain's OpenAIEmbeddings sends token ids by "
+            "default: create it with check_embedding_ctx_length=False to send text.",
         )
 
     def _parse(self, what: str, parse: Callable[[], T]) -> T:
@@ -600,8 +613,8 @@ class Provider:
         """Score ``documents`` against ``query``; the most relevant first (at most ``top_n``)."""
         return self._run(self._op_rerank(build_rerank_request(model, query, documents, top_n)))
 
-    def embed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
-        """Embed one string or a list of strings."""
+    def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
+        """Embed one string, a list of strings, or token ids (servers that take them)."""
         return self._run(self._op_embed(require_model(model), normalize_inputs(input)))
 
     def load(self, model: str, context_length: int | None = None, ttl: float | None = None) -> None:
@@ -675,7 +688,7 @@ class Provider:
         req = build_rerank_request(model, query, documents, top_n)
         return await self._arun(self._op_rerank(req))
 
-    async def aembed(self, model: str, input: str | Sequence[str]) -> EmbedResponse:
+    async def aembed(self, model: str, input: EmbedInput) -> EmbedResponse:
         """Async :meth:`embed`."""
         return await self._arun(self._op_embed(require_model(model), normalize_inputs(input)))
 

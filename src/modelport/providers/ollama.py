@@ -25,7 +25,7 @@ from .._naming import close_names, normalize_ollama_name
 from .._streams import CompletionItem, StreamItem
 from .._wire import ollama_models as models_wire
 from .._wire import ollama_native as wire
-from .._wire.common import ChatRequest, CompletionRequest, completion_from_replies
+from .._wire.common import ChatRequest, CompletionRequest, EmbedInputs, completion_from_replies
 from ..errors import (
     CapabilityError,
     InvalidRequestError,
@@ -374,10 +374,11 @@ class OllamaProvider(Provider):
 
     # ------------------------------------------------------------------ embeddings
 
-    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
+        texts = self._text_only(inputs)  # /api/embed takes no token ids
         try:
             response = yield from send(
-                Request("POST", "/api/embed", wire.build_embed_body(model, inputs), model=model)
+                Request("POST", "/api/embed", wire.build_embed_body(model, texts), model=model)
             )
         except ModelNotFoundError as exc:
             raise (yield from self._op_suggest(exc, model)) from exc
@@ -385,10 +386,10 @@ class OllamaProvider(Provider):
             if exc.status_code != 404:
                 raise
             # No /api/embed (Ollama before v0.2.6): one legacy request per input.
-            result: EmbedResponse = yield from self._op_legacy_embed(model, inputs)
+            result: EmbedResponse = yield from self._op_legacy_embed(model, texts)
             return result
         data = self._body(response)
-        return wire.parse_embed(data, self.ctx, model=model, count=len(inputs))
+        return wire.parse_embed(data, self.ctx, model=model, count=len(texts))
 
     def _op_legacy_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
         outcomes = yield from gather(

@@ -13,7 +13,7 @@ from .._http.ops import ItemOp, Op, Request, send
 from .._http.urls import normalize_base_url
 from .._streams import StreamItem
 from .._wire import openai_chat as wire
-from .._wire.common import ChatRequest, CompletionRequest, RerankRequest
+from .._wire.common import ChatRequest, CompletionRequest, EmbedInputs, RerankRequest
 from ..errors import CapabilityError, ModelportError
 from ..types import (
     ChatResponse,
@@ -248,7 +248,7 @@ class OpenAICompatibleProvider(Provider):
         )
         return wire.parse_rerank(self._body(response), self.ctx, req)
 
-    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
         response = yield from send(
             Request(
                 "POST",

@@ -12,6 +12,7 @@ running model's own props are at ``/props?model=NAME``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -28,6 +29,7 @@ __all__ = [
     "find_entry",
     "model_info",
     "names_of",
+    "readable_names",
     "router_of",
     "service_version",
     "status_of",
@@ -144,6 +146,32 @@ def find_entry(entries: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, 
     return None
 
 
+def readable_names(ids: Sequence[str]) -> list[str]:
+    """The names to list a plain server's models by: a model served by its path (no
+    ``--alias``) by its file's stem, unless another listed model has that stem or id.
+
+    >>> readable_names(["/home/me/models/SmolLM2-135M-Instruct.Q4_1.gguf", "qwen"])
+    ['SmolLM2-135M-Instruct.Q4_1', 'qwen']
+    >>> readable_names(["/a/m.gguf", "/b/m.gguf", "models/n.gguf"])
+    ['/a/m.gguf', '/b/m.gguf', 'n']
+    """
+    stems = [_stem(i) for i in ids]
+    taken = set(ids)
+    return [
+        stem if stem != i and stems.count(stem) == 1 and stem not in taken else i
+        for i, stem in zip(ids, stems, strict=True)
+    ]
+
+
+def _stem(model_id: str) -> str:
+    """A path's file name without ``.gguf``; an id that is no path, unchanged."""
+    base = model_id.replace("\\", "/").rsplit("/", 1)[-1]
+    if base == model_id and not base.lower().endswith(".gguf"):
+        return model_id
+    stem = base[:-5] if base.lower().endswith(".gguf") else base
+    return stem or model_id
+
+
 def _model_path(entry: Mapping[str, Any]) -> str | None:
     """The file a router runs a model from: ``--model PATH`` in its ``status.args``.
 
@@ -168,14 +196,16 @@ def model_info(
     service: str,
     kind: ProviderKind,
     router: bool = False,
+    embedding: bool | None = None,
+    name: str | None = None,
 ) -> ModelInfo:
     """A :class:`ModelInfo` from one ``/v1/models`` entry and the ``/props`` that describe
     that model (a plain server's ``/props``, a router model's ``/props?model=``, or
-    ``{}`` when none do: a router model that is not loaded).
+    ``{}`` when none do: a router model that is not loaded). ``name``: the name to list
+    it by (:func:`readable_names`), when not its id; the id is then among its aliases.
     """
     meta = entry.get("meta") if isinstance(entry.get("meta"), Mapping) else {}
     assert isinstance(meta, Mapping)
-    name = entry["id"]
     served_ctx = meta.get("n_ctx")
     if served_ctx is None:
         served_ctx = field_of(props.get("default_generation_settings"), "n_ctx")
@@ -196,6 +226,15 @@ def model_info(
     for key in ("aliases", "tags"):
         if entry.get(key):
             details[key] = entry[key]
+    template = props.get("chat_template")
+    if isinstance(template, str):
+        details["chat_template_sha256"] = hashlib.sha256(template.encode()).hexdigest()
+    if name is not None and name != entry["id"]:
+        aliases = details.get("aliases")
+        known = [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []
+        details["aliases"] = [*known, entry["id"]] if entry["id"] not in known else known
+    else:
+        name = entry["id"]
     if router and opt_str(entry.get("source")):
         details["source"] = entry["source"]
     loaded: bool | None = True
@@ -211,7 +250,7 @@ def model_info(
         context_length=opt_pos_int(meta.get("n_ctx_train")),
         loaded_context_length=opt_pos_int(served_ctx),
         loaded=loaded,
-        capabilities=_capabilities(entry, props, router=router),
+        capabilities=_capabilities(entry, props, router=router, embedding=embedding),
         parameter_size=_human_count(n_params) if n_params is not None else None,
         quantization=opt_str(meta.get("ftype")) or opt_str(props.get("model_ftype")),
         format="gguf",
@@ -221,10 +260,15 @@ def model_info(
 
 
 def _capabilities(
-    entry: Mapping[str, Any], props: Mapping[str, Any], *, router: bool
+    entry: Mapping[str, Any],
+    props: Mapping[str, Any],
+    *,
+    router: bool,
+    embedding: bool | None = None,
 ) -> Capabilities:
     """From the model's props where there are some; for a router model without them,
-    what its ``architecture`` and its name say.
+    what its ``architecture`` and its name say. ``embedding``: what the server said when
+    asked (its ``/props`` do not say).
 
     >>> entry = {"id": "nomic-embed-text", "architecture": {"input_modalities": ["text"]}}
     >>> _capabilities(entry, {}, router=True)
@@ -249,7 +293,7 @@ def _capabilities(
         chat=True,
         tools=tools if isinstance(tools, bool) else None,
         vision=vision,
-        embedding=None,
+        embedding=embedding,
         thinking=thinking,
     )
     if props or not router:

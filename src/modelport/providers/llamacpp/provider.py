@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlencode
 
@@ -19,7 +20,7 @@ from ..._classify import llamacpp as llamacpp_rules
 from ..._http.ops import Op, Outcome, Request, Response, gather, response_of, send, sleep
 from ..._http.settings import check_seconds
 from ..._wire import openai_chat as wire
-from ..._wire.common import ChatRequest
+from ..._wire.common import ChatRequest, EmbedInputs
 from ...errors import (
     CapabilityError,
     InvalidRequestError,
@@ -29,7 +30,7 @@ from ...errors import (
     RequestTimeoutError,
     ServiceUnavailableError,
 )
-from ...types import ModelInfo, ProviderKind, Service, ServiceStatus, TokenCount
+from ...types import EmbedResponse, ModelInfo, ProviderKind, Service, ServiceStatus, TokenCount
 from ..base import ProviderOptions
 from ..openai_compatible import OpenAICompatibleProvider, count_of, with_rerank
 from . import listing
@@ -101,6 +102,7 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         self.poll_interval = check_seconds("poll_interval", poll_interval, allow_zero=True)
         self._router: bool | None = None  # what the server's /props said last
         self._loaded: dict[str, bool] = {}  # router models, from the last listing
+        self._served: dict[str, str] = {}  # readable name -> the server's id (a path)
 
     @property
     def rules(self) -> Rules:
@@ -121,6 +123,15 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         if self._router and not self._loaded.get(model):
             return self._wait_limit
         return None
+
+    def _chat_request(self, req: ChatRequest, *, stream: bool, path: str | None = None) -> Request:
+        # A model listed by its file's stem is asked for by the id the server gave it.
+        served = self._served.get(req.model)
+        req = req if served is None else replace(req, model=served)
+        return super()._chat_request(req, stream=stream, path=path)
+
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
+        return (yield from super()._op_embed(self._served.get(model, model), inputs))
 
     @property
     def _wait_limit(self) -> float:
@@ -160,7 +171,13 @@ class LlamaCppProvider(OpenAICompatibleProvider):
     def _op_listing(self, only: str | None) -> Op[list[ModelInfo]]:
         """The models, with the props of each loaded router model (of ``only``, if given)."""
         outcomes = yield from gather(
-            [Request("GET", "/v1/models"), Request("GET", "/props"), self._rerank_probe()]
+            [
+                Request("GET", "/v1/models"),
+                Request("GET", "/props"),
+                self._rerank_probe(),
+                # An empty input says whether the server embeds; it is refused before any work.
+                Request("POST", "/v1/embeddings", {"input": []}),
+            ]
         )
         entries = self._entries(response_of(outcomes[0]))
         props = _json(outcomes[1])
@@ -168,7 +185,13 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             props = props if isinstance(props, Mapping) else {}
             probe = outcomes[2]  # a plain server: its one model reranks or not
             said = wire.rerank_said(probe.status) if isinstance(probe, Response) else None
-            return [with_rerank(self._model(entry, props), said) for entry in entries]
+            embeds = _embeds(outcomes[3])  # /props do not say whether the server embeds
+            names = listing.readable_names([entry["id"] for entry in entries])
+            self._served = {n: e["id"] for n, e in zip(names, entries, strict=True) if n != e["id"]}
+            return [
+                with_rerank(self._model(entry, props, embedding=embeds, name=name), said)
+                for entry, name in zip(entries, names, strict=True)
+            ]
         # A router's /props describe the router; each loaded model has its own. Never
         # ask about one that is not loaded: that would load it (and evict another).
         wanted = [
@@ -187,13 +210,23 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         }
         return models
 
-    def _model(self, entry: Mapping[str, Any], props: object, *, router: bool = False) -> ModelInfo:
+    def _model(
+        self,
+        entry: Mapping[str, Any],
+        props: object,
+        *,
+        router: bool = False,
+        embedding: bool | None = None,
+        name: str | None = None,
+    ) -> ModelInfo:
         return listing.model_info(
             entry,
             props if isinstance(props, Mapping) else {},
             service=self.name,
             kind=self.kind,
             router=router,
+            embedding=embedding,
+            name=name,
         )
 
     def _entries(self, response: Response) -> list[Mapping[str, Any]]:
@@ -369,6 +402,20 @@ def _list_of(data: object, key: str) -> list[Any]:
 def _props_request(name: str) -> Request:
     """A running router model's own props; ``autoload=false`` so that asking never loads."""
     return Request("GET", "/props?" + urlencode({"model": name, "autoload": "false"}), model=name)
+
+
+def _embeds(probe: Outcome) -> bool | None:
+    """Whether the server embeds through ``/v1/embeddings``, from its answer to an empty
+    input (refused before any work): 501 without ``--embeddings``; 400 "must not be
+    empty" with it; 400 "Pooling type 'none' is not OAI compatible" for a model that
+    embeds only per token. ``None`` for any other answer (an older server, no answer).
+    """
+    if isinstance(probe, Response):
+        return None  # an empty input embedded: not an answer this probe knows
+    status = probe.status_code
+    if status == 501 or (status == 400 and "pooling" in str(probe).lower()):
+        return False
+    return True if status == 400 else None
 
 
 def _json(outcome: Outcome) -> object:

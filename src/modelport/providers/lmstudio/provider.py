@@ -33,7 +33,7 @@ from ..._http.ops import ItemOp, Op, Request, emit, send, sleep
 from ..._http.settings import check_seconds
 from ..._http.urls import normalize_base_url
 from ..._wire import openai_chat as wire
-from ..._wire.common import ChatRequest
+from ..._wire.common import ChatRequest, EmbedInputs
 from ...errors import (
     CapabilityError,
     InvalidRequestError,
@@ -322,8 +322,9 @@ class LMStudioProvider(OpenAICompatibleProvider):
         )
         return self._chat_request(req, stream=True), decoder
 
-    def _op_embed(self, model: str, inputs: list[str]) -> Op[EmbedResponse]:
-        result = yield from super()._op_embed(model, inputs)
+    def _op_embed(self, model: str, inputs: EmbedInputs) -> Op[EmbedResponse]:
+        # LM Studio refuses token ids ("'input' field must be a string or an array of strings").
+        result = yield from super()._op_embed(model, self._text_only(inputs))
         self._mark(model, True)
         return result
 
