@@ -234,3 +234,8 @@ mp_stop_llama() {
     rm -f "$pidfile"
   fi
 }
+
+# The pinned agent CLIs (Claude Code, Codex) for the gateway's live agent tests:
+# mp_setup_agents, mp_claude_bin, mp_codex_bin.
+# shellcheck source=setup_agents.sh
+. "$MP_ROOT/scripts/setup_agents.sh"

@@ -21,7 +21,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,14 +192,16 @@ GATEWAY_KEY = "live-test-key"
 class ServeProcess:
     """``python -m modelport serve`` in a subprocess, up once it has printed its banner."""
 
-    def __init__(self, services: list[str], log: Path, *keys: str) -> None:
+    def __init__(
+        self, services: list[str], log: Path, *keys: str, cli_options: Sequence[str] = ()
+    ) -> None:
         import signal
         import sys
 
         self._interrupt = signal.SIGINT
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}"
-        args = [sys.executable, "-m", "modelport", "serve", "--port", str(port)]
+        args = [sys.executable, "-m", "modelport", *cli_options, "serve", "--port", str(port)]
         for service in services:
             args += ["--service", service]
         for key in keys:
