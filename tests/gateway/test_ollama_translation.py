@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+import modelport
 from modelport import (
     Capabilities,
     ChatChunk,
@@ -297,6 +299,20 @@ LLAMA = ModelInfo(
     format="gguf",
     size_bytes=1234,
 )
+
+
+def test_tags_digests_change_when_what_the_server_reports_changes() -> None:
+    """A server restarted with another file, quantization or context is a new model to
+    clients that cache capabilities by digest (llm-ollama, issue 23)."""
+    (same,) = ol.tags_body([LLAMA])["models"]
+    assert ol.tags_body([LLAMA])["models"][0]["digest"] == same["digest"]
+    for changed in (
+        replace(LLAMA, quantization="Q4_1"),
+        replace(LLAMA, context_length=4096),
+        replace(LLAMA, size_bytes=999),
+    ):
+        assert ol.tags_body([changed])["models"][0]["digest"] != same["digest"]
+    assert same["digest"] == modelport.model_digest(LLAMA)
 
 
 def test_tags_list_each_model_by_the_clients_id() -> None:

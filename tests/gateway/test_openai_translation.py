@@ -330,13 +330,26 @@ def test_embedding_requests_take_a_string_or_strings() -> None:
         {"model": "e", "input": ["a", "b"], "encoding_format": "base64"}
     ) == oa.EmbedCall("e", ["a", "b"], base64=True)
     for bad in (
-        {"model": "e", "input": [1, 2]},
+        {"model": "e", "input": [1, "b"]},
+        {"model": "e", "input": [[1], []]},
+        {"model": "e", "input": []},
         {"model": "e"},
         {"input": "x"},
         {"model": "e", "input": "x", "encoding_format": "int8"},
     ):
         with pytest.raises(InvalidRequestError):
             oa.parse_embed_request(bad)
+
+
+def test_embedding_requests_pass_token_ids_on_as_given() -> None:
+    """LangChain's OpenAIEmbeddings sends token ids by default; llama-server takes them
+    (issue 23), so the gateway is not stricter than the server."""
+    assert oa.parse_embed_request({"model": "e", "input": [1, 2, 3]}) == oa.EmbedCall(
+        "e", [1, 2, 3]
+    )
+    assert oa.parse_embed_request({"model": "e", "input": [[1, 2], [3]]}) == oa.EmbedCall(
+        "e", [[1, 2], [3]]
+    )
 
 
 def test_embeddings_as_floats_or_base64() -> None:
