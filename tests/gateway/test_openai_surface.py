@@ -176,6 +176,13 @@ async def test_embeddings_as_floats_and_base64() -> None:
     assert isinstance(packed.json()["data"][0]["embedding"], str)
 
 
+async def test_embeddings_of_mixed_inputs_are_a_400_in_openais_shape() -> None:
+    async with gateway([fake(dimensions=3)]) as (_, http):
+        response = await http.post("/v1/embeddings", json={"model": "emb", "input": [1, "b"]})
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
 async def test_health_lists_the_services_and_their_status() -> None:
     async with gateway([fake(name="a"), fake(name="b")]) as (app, http):
         response = await http.get("/health")

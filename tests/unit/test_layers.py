@@ -49,7 +49,8 @@ LAYERS = {
         "providers",
     },
     "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "_core", "discovery"},
-    # The gateway stands on the public client and types only (and the shared estimate).
+    # The gateway stands on the public client and types only (and the shared estimate and
+    # the public model_digest's pure module).
     "gateway": {
         "errors",
         "types",
@@ -57,6 +58,7 @@ LAYERS = {
         "discovery",
         "_streams",
         "_tokens",
+        "_digest",
         "_version",
         "gateway",
     },

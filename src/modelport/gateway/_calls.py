@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..types import EmbedInput
+
 __all__ = ["ChatCall", "EmbedCall"]
 
 
@@ -33,7 +35,7 @@ class EmbedCall:
     """An embeddings request as client arguments."""
 
     model: str
-    inputs: list[str]
+    inputs: EmbedInput
     base64: bool = False
     """OpenAI: vectors as base64 little-endian float32."""
     dimensions: int | None = None

@@ -8,12 +8,12 @@ the model's own date where the service gives one.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from ..._digest import model_digest
 from ...types import EmbedResponse, ModelInfo
 from ._replies import timestamp
 
@@ -26,13 +26,6 @@ __all__ = [
 ]
 
 _STARTED = datetime.now(timezone.utc)
-
-
-def _digest(info: ModelInfo) -> str:
-    digest = info.details.get("digest") if info.details else None
-    if isinstance(digest, str) and len(digest) == 64:
-        return digest
-    return hashlib.sha256(info.id.encode()).hexdigest()
 
 
 def _modified(info: ModelInfo) -> str:
@@ -61,7 +54,7 @@ def tags_body(models: Sequence[ModelInfo]) -> dict[str, Any]:
                 "model": info.id,
                 "modified_at": _modified(info),
                 "size": info.size_bytes or 0,
-                "digest": _digest(info),
+                "digest": model_digest(info),
                 "details": _details(info),
             }
             for info in models
@@ -118,7 +111,7 @@ def ps_body(models: Sequence[ModelInfo]) -> dict[str, Any]:
             "name": info.id,
             "model": info.id,
             "size": info.size_bytes or 0,
-            "digest": _digest(info),
+            "digest": model_digest(info),
             "details": _details(info),
         }
         expires = info.details.get("expires_at") if info.details else None

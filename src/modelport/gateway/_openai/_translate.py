@@ -92,14 +92,17 @@ def parse_chat_request(body: object) -> ChatCall:
 
 
 def parse_embed_request(body: object) -> EmbedCall:
-    """A ``POST /v1/embeddings`` body: a string or a list of strings to embed."""
+    """A ``POST /v1/embeddings`` body: a string, a list of strings, or token ids."""
     body = json_object(body)
     model = model_of(body)
+    # Strings, or token ids passed on as given: the client checks their shape, and the
+    # servers that cannot take token ids say so (Ollama's error names the fix).
     value = body.get("input")
     inputs = [value] if isinstance(value, str) else value
-    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
+    if not isinstance(inputs, list) or not inputs:
         raise InvalidRequestError(
-            "'input' must be a string or a list of strings (token arrays are not supported)."
+            "'input' must be a string, a list of strings, or token ids (a list of integers "
+            "or of lists of integers)."
         )
     encoding = body.get("encoding_format")
     if encoding not in (None, "float", "base64"):
