@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+import modelport
 from modelport import ConfigurationError
 from modelport.gateway import Gateway, _app, _registry
 from modelport.gateway._exchange import Exchange
 from modelport.gateway._json import dumps
 from modelport.gateway._routes import Routes
 from modelport.gateway._surface import Route, Surface
+from modelport.testing import FakeProvider
 
 from .conftest import gateway, recording_backend
 
@@ -187,3 +189,39 @@ async def test_upstream_requests_get_fresh_ids_when_the_caller_sent_none_or_bad_
 def test_one_json_writer_escapes_a_lone_surrogate() -> None:
     assert dumps({"t": "é\ud83d"}) == b'{"t":"\\u00e9\\ud83d"}'
     assert dumps({"t": "é"}) == '{"t":"é"}'.encode()
+
+
+def _toolless() -> modelport.AsyncClient:
+    """A client whose only model is said (by its listing) to lack tools."""
+    info = modelport.ModelInfo(
+        id="plain",
+        name="plain",
+        service="fake",
+        kind="openai",
+        loaded=True,
+        capabilities=modelport.Capabilities(chat=True, tools=False),
+    )
+    return modelport.AsyncClient(services=[FakeProvider([info])])
+
+
+TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_the_clients_warnings_reach_the_caller_in_the_warning_header(stream: bool) -> None:
+    """A request using what the model is said to lack is sent anyway (issue 23: never
+    stricter than the server), and the client's warning is the caller's header."""
+    client = _toolless()
+    await client.models()
+    async with gateway(client) as (_, http):
+        answer = await http.post(
+            "/v1/chat/completions",
+            json={
+                "model": "plain",
+                "messages": [{"role": "user", "content": "weather?"}],
+                "tools": [TOOL],
+                "stream": stream,
+            },
+        )
+    assert answer.status_code == 200
+    assert "tools" in answer.headers["x-modelport-warning"]
