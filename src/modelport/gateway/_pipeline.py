@@ -112,6 +112,7 @@ async def chat(
     response = await call(
         ex, request.model, client.chat(request.model, messages, **request.options)
     )
+    ex.warn(*response.warnings)
     await ex.json(200, reply(response, time.perf_counter() - started))
 
 
@@ -128,6 +129,9 @@ async def relay(ex: Exchange, stream: Any, encoder: Encoder, framing: Framing) -
             await _failed(ex, exc, framing)
             return
         if not ex.streaming:
+            # The client's warnings are known once the stream has begun (a heartbeat that
+            # had to open the stream earlier sent its headers without them).
+            ex.warn(*getattr(stream, "warnings", ()))
             await _open(ex, framing)
         if first is not None:
             await ex.write(encoder.chunk(first))
