@@ -527,3 +527,19 @@ def test_recorded_upstream_streams_cut_at_every_byte(
         assert replayed.message["stop_reason"] == stop
         assert {k: replayed.message["usage"][k] for k in usage} == usage
         check_same_as_unstreamed(chunks, replayed)
+
+
+def test_a_stop_sequence_the_server_names_ends_the_stream_as_stop_sequence() -> None:
+    """vLLM names the stop string that ended a stream; the client carries it on the last
+    chunk, and the message_delta says stop_sequence with the string."""
+    raw = encode(
+        [ChatChunk(text="x"), ChatChunk(done=True, finish_reason="stop", stop_sequence="END")]
+    )
+    (delta,) = [data for name, data in events(raw) if name == "message_delta"]
+    assert delta["delta"] == {"stop_reason": "stop_sequence", "stop_sequence": "END"}
+
+
+def test_a_stream_cut_by_length_is_max_tokens_whatever_it_names() -> None:
+    raw = encode([ChatChunk(done=True, finish_reason="length", stop_sequence="END")])
+    (delta,) = [data for name, data in events(raw) if name == "message_delta"]
+    assert delta["delta"] == {"stop_reason": "max_tokens", "stop_sequence": None}
