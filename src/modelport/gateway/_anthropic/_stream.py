@@ -59,6 +59,7 @@ class StreamEncoder:
         "_open",
         "_reason",
         "_started",
+        "_stop",
         "_thinking",
         "_usage",
     )
@@ -74,6 +75,7 @@ class StreamEncoder:
         self._ids = ToolUseIds()
         self._usage: Usage | None = None
         self._reason: str | None = None
+        self._stop: str | None = None  # the stop string the server said ended the reply
 
     def start(self) -> bytes:
         """``message_start``, the first time anything asks for it; then nothing."""
@@ -119,6 +121,7 @@ class StreamEncoder:
             self._usage = chunk.usage
         if chunk.done:
             self._reason = chunk.finish_reason
+            self._stop = chunk.stop_sequence if chunk.finish_reason == "stop" else None
             out += self._finish()
         return out
 
@@ -182,9 +185,10 @@ class StreamEncoder:
         if self._usage is not None and self._usage.prompt_tokens is not None:
             usage["input_tokens"] = self._usage.prompt_tokens
         usage["output_tokens"] = (self._usage.completion_tokens if self._usage else None) or 0
+        reason = stop_reason(self._reason, tool_calls=self._calls, stop_sequence=self._stop)
         delta = {
-            "stop_reason": stop_reason(self._reason, tool_calls=self._calls),
-            "stop_sequence": None,
+            "stop_reason": reason,
+            "stop_sequence": self._stop if reason == "stop_sequence" else None,
         }
         return (
             out
