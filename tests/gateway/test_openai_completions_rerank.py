@@ -31,9 +31,19 @@ STREAMED_TEXT = "".join(
 DOCS = ["hi", "it is a bear", "The giant panda is a bear species endemic to China."]
 
 
+NOT_FOUND = {
+    "error": {
+        "message": "The model `nope` does not exist.",
+        "type": "invalid_request_error",
+        "code": "model_not_found",
+    }
+}
+"""What an OpenAI-compatible server says of a model it does not serve (OpenAI's own words)."""
+
+
 class Upstream:
-    """An OpenAI-compatible service serving model ``m``: recorded answers by path, and
-    every body it was sent."""
+    """An OpenAI-compatible service serving model ``m``: recorded answers by path, a 404
+    for any other model, and every body it was sent."""
 
     def __init__(self, answers: dict[str, tuple[int, Any]] | None = None) -> None:
         self.answers = answers or {}
@@ -45,6 +55,8 @@ class Upstream:
             return httpx.Response(200, json={"data": [{"id": "m"}]})
         body = json.loads(request.content) if request.content else None
         self.sent.append((path, body))
+        if isinstance(body, dict) and body.get("model") != "m":
+            return httpx.Response(404, json=NOT_FOUND)
         status, answer = self.answers.get(path, (404, {"error": "no route"}))
         if isinstance(answer, bytes):
             return httpx.Response(
@@ -205,7 +217,6 @@ async def test_completions_of_an_unknown_model_is_a_404_in_openais_shape() -> No
     assert response.status_code == 404
     error = response.json()["error"]
     assert error["code"] == "model_not_found" and "nope" in error["message"]
-    assert upstream.sent == []
 
 
 async def test_completions_maps_an_upstream_context_overflow_to_a_400() -> None:
@@ -334,16 +345,16 @@ async def test_rerank_takes_documents_as_text_objects() -> None:
     assert upstream.sent[0][1]["documents"] == DOCS
 
 
-async def test_rerank_on_a_server_without_reranking_is_a_501_naming_the_fix() -> None:
+async def test_rerank_on_a_server_without_reranking_is_a_400_naming_the_fix() -> None:
     refusal = load_fixture("responses/llamacpp_rerank_without_flag.json")
     upstream = Upstream({"/v1/rerank": (501, refusal)})
     async with gateway([upstream.provider()]) as (_, http):
         response = await http.post(
             "/v1/rerank", json={"model": "m", "query": "q", "documents": ["a"]}
         )
-    assert response.status_code == 501
+    assert response.status_code == 400
     error = response.json()["error"]
-    assert "rerank" in error["message"].lower()
+    assert error["code"] == "unsupported_capability" and "--reranking" in error["message"]
 
 
 async def test_rerank_of_an_unknown_model_is_a_404_in_openais_shape() -> None:
