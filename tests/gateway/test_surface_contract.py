@@ -72,6 +72,13 @@ PROFILES = {
         lambda body: _events(body)[-1] == b"data: [DONE]",
         lambda body: _data(_events(body)[-1])["error"]["message"],
     ),
+    "openai completions": Profile(
+        "/v1/completions",
+        lambda model, stream: {"model": model, "prompt": "hi", "stream": stream},
+        lambda body: body["error"]["message"],
+        lambda body: _events(body)[-1] == b"data: [DONE]",
+        lambda body: _data(_events(body)[-1])["error"]["message"],
+    ),
     "ollama": Profile(
         "/api/chat",
         lambda model, stream: {"model": model, "messages": MESSAGES, "stream": stream},
@@ -107,7 +114,8 @@ PROFILES = {
         ),
     ),
 }
-NAMES = [surface.name for surface in SURFACES]
+NAMES = [surface.name for surface in SURFACES] + ["openai completions"]
+"""Every surface, and the routes besides its chat that stream (OpenAI's legacy completions)."""
 
 
 def test_every_registered_surface_has_a_profile_here() -> None:
@@ -135,21 +143,27 @@ class Upstream:
         if self.overflow:
             error = {"code": 400, "message": OVERFLOW, "type": "exceed_context_size_error"}
             return httpx.Response(400, json={"error": error})
+        text = not request.url.path.endswith("/chat/completions")  # the legacy completions
         if not body.get("stream"):
             choice = {"message": {"content": "hi"}, "finish_reason": "stop"}
+            if text:
+                choice = {"text": "hi", "index": 0, "finish_reason": "stop"}
             return httpx.Response(200, json={"choices": [choice]})
         return httpx.Response(
-            200, headers={"content-type": "text/event-stream"}, content=self.chunks()
+            200, headers={"content-type": "text/event-stream"}, content=self.chunks(text)
         )
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self, text: bool) -> AsyncIterator[bytes]:
+        hi, end = (
+            (b'"text":"hi"', b'"text":""') if text else (b'"delta":{"content":"hi"}', b'"delta":{}')
+        )
         try:
-            yield b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+            yield b'data: {"choices":[{"index":0,' + hi + b"}]}\n\n"
             if self.hold or self.fail:
                 await asyncio.wait_for(self.release.wait(), WAIT)
             if self.fail:
                 raise httpx.ReadError("the service went away")
-            yield b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+            yield b'data: {"choices":[{"index":0,' + end + b',"finish_reason":"stop"}]}\n\n'
             yield b"data: [DONE]\n\n"
         finally:
             self.closed.set()

@@ -98,3 +98,27 @@ def test_live_a_bad_key_is_refused(gateway_serve: ServeProcess) -> None:
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
     bad.close()
+
+
+def test_live_legacy_completions_whole_and_streamed(sdk: object) -> None:
+    model = _model(sdk, "chat")
+    reply = sdk.completions.create(  # type: ignore[attr-defined]
+        model=model, prompt="Once upon a time", max_tokens=8, temperature=0
+    )
+    assert reply.object == "text_completion" and reply.id.startswith("cmpl-")
+    assert reply.model == model
+    assert reply.choices[0].text and reply.choices[0].finish_reason in ("stop", "length")
+    assert reply.usage.completion_tokens > 0
+    stream = sdk.completions.create(  # type: ignore[attr-defined]
+        model=model,
+        prompt="Once upon a time",
+        max_tokens=8,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert "".join(c.choices[0].text for c in chunks if c.choices).strip()
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finishes[-1] in ("stop", "length") and all(f is None for f in finishes[:-1])
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0

@@ -1,5 +1,5 @@
-"""A chat or an embeddings request as the client's arguments: what the OpenAI and
-Ollama surfaces' parsers give their handlers (one pair for both).
+"""A chat, embeddings, text completion or rerank request as the client's arguments:
+what the OpenAI and Ollama surfaces' parsers give their handlers (one set for both).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from ..types import EmbedInput
 
-__all__ = ["ChatCall", "EmbedCall"]
+__all__ = ["ChatCall", "CompleteCall", "EmbedCall", "RerankCall"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +40,27 @@ class EmbedCall:
     """OpenAI: vectors as base64 little-endian float32."""
     dimensions: int | None = None
     """Ollama: cut the vectors to this size (re-normalised)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteCall:
+    """A legacy text completion request as client arguments."""
+
+    model: str
+    prompts: list[str]
+    options: dict[str, Any] = field(default_factory=dict)
+    stream: bool = False
+    include_usage: bool = False
+    """OpenAI: the caller asked for the usage event at the end of the stream."""
+
+
+@dataclass(frozen=True, slots=True)
+class RerankCall:
+    """A rerank request as client arguments."""
+
+    model: str
+    query: str
+    documents: list[str]
+    top_n: int | None = None
+    return_documents: bool = False
+    """Each result carries its document's text (``document: {text}``)."""

@@ -9,8 +9,9 @@ from typing import Any
 
 from ...types import ChatResponse
 from .._exchange import SSE, Exchange
-from .._pipeline import Encoder, Framing, call, chat
+from .._pipeline import Encoder, Framing, call, chat, relay
 from .._surface import Route, Surface
+from . import _stream
 from . import _translate as oa
 
 __all__ = ["OpenAISurface"]
@@ -19,7 +20,9 @@ _MODEL = "/v1/models/"
 
 
 class OpenAISurface(Surface):
-    """OpenAI's chat completions, embeddings and model list, and ``/health``."""
+    """OpenAI's chat completions, legacy completions, embeddings and model list,
+    reranking (Jina/Cohere's shape), and ``/health``.
+    """
 
     name = "openai"
 
@@ -27,7 +30,10 @@ class OpenAISurface(Surface):
         yield Route("/health", {"GET": self.health}, public=True)
         yield Route("/v1/models", {"GET": self.models})
         yield Route("/v1/chat/completions", {"POST": self.chat}, body=True)
+        yield Route("/v1/completions", {"POST": self.completions}, body=True)
         yield Route("/v1/embeddings", {"POST": self.embeddings}, body=True)
+        yield Route("/v1/rerank", {"POST": self.rerank}, body=True)
+        yield Route("/rerank", {"POST": self.rerank}, body=True)
 
     def route_with_parameter(self, path: str) -> tuple[Route, str] | None:
         if path.startswith(_MODEL) and len(path) > len(_MODEL):
@@ -81,13 +87,13 @@ class OpenAISurface(Surface):
             return oa.completion_body(response, model=request.model, id=completion, created=created)
 
         def stream() -> tuple[Encoder, Framing]:
-            encoder = oa.ChunkEncoder(
+            encoder = _stream.ChunkEncoder(
                 model=request.model,
                 id=completion,
                 created=created,
                 include_usage=request.include_usage,
             )
-            return encoder, Framing(SSE, oa.error_event)
+            return encoder, Framing(SSE, _stream.error_event)
 
         await chat(ex, self.client, request, request.messages, reply=reply, stream=stream)
 
@@ -96,4 +102,42 @@ class OpenAISurface(Surface):
         result = await call(ex, request.model, self.client.embed(request.model, request.inputs))
         await ex.json(
             200, oa.embeddings_body(result, model=request.model, base64_out=request.base64)
+        )
+
+    async def completions(self, ex: Exchange, body: object) -> None:
+        request = oa.parse_completion_request(body)
+        created = int(time.time())
+        completion = f"cmpl-{secrets.token_hex(12)}"
+        ex.model = request.model
+        if request.stream:
+            encoder = _stream.TextChunkEncoder(
+                model=request.model,
+                id=completion,
+                created=created,
+                include_usage=request.include_usage,
+            )
+            chunks = self.client.complete_stream(
+                request.model, request.prompts[0], **request.options
+            )
+            await relay(ex, chunks, encoder, Framing(SSE, _stream.error_event))
+            return
+        response = await call(
+            ex,
+            request.model,
+            self.client.complete(request.model, request.prompts, **request.options),
+        )
+        await ex.json(
+            200,
+            oa.text_completion_body(response, model=request.model, id=completion, created=created),
+        )
+
+    async def rerank(self, ex: Exchange, body: object) -> None:
+        request = oa.parse_rerank_request(body)
+        result = await call(
+            ex,
+            request.model,
+            self.client.rerank(request.model, request.query, request.documents, request.top_n),
+        )
+        await ex.json(
+            200, oa.rerank_body(result, model=request.model, documents=request.return_documents)
         )

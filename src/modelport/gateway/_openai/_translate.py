@@ -1,5 +1,6 @@
 """The OpenAI surface's translation, pure: request JSON to client calls, and replies,
-streamed chunks, model lists and embeddings to OpenAI's JSON.
+model lists, embeddings, text completions and rerankings to OpenAI's JSON (reranking
+in the Jina/Cohere shape llama.cpp and vLLM answer). Streams are :mod:`._stream`'s.
 
 Nothing here does I/O; the surface's handlers (``_surface``) call the client and
 write what these functions return.
@@ -13,26 +14,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...errors import InvalidRequestError
-from ...types import ChatChunk, ChatResponse, EmbedResponse, Usage
+from ...types import ChatResponse, CompletionResponse, EmbedResponse, RerankResult, Usage
 from .._body import json_object, model_of
-from .._calls import ChatCall, EmbedCall
-from .._errors import Failure, openai_body
-from .._json import dumps
+from .._calls import ChatCall, CompleteCall, EmbedCall, RerankCall
 from .._models import model_body, models_body
-from .._toolcalls import ToolCallIndexer, openai_call
+from .._toolcalls import openai_call
 
 __all__ = [
     "ChatCall",
-    "ChunkEncoder",
+    "CompleteCall",
     "EmbedCall",
+    "RerankCall",
     "completion_body",
     "embeddings_body",
-    "error_event",
     "finish_reason",
     "model_body",
     "models_body",
     "parse_chat_request",
+    "parse_completion_request",
     "parse_embed_request",
+    "parse_rerank_request",
+    "rerank_body",
+    "text_completion_body",
     "usage_body",
 ]
 
@@ -54,12 +57,7 @@ def parse_chat_request(body: object) -> ChatCall:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequestError("The request has no messages ('messages' must be a list).")
-    n = body.get("n")
-    if n is not None and n != 1:
-        raise InvalidRequestError(
-            f"n={n} is not supported: this gateway returns one choice per request.",
-            hint="Send n separate requests instead.",
-        )
+    _one_choice(body)
     options: dict[str, Any] = {}
     for name in _PASSED:
         if body.get(name) is not None:
@@ -78,17 +76,102 @@ def parse_chat_request(body: object) -> ChatCall:
         options["response_format"] = response_format
     if isinstance(body.get("reasoning_effort"), str):
         options["think"] = body["reasoning_effort"]
+    _raw_options(body, options)
+    stream = body.get("stream") is True
+    return ChatCall(model, messages, options, stream, include_usage=_include_usage(body, stream))
+
+
+def _one_choice(body: Mapping[str, Any]) -> None:
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise InvalidRequestError(
+            f"n={n} is not supported: this gateway returns one choice per request.",
+            hint="Send n separate requests instead.",
+        )
+
+
+def _raw_options(body: Mapping[str, Any], options: dict[str, Any]) -> None:
     raw = {name: body[name] for name in _RAW if body.get(name) is not None}
     if raw:
         options["options"] = raw
-    stream = body.get("stream") is True
+
+
+def _include_usage(body: Mapping[str, Any], stream: bool) -> bool:
     stream_options = body.get("stream_options")
-    include_usage = (
+    return (
         stream
         and isinstance(stream_options, Mapping)
         and stream_options.get("include_usage") is True
     )
-    return ChatCall(model, messages, options, stream, include_usage=include_usage)
+
+
+_COMPLETE_PASSED = ("temperature", "top_p", "seed", "stop", "max_tokens")
+"""``/v1/completions`` fields that are ``complete()`` options of the same name."""
+
+
+def parse_completion_request(body: object) -> CompleteCall:
+    """A ``POST /v1/completions`` body (the legacy text completion) as client arguments;
+    the rest of OpenAI's fields (``echo``, ``logprobs``, ``suffix``...) are ignored.
+
+    Raises:
+        InvalidRequestError: no model; a prompt that is not text (a string or a list of
+            strings); ``n`` > 1; a stream of several prompts.
+    """
+    body = json_object(body)
+    model = model_of(body)
+    prompt = body.get("prompt")
+    prompts = [prompt] if isinstance(prompt, str) else prompt
+    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+        if (
+            isinstance(prompts, list)
+            and prompts
+            and all(isinstance(p, (int, list)) for p in prompts)
+        ):
+            raise InvalidRequestError(
+                "'prompt' as token ids is not supported: this gateway sends prompts as text.",
+                hint="Send the prompt as a string, or a list of strings.",
+            )
+        raise InvalidRequestError("'prompt' must be a string or a non-empty list of strings.")
+    _one_choice(body)
+    stream = body.get("stream") is True
+    if stream and len(prompts) > 1:
+        raise InvalidRequestError(
+            f"A streamed completion takes one prompt, not {len(prompts)}.",
+            hint="Send one request a prompt, or leave out 'stream' for one choice a prompt.",
+        )
+    options = {name: body[name] for name in _COMPLETE_PASSED if body.get(name) is not None}
+    _raw_options(body, options)
+    return CompleteCall(model, prompts, options, stream, _include_usage(body, stream))
+
+
+def parse_rerank_request(body: object) -> RerankCall:
+    """A ``POST /v1/rerank`` (or ``/rerank``) body in the Jina/Cohere shape: ``query``,
+    ``documents`` (strings, or objects with ``text``), ``top_n``, ``return_documents``
+    (or llama.cpp's ``return_text_documents``).
+
+    Raises:
+        InvalidRequestError: no model or query, no documents, or a ``top_n`` that is not
+            a positive integer.
+    """
+    body = json_object(body)
+    model = model_of(body)
+    query = body.get("query")
+    if not isinstance(query, str):
+        raise InvalidRequestError("The request has no query ('query' must be a string).")
+    given = body.get("documents")
+    items = given if isinstance(given, list) else []
+    documents = [d.get("text") if isinstance(d, Mapping) else d for d in items]
+    if not documents or not all(isinstance(d, str) for d in documents):
+        raise InvalidRequestError(
+            "'documents' must be a non-empty list of strings (or of objects with 'text')."
+        )
+    top_n = body.get("top_n")
+    if top_n is not None and (isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1):
+        raise InvalidRequestError(f"top_n must be a positive integer, not {top_n!r:.40}.")
+    documents_back = (
+        body.get("return_documents") is True or body.get("return_text_documents") is True
+    )
+    return RerankCall(model, query, [str(d) for d in documents], top_n, documents_back)
 
 
 def parse_embed_request(body: object) -> EmbedCall:
@@ -118,6 +201,13 @@ def finish_reason(reason: str | None, *, tool_calls: bool = False) -> str:
     if tool_calls and reason in (None, "stop"):
         return "tool_calls"
     return reason if reason in _FINISH else "stop"
+
+
+def prompt_usage_body(usage: Usage | None) -> dict[str, int]:
+    """The usage object of an answer that generates nothing (embeddings, reranking)."""
+    prompt = (usage.prompt_tokens if usage else None) or 0
+    total = (usage.total_tokens if usage else None) or prompt
+    return {"prompt_tokens": prompt, "total_tokens": total}
 
 
 def usage_body(usage: Usage | None) -> dict[str, int]:
@@ -159,87 +249,28 @@ def completion_body(response: ChatResponse, *, model: str, id: str, created: int
     return body
 
 
-# --------------------------------------------------------------------------- streams
-
-
-class ChunkEncoder:
-    """Turns the chunks of one streamed reply into SSE events, in OpenAI's order.
-
-    The first event's delta carries ``role``; tool calls get indexes and ids
-    (:class:`~modelport.gateway._toolcalls.ToolCallIndexer`); ``finish_reason`` comes
-    on the last choice event; :meth:`end` adds the usage event (``choices: []``) only
-    for a caller that asked, then ``data: [DONE]``.
-    """
-
-    __slots__ = (
-        "_finished",
-        "_head",
-        "_include_usage",
-        "_role_sent",
-        "_tail",
-        "_tools",
-        "_usage",
-        "_usage_head",
-    )
-
-    def __init__(self, *, model: str, id: str, created: int, include_usage: bool) -> None:
-        common = (
-            b'"id":' + dumps(id) + b',"object":"chat.completion.chunk",'
-            b'"created":%d,"model":' % created + dumps(model)
-        )
-        self._head = b"data: {" + common + b',"choices":[{"index":0,"delta":'
-        self._tail = b',"finish_reason":null}]}\n\n'
-        self._usage_head = b"data: {" + common + b","
-        self._include_usage = include_usage
-        self._role_sent = False
-        self._finished = False
-        self._tools = ToolCallIndexer()
-        self._usage: Usage | None = None
-
-    def _event(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        if not self._role_sent:
-            delta = {"role": "assistant", **delta}
-            self._role_sent = True
-        tail = self._tail if finish is None else f',"finish_reason":"{finish}"}}]}}\n\n'.encode()
-        return self._head + dumps(delta) + tail
-
-    def chunk(self, chunk: ChatChunk) -> bytes:
-        """The events for one chunk (possibly none)."""
-        out = b""
-        if chunk.text or chunk.thinking:
-            delta: dict[str, Any] = {}
-            if chunk.thinking:
-                delta["reasoning_content"] = chunk.thinking
-            if chunk.text:
-                delta["content"] = chunk.text
-            out += self._event(delta)
-        if chunk.tool_calls:
-            for fragment in self._tools.deltas(chunk.tool_calls):
-                out += self._event({"tool_calls": [fragment]})
-        if chunk.usage is not None:
-            self._usage = chunk.usage
-        if chunk.done:
-            out += self._finish(chunk.finish_reason)
-        return out
-
-    def _finish(self, reason: str | None) -> bytes:
-        if self._finished:
-            return b""
-        self._finished = True
-        return self._event({}, finish_reason(reason, tool_calls=self._tools.count > 0))
-
-    def end(self) -> bytes:
-        """The end of a stream that finished: the usage event if asked, then ``[DONE]``."""
-        out = self._finish(None)
-        if self._include_usage:
-            usage = dumps(usage_body(self._usage))
-            out += self._usage_head + b'"choices":[],"usage":' + usage + b"}\n\n"
-        return out + b"data: [DONE]\n\n"
-
-
-def error_event(failure: Failure) -> bytes:
-    """The last event of a stream that failed after it started (no ``[DONE]`` follows)."""
-    return b"data: " + dumps(openai_body(failure)) + b"\n\n"
+def text_completion_body(
+    response: CompletionResponse, *, model: str, id: str, created: int
+) -> dict[str, Any]:
+    """A ``text_completion`` body (``POST /v1/completions``), one choice a prompt."""
+    body: dict[str, Any] = {
+        "id": id,
+        "object": "text_completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {
+                "text": choice.text,
+                "index": choice.index,
+                "logprobs": None,
+                "finish_reason": finish_reason(choice.finish_reason),
+            }
+            for choice in response.choices
+        ],
+    }
+    if response.usage is not None:
+        body["usage"] = usage_body(response.usage)
+    return body
 
 
 # --------------------------------------------------------------------------- embeddings
@@ -253,12 +284,31 @@ def embeddings_body(response: EmbedResponse, *, model: str, base64_out: bool) ->
         if base64_out:
             embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
         data.append({"object": "embedding", "index": index, "embedding": embedding})
-    usage = response.usage
-    prompt = (usage.prompt_tokens if usage else None) or 0
-    total = (usage.total_tokens if usage else None) or prompt
     return {
         "object": "list",
         "data": data,
         "model": model,
-        "usage": {"prompt_tokens": prompt, "total_tokens": total},
+        "usage": prompt_usage_body(response.usage),
+    }
+
+
+# --------------------------------------------------------------------------- rerank
+
+
+def rerank_body(result: RerankResult, *, model: str, documents: bool) -> dict[str, Any]:
+    """``POST /v1/rerank``: llama.cpp's answer (``model``, ``object``, ``usage``,
+    ``results`` of ``index`` and ``relevance_score``), most relevant first; with
+    ``documents``, each result's ``document: {text}`` as vLLM and Cohere give it.
+    """
+    results: list[dict[str, Any]] = []
+    for item in result.results:
+        entry: dict[str, Any] = {"index": item.index, "relevance_score": item.score}
+        if documents:
+            entry["document"] = {"text": item.document}
+        results.append(entry)
+    return {
+        "model": model,
+        "object": "list",
+        "usage": prompt_usage_body(result.usage),
+        "results": results,
     }
