@@ -268,3 +268,23 @@ def test_ctrl_c_stops_the_real_server_cleanly() -> None:
     assert process.returncode == 130, err
     assert "Application shutdown complete" in err
     assert "Traceback" not in err
+
+
+def test_serve_waits_ten_minutes_for_an_upstream_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An agent's prompt of thousands of tokens takes minutes to read on a CPU, and the
+    server sends only keep-alives meanwhile: the gateway's default read timeout is 600 s
+    (the library's stays 60 s); MODELPORT_TIMEOUT and --timeout still decide."""
+    import asyncio
+
+    def timeout_of(timeout: float | None) -> float:
+        client = _serve.make_client(["http://127.0.0.1:9"], timeout, "gw-test")
+        asyncio.run(client.aclose())
+        return float(client.timeout)
+
+    monkeypatch.delenv("MODELPORT_TIMEOUT", raising=False)
+    assert timeout_of(None) == 600.0
+    assert timeout_of(12) == 12.0
+    monkeypatch.setenv("MODELPORT_TIMEOUT", "30")
+    assert timeout_of(None) == 30.0
