@@ -56,9 +56,8 @@ def agent_gateway(
     sampling greedily (``--temp 0``: the agents send no temperature, and SmolLM2's greedy
     answer to "Say hi" is short and ends by itself; Codex has no setting that caps its
     output, and a capped answer is an error to both CLIs), behind ``modelport serve`` with
-    the key :data:`KEY` and a read timeout above the minutes llama.cpp takes to read an
-    agent's 4,000-token prompt on 2 cores (with the default 60 s the gateway gives up
-    on a server that sends only keep-alives while it reads)."""
+    the key :data:`KEY` and serve's default read timeout (600 s: llama.cpp takes minutes
+    to read an agent's 4,000-token prompt on 2 cores, sending only keep-alives)."""
     tmp = tmp_path_factory.mktemp("agents")
     server = LlamaServer(
         *llama_paths,
@@ -66,9 +65,7 @@ def agent_gateway(
         tmp,
     )
     try:
-        gateway = ServeProcess(
-            [f"agents={server.url}"], tmp / "serve.log", KEY, cli_options=["--timeout", "900"]
-        )
+        gateway = ServeProcess([f"agents={server.url}"], tmp / "serve.log", KEY)
         try:
             yield gateway
         finally:

@@ -82,7 +82,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     metavar="SECONDS",
-    help="Read timeout for each request (default: MODELPORT_TIMEOUT or 60).",
+    help="Read timeout for each request (default: MODELPORT_TIMEOUT, else 60; 600 for serve).",
 )
 @click.option(
     "--api-key",

@@ -32,10 +32,19 @@ INSTALL_HINT = (
 DEFAULT_PORT = 11435
 
 
+SERVE_TIMEOUT = 600.0
+"""The gateway's read timeout when neither ``--timeout`` nor ``MODELPORT_TIMEOUT`` sets
+one. A coding agent's prompt (4,000 tokens and more) takes minutes to read on a CPU, and
+llama.cpp sends only keep-alives meanwhile: the library's 60 s would cut it, retry, and
+fail the agent. LiteLLM's proxy waits 600 s too."""
+
+
 def make_client(services: Sequence[str], timeout: float | None, gateway_id: str) -> AsyncClient:
     """The client the gateway serves: ``--service`` entries, else discovery."""
     import modelport
 
+    if timeout is None and not os.environ.get("MODELPORT_TIMEOUT", "").strip():
+        timeout = SERVE_TIMEOUT
     return modelport.AsyncClient(
         services=list(services) or None, timeout=timeout, gateway_id=gateway_id
     )
