@@ -5,12 +5,26 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def read_serve_banner(stdout: IO[str], seconds: float = 60.0) -> str:
+    """What a ``modelport serve`` process printed up to its banner's last line ("Ctrl-C"),
+    or less if it exited or ``seconds`` passed first (the caller checks for "Ctrl-C")."""
+    banner = ""
+    deadline = time.monotonic() + seconds
+    while "Ctrl-C" not in banner and time.monotonic() < deadline:
+        line = stdout.readline()
+        if not line:
+            break
+        banner += line
+    return banner
 
 
 def load_fixture(relative: str) -> Any:

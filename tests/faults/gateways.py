@@ -15,10 +15,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.conftest import read_serve_banner
 
 from .hostile import open_fds, rss_bytes
 
@@ -76,13 +77,7 @@ class Serve:
             preexec_fn=limit,
         )
         assert self.process.stdout is not None
-        banner = ""
-        deadline = time.monotonic() + 60
-        while "Ctrl-C" not in banner and time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            banner += line
+        banner = read_serve_banner(self.process.stdout)
         self.banner = banner
         if "Ctrl-C" not in banner:
             self.stop()

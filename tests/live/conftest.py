@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import read_serve_banner
+
 ROOT = Path(__file__).resolve().parents[2]
 LLAMA_VENV = Path(os.environ.get("MP_LLAMA_VENV", ROOT / ".cache" / "llama-venv"))
 BUILD_HINT = (
@@ -213,13 +215,7 @@ class ServeProcess:
             args, stdout=subprocess.PIPE, stderr=log.open("wb"), text=True, env=env
         )
         assert self.process.stdout is not None
-        banner = ""
-        deadline = time.monotonic() + 60
-        while "Ctrl-C" not in banner and time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            banner += line
+        banner = read_serve_banner(self.process.stdout)
         if "Ctrl-C" not in banner:
             self.stop()
             raise RuntimeError(f"modelport serve did not start:\n{banner}\n{log.read_text()}")
