@@ -28,6 +28,7 @@ from .conftest import LlamaServer, ServeProcess
 
 KEY = "agent-test-key"
 MODEL = "smollm2"
+_CODEX_CONFIG = Path(__file__).parent / "agents" / "codex-config.toml"
 RUN_TIMEOUT = 900.0
 """A hang guard, far above the 2-4 minutes a run takes on 2 cores."""
 
@@ -147,32 +148,10 @@ def test_codex_exec_completes_through_the_gateway(
     codex_home = home / ".codex"
     codex_home.mkdir()
     (codex_home / "config.toml").write_text(
-        f"""model = "{MODEL}"
-model_provider = "modelport"
-check_for_update_on_startup = false
-
-[features]
-plugins = false
-unbounded_connection_retries = false
-
-[analytics]
-enabled = false
-
-[feedback]
-enabled = false
-
-[history]
-persistence = "none"
-
-[model_providers.modelport]
-name = "modelport"
-base_url = "{agent_gateway.url}/v1"
-wire_api = "responses"
-env_key = "MODELPORT_API_KEY"
-request_max_retries = 0
-stream_max_retries = 0
-supports_websockets = false
-"""
+        _CODEX_CONFIG.read_text()
+        .replace("@MODEL@", MODEL)
+        .replace("@BASE_URL@", f"{agent_gateway.url}/v1")
+        .replace("@EXTRA@", "")
     )
     env = {
         "PATH": f"/usr/bin:/bin:{Path(node).parent}",

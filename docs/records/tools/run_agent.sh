@@ -46,34 +46,10 @@ case "$which_cli" in
   codex)
     bin="$(mp_codex_bin)"
     mkdir -p "$out/home/.codex"
-    cat >"$out/home/.codex/config.toml" <<TOML
-model = "smollm2"
-model_provider = "modelport"
-check_for_update_on_startup = false
-${CODEX_EXTRA:-}
-
-[features]
-plugins = false
-unbounded_connection_retries = false
-
-[analytics]
-enabled = false
-
-[feedback]
-enabled = false
-
-[history]
-persistence = "none"
-
-[model_providers.modelport]
-name = "modelport"
-base_url = "$url/v1"
-wire_api = "responses"
-env_key = "MODELPORT_API_KEY"
-request_max_retries = 0
-stream_max_retries = 0
-supports_websockets = false
-TOML
+    # The same config.toml the agent tests use (one copy), filled in with sed.
+    extra="${CODEX_EXTRA:-}"
+    sed -e "s|@MODEL@|smollm2|" -e "s|@BASE_URL@|$url/v1|" -e "s|@EXTRA@|${extra//|/\\|}|" \
+      "$here/../../../tests/live/agents/codex-config.toml" >"$out/home/.codex/config.toml"
     # shellcheck disable=SC2086
     env_cmd=(env -i PATH="/usr/bin:/bin:$(dirname "$(command -v node)")" HOME="$out/home"
       CODEX_HOME="$out/home/.codex" TERM=dumb MODELPORT_API_KEY=test-key ${EXTRA_ENV:-})
