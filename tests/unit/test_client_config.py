@@ -91,7 +91,7 @@ def test_a_config_of_the_wrong_type_is_a_configuration_error() -> None:
 def test_from_config_searches_the_working_folder_then_the_user_folder(tmp_path: Path) -> None:
     user = tmp_path / "xdg" / "modelport" / "config.toml"
     user.parent.mkdir(parents=True)
-    user.write_text('[services]\nuser = "http://10.0.0.7:8080"\n[services.user]\nkind = "llamacpp"')
+    user.write_text('[services.user]\nurl = "http://10.0.0.7:8080"\nkind = "llamacpp"')
     assert _states(modelport.Client.from_config()) == [("user", "llamacpp", "http://10.0.0.7:8080")]
     (tmp_path / "modelport.toml").write_text(GPU)
     assert _states(modelport.Client.from_config()) == [("gpu", "ollama", "http://10.0.0.5:11434")]
@@ -144,7 +144,7 @@ def test_credentials_in_a_configured_url_are_sent_as_basic_auth() -> None:
     )
     client = modelport.Client(config=config)
     [state] = client.router.states
-    assert state.provider.base_url == "http://10.0.0.9:8000/v1"
+    assert state.provider.base_url == "http://10.0.0.9:8000"
     assert state.provider._credentials == ("me", "p@ss")
     assert "p@ss" not in repr(client) and "p%40ss" not in repr(state.provider)
 
