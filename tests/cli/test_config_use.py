@@ -209,3 +209,14 @@ def test_serve_keys_from_the_flag_the_environment_and_the_files_variables_all_co
     result = runner.invoke(app, ["serve", "--api-key", "k-flag"])
     assert result.exit_code == 0, result.output
     assert "3 API keys required" in result.stdout
+
+
+def test_models_table_marks_an_alias_with_the_models_it_stands_for(
+    runner: CliRunner, use_services: UseServices, folder: Path
+) -> None:
+    (folder / "modelport.toml").write_text(ALIASES)
+    use_services(FakeProvider(models=["m"], name="fake"))
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.stdout.splitlines() if line.startswith("coder")]
+    assert "(alias of fake/m)" in row
