@@ -196,8 +196,9 @@ def _flags(caps: Capabilities) -> str:
 
 
 def _model_row(model: ModelInfo) -> list[str | tuple[str, str]]:
+    alias = f" (alias of {', '.join(model.alias_of)})" if model.alias_of else ""
     return [
-        model.id,
+        model.id + alias,
         (_yes_no(model.loaded), "green" if model.loaded else "dim"),
         dash(model.loaded_context_length),
         dash(model.context_length),
