@@ -220,3 +220,13 @@ def test_models_table_marks_an_alias_with_the_models_it_stands_for(
     assert result.exit_code == 0, result.output
     [row] = [line for line in result.stdout.splitlines() if line.startswith("coder")]
     assert "(alias of fake/m)" in row
+
+
+def test_ps_lists_running_models_only_never_an_alias(
+    runner: CliRunner, use_services: UseServices, folder: Path
+) -> None:
+    (folder / "modelport.toml").write_text(ALIASES)
+    use_services(FakeProvider(models=["m"], name="fake"))  # its models are loaded
+    result = runner.invoke(app, ["ps", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [m["id"] for m in json.loads(result.stdout)] == ["fake/m"]
