@@ -279,7 +279,8 @@ def ps(ctx: click.Context, as_json: bool) -> None:
 
     MEMORY and UNTIL (when the server unloads it) are shown where the server says.
     """
-    loaded = [m for m in _state(ctx).client.models(refresh=True) if m.loaded is True]
+    found = _state(ctx).client.models(refresh=True)
+    loaded = [m for m in found if m.loaded is True and not m.alias_of]  # aliases are names
     if as_json:
         echo_json(loaded)
     elif loaded:
