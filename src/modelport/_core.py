@@ -47,6 +47,7 @@ from ._router import (
     Target,
     capability_warnings,
     prefer_capable,
+    replica_id,
 )
 from ._wire.common import ChatRequest, CompletionRequest, EmbedInputs, RerankRequest, require_model
 from .discovery import (
@@ -88,9 +89,16 @@ from .types import (
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-__all__ = ["ClientCore", "ServiceSpec"]
+    from .config import Config, ServiceConfig
+
+__all__ = ["ClientCore", "ConfigInput", "ServiceSpec"]
 
 T = TypeVar("T")
+CoreT = TypeVar("CoreT", bound="ClientCore")
+
+ConfigInput: TypeAlias = "Config | str | os.PathLike[str]"
+"""A configuration as a caller gives it: a :class:`~modelport.config.Config`, or the path
+of a configuration file."""
 
 ServiceSpec: TypeAlias = "str | Provider"
 """A service as a caller names it: a kind (``"ollama"``), a URL, ``"name=URL"``, or a
@@ -189,6 +197,38 @@ def _env_seconds(name: str) -> float | None:
     return check_seconds(name, value)
 
 
+def _load_config(config: ConfigInput | None) -> Config | None:
+    """The configuration a client uses: the one given, the file at the path given, or
+    (given nothing) the file ``MODELPORT_CONFIG`` names; no file is searched for.
+    """
+    from .config import Config, load_config
+
+    if isinstance(config, Config):
+        return config
+    if config is None:
+        if not os.environ.get("MODELPORT_CONFIG", "").strip():
+            return None
+        return load_config(search=False)
+    if isinstance(config, (str, os.PathLike)):
+        return load_config(config, search=False)
+    raise ConfigurationError(
+        f"config must be a modelport.config.Config or a file's path, not {config!r:.80}.",
+        hint="Pass load_config(...), parse_config(...), or the path of a .toml file.",
+    )
+
+
+def _candidate(service: ServiceConfig) -> Candidate:
+    """A configured service as the client takes it: its address with any credentials."""
+    given = ""
+    if service.credentials is not None:
+        from urllib.parse import quote
+
+        user, _, password = service.credentials.reveal().partition(":")
+        scheme, _, rest = service.url.partition("://")
+        given = f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{rest}"
+    return Candidate(service.name or "", service.url, service.kind, True, given=given)
+
+
 RequestT = TypeVar("RequestT", ChatRequest, CompletionRequest, RerankRequest)
 
 
@@ -237,7 +277,17 @@ class ClientCore:
             upstream request carries it in the ``x-modelport-gateway`` header, and
             discovery drops any service that answers with that same id, so the gateway
             never routes to itself.
+        config: a :class:`~modelport.config.Config` or a configuration file's path
+            (``docs/configuration.md``): its services (with their kinds, keys and
+            credentials) and aliases. ``services`` given too replace the configured
+            ones of the same name and are added to the rest; ``api_keys`` beat its keys.
+            ``None`` reads the file ``MODELPORT_CONFIG`` names, if set, and no other
+            (:meth:`from_config` also searches ``./modelport.toml`` and the user's
+            folder). Kept as :attr:`config`.
     """
+
+    config: Config | None
+    """The configuration in force (``None``: none was given or named)."""
 
     def __init__(
         self,
@@ -257,7 +307,9 @@ class ClientCore:
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         api_keys: Mapping[str, str] | None = None,
         gateway_id: str | None = None,
+        config: ConfigInput | None = None,
     ) -> None:
+        self.config = _load_config(config)
         if gateway_id is not None and (not isinstance(gateway_id, str) or not gateway_id.strip()):
             raise ConfigurationError(f"gateway_id must be a non-empty string, not {gateway_id!r}.")
         self.gateway_id = gateway_id
@@ -308,14 +360,57 @@ class ClientCore:
         self._configured = not self._pending and not self._discover
         self._looped = False  # the last discovery found only gateways that loop back
 
+    @classmethod
+    def from_config(
+        cls: type[CoreT], path: str | os.PathLike[str] | None = None, **options: Any
+    ) -> CoreT:
+        """A client configured by a file, found as the CLI finds it: ``path``, else
+        ``MODELPORT_CONFIG``, ``./modelport.toml``, then the user's configuration folder
+        (with none of them, the client discovers, as ``Client()`` does).
+
+        Args:
+            path: the configuration file.
+            options: any other argument of the client, over the file.
+
+        Raises:
+            ConfigurationError: the file named does not exist, or any mistake in it.
+        """
+        from .config import load_config
+
+        return cls(config=load_config(path), **options)
+
     def _specs(
         self, services: Sequence[ServiceSpec] | ServiceSpec | None
     ) -> list[Candidate | Provider]:
+        if self.config is not None:
+            return self._configured_specs(services, self.config)
         if services is None:
             env = parse_services_env(os.environ.get("MODELPORT_SERVICES"))
             if env:
                 self._discover = False
             return list(env)
+        return self._given_specs(services)
+
+    def _configured_specs(
+        self, services: Sequence[ServiceSpec] | ServiceSpec | None, config: Config
+    ) -> list[Candidate | Provider]:
+        """The configured services (the file under ``MODELPORT_SERVICES``), each replaced
+        by a service given by the same name, then the other services given.
+        """
+        given = [] if services is None else self._given_specs(services)
+        by_name = {spec.name: spec for spec in given if spec.name}
+        specs: list[Candidate | Provider] = []
+        for service in config.services:
+            spec = by_name.pop(service.name, None) if service.name else None
+            specs.append(spec if spec is not None else _candidate(service))
+        specs += [spec for spec in given if not spec.name or spec.name in by_name]
+        if specs:
+            self._discover = False
+        return specs
+
+    def _given_specs(
+        self, services: Sequence[ServiceSpec] | ServiceSpec
+    ) -> list[Candidate | Provider]:
         given = [services] if isinstance(services, (str, Provider)) else services
         specs: list[Candidate | Provider] = []
         for item in given:
@@ -346,9 +441,17 @@ class ClientCore:
         )
 
     def _key_for(self, name: str) -> str | None:
-        """The API key given for the service called ``name``, if any."""
+        """The API key for the service called ``name``, if any: given in ``api_keys``,
+        else the configuration's (``--api-key``, ``MODELPORT_API_KEY_<NAME>``, the
+        variable the file names), else ``MODELPORT_API_KEY_<NAME>``.
+        """
         key = self._api_keys.get(name)
-        return key if key is not None else os.environ.get(api_key_variable(name)) or None
+        if key is not None:
+            return key
+        configured = self.config.service(name) if self.config is not None else None
+        if configured is not None and configured.api_key is not None:
+            return configured.api_key.reveal()
+        return os.environ.get(api_key_variable(name)) or None
 
     def _unique_name(self, name: str) -> str:
         taken = {s.name for s in self.router.states}
@@ -487,7 +590,13 @@ class ClientCore:
         errors = [r for r in results if isinstance(r, ModelportError)]
         if errors and len(errors) == len(results):
             raise self._all_failed(errors, "No service could list its models")
-        return [m for r in results if not isinstance(r, ModelportError) for m in r]
+        models = [m for r in results if not isinstance(r, ModelportError) for m in r]
+        if self.config is not None:  # exact aliases after the models (globs are patterns)
+            for alias in self.config.alias_entries():
+                info = self.router.alias_model(alias.name, alias.targets)
+                if info is not None:
+                    models.append(info)
+        return models
 
     def _all_failed(self, errors: list[ModelportError], what: str) -> ModelportError:
         if len(errors) == 1:
@@ -496,9 +605,33 @@ class ClientCore:
 
     # ------------------------------------------------------------------ flows: routing
 
+    def _aliased(self, model: str) -> tuple[str, ...] | None:
+        """The model ids ``model`` stands for, when the configuration makes it an alias."""
+        if self.config is None or not self.config.aliases:
+            return None
+        ids = self.config.resolve(model)
+        return None if ids == (model,) else ids
+
+    def _alias_targets(self, alias: str, ids: tuple[str, ...]) -> Flow[list[Target]]:
+        """The replicas an alias reaches across services, best first (one replica set)."""
+        router = self.router
+        pool = list(dict.fromkeys(s for model in ids for s in router.pool(model)[0]))
+        force = not any(router.usable(s) for s in pool)
+        results = yield from self._list_all(pool, refresh=False, force=force)
+        found = router.replicas(ids)
+        if not found:
+            errors = [r for r in results if isinstance(r, ModelportError)]
+            if errors and len(errors) == len(results):
+                raise self._all_failed(errors, f"No service could be asked for {alias!r}")
+            raise router.alias_not_found(alias, ids)
+        return router.ranked(found)
+
     def _targets(self, model: str, *, require_listed: bool = False) -> Flow[list[Target]]:
         model = require_model(model)
         yield from self._ensure()
+        ids = self._aliased(model)
+        if ids is not None:
+            return (yield from self._alias_targets(model, ids))
         router = self.router
         results: list[list[ModelInfo] | ModelportError] = []
         pool, _ = router.pool(model)
@@ -556,7 +689,12 @@ class ClientCore:
 
     def _model_info(self, model: str) -> Flow[ModelInfo]:
         targets = yield from self._targets(model, require_listed=True)
-        return (yield from self._on_best(targets, lambda p, name: p._op_model_info(name)))
+        info = yield from self._on_best(targets, lambda p, name: p._op_model_info(name))
+        ids = self._aliased(model)
+        if ids is None:
+            return info
+        replicas = self.router.replicas(ids)  # in the alias's order
+        return replace(info, id=model, name=model, alias_of=tuple(map(replica_id, replicas)))
 
     def _chat(self, req: ChatRequest) -> Flow[ChatResponse]:
         if req.deadline is None and self.deadline is not None:

@@ -44,6 +44,7 @@ __all__ = [
     "Target",
     "capability_warnings",
     "prefer_capable",
+    "replica_id",
 ]
 
 T = TypeVar("T")
@@ -282,17 +283,70 @@ class Router:
                 found.append(Target(state, info.name, info))
         if not found:
             raise self.not_found(name, pool)
+        return self.ranked(found)
+
+    def ranked(self, found: Sequence[Target]) -> list[Target]:
+        """Replicas best first: loaded before not loaded, healthy before degraded, then
+        the fewest requests in flight, then configured order (the sort is stable).
+        """
         rank = {ServiceStatus.AVAILABLE: 0, ServiceStatus.DEGRADED: 1, ServiceStatus.UNAVAILABLE: 2}
         order = {id(s): i for i, s in enumerate(self.states)}
-        found.sort(
+        return sorted(
+            found,
             key=lambda t: (
                 0 if (t.info and t.info.loaded) else 1,
                 rank[t.state.status],
                 t.state.in_flight,
                 order[id(t.state)],
-            )
+            ),
         )
-        return found
+
+    def replicas(self, ids: Sequence[str], *, listed_only: bool = False) -> list[Target]:
+        """The targets the model ids of an alias reach, in the alias's order (rank them
+        with :meth:`ranked`): each id as :meth:`pool` reads it; a bare name on every
+        service whose list has it. An id naming one service whose list is not known yet
+        is kept (its server reports a missing model itself, and failover moves on),
+        unless ``listed_only``.
+        """
+        found: dict[tuple[int, str], Target] = {}
+        for model in ids:
+            pool, name = self.pool(model)
+            for state in pool:
+                info = self._find(state, name)
+                if info is None and (listed_only or len(pool) > 1 or state.models is not None):
+                    continue
+                target = Target(state, info.name if info else name, info)
+                found.setdefault((id(state), target.model), target)
+        return list(found.values())
+
+    def alias_not_found(self, alias: str, ids: Sequence[str]) -> ModelNotFoundError:
+        """No service has any model ``alias`` stands for."""
+        pools = [s for model in ids for s in self.pool(model)[0]]
+        known = [m.name for s in dict.fromkeys(pools) for m in (s.models or ())]
+        return ModelNotFoundError(
+            f"No service has a model the alias {alias!r} stands for ({', '.join(ids)}).",
+            model=alias,
+            suggestions=close_names(self.pool(ids[0])[1], known) if ids else [],
+            hint="Check the alias's targets in the configuration file against `modelport models`.",
+        )
+
+    def alias_model(self, alias: str, ids: Sequence[str]) -> ModelInfo | None:
+        """An alias as a model list shows it: its best listed replica's facts under the
+        alias's name, loaded when any replica is, with :attr:`ModelInfo.alias_of`; or
+        ``None`` when no list has any of its models.
+        """
+        replicas = self.replicas(ids, listed_only=True)
+        if not replicas:
+            return None
+        best = self.ranked(replicas)[0].info
+        assert best is not None  # listed_only: every replica has its listing
+        return replace(
+            best,
+            id=alias,
+            name=alias,
+            loaded=any(t.info.loaded for t in replicas if t.info) or best.loaded,
+            alias_of=tuple(replica_id(t) for t in replicas),
+        )
 
     def _find(self, state: ServiceState, name: str) -> ModelInfo | None:
         models = state.models
@@ -467,6 +521,11 @@ class Router:
             error=state.last_error or base.error,
             in_flight=state.in_flight,
         )
+
+
+def replica_id(target: Target) -> str:
+    """The model id of a target: its listing's id, else ``service/model``."""
+    return target.info.id if target.info is not None else f"{target.state.name}/{target.model}"
 
 
 def _why(error: ModelportError) -> str:

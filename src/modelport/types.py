@@ -346,6 +346,10 @@ class ModelInfo:
     format: str | None = None
     size_bytes: int | None = None
     details: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    alias_of: tuple[str, ...] = ()
+    """For an alias from the configuration (``id`` and ``name`` are the alias): the ids
+    of the models it stands for, in the order the configuration gives them; empty for a
+    model a service serves."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 import modelport
 from modelport.cli import _context
+from modelport.config import Config
 from modelport.providers.base import Provider
 
 from .fakes import LlamaCppHarness, ManagedHarness
@@ -38,11 +39,13 @@ def use_services(monkeypatch: pytest.MonkeyPatch) -> UseServices:
             services: Sequence[str],
             timeout: float | None,
             api_keys: Mapping[str, str] | None = None,
+            config: Config | None = None,
         ) -> modelport.Client:
             seen["services"] = list(services)
             seen["timeout"] = timeout
             seen["api_keys"] = dict(api_keys or {})
-            return modelport.Client(services=list(providers))
+            seen["config"] = config
+            return modelport.Client(services=list(providers), config=config)
 
         monkeypatch.setattr(_context, "make_client", make_client)
         return seen

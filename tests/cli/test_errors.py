@@ -40,6 +40,7 @@ def test_global_service_and_timeout_reach_the_client(
         "services": ["gpu=http://127.0.0.1:11434", "llamacpp"],
         "timeout": 5.0,
         "api_keys": {"gpu": "sk-gpu"},
+        "config": None,  # no configuration file here
     }
 
 
@@ -56,7 +57,7 @@ def test_an_api_key_without_a_service_name_is_a_usage_error_that_hides_the_key(
 def test_without_options_the_client_discovers(runner: CliRunner, use_services: UseServices) -> None:
     seen = use_services(LlamaCppHarness().provider())
     runner.invoke(app, ["models"])
-    assert seen == {"services": [], "timeout": None, "api_keys": {}}
+    assert seen == {"services": [], "timeout": None, "api_keys": {}, "config": None}
 
 
 def test_make_client_builds_a_client_over_the_given_services() -> None:
@@ -130,7 +131,9 @@ def test_bad_usage_is_exit_2(runner: CliRunner, args: list[str]) -> None:
 
 
 def test_ctrl_c_anywhere_exits_130(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupted(services: object, timeout: object, api_keys: object) -> modelport.Client:
+    def interrupted(
+        services: object, timeout: object, api_keys: object, config: object = None
+    ) -> modelport.Client:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_context, "make_client", interrupted)

@@ -26,10 +26,15 @@ def launched(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Replace the server with a recorder that runs the start-up announcement only."""
     seen: dict[str, Any] = {}
 
-    def make_client(services: list[str], timeout: float | None, gateway_id: str) -> Any:
+    def make_client(
+        services: list[str], timeout: float | None, gateway_id: str, config: Any = None
+    ) -> Any:
         seen["services"], seen["timeout"], seen["client_id"] = services, timeout, gateway_id
+        seen["config"] = config
         return modelport.AsyncClient(
-            services=[FakeProvider(models=["m", "n"], name="fake")], gateway_id=gateway_id
+            services=[FakeProvider(models=["m", "n"], name="fake")],
+            gateway_id=gateway_id,
+            config=config,
         )
 
     def run(
@@ -199,7 +204,9 @@ def test_serve_closes_its_client_in_the_loop_that_served_it(
     )
     seen: dict[str, Any] = {}
 
-    def make_client(services: list[str], timeout: float | None, gateway_id: str) -> Any:
+    def make_client(
+        services: list[str], timeout: float | None, gateway_id: str, config: Any = None
+    ) -> Any:
         return modelport.AsyncClient(services=[provider], gateway_id=gateway_id)
 
     real_run = _serve.run

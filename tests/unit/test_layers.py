@@ -47,6 +47,7 @@ LAYERS = {
         "_router",
         "discovery",
         "providers",
+        "config",  # Client(config=...): the configuration file's services and aliases
     },
     "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "_core", "discovery"},
     # The gateway stands on the public client and types only (and the shared estimate and

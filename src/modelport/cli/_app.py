@@ -93,6 +93,13 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
     help="The API key of the service named NAME (as in --service NAME=URL). Repeatable. "
     "Same as MODELPORT_API_KEY_<NAME>. Sent only to that service.",
 )
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="The configuration file (default: MODELPORT_CONFIG, ./modelport.toml, then the "
+    "user's configuration folder). Flags and the environment override it.",
+)
 @click.option("--debug", is_flag=True, help="Show full tracebacks and every HTTP request.")
 @click.version_option(
     __version__, "--version", prog_name="modelport", message="%(prog)s %(version)s"
@@ -103,6 +110,7 @@ def app(
     services: tuple[str, ...],
     timeout: float | None,
     api_keys: dict[str, str],
+    config_path: str | None,
     debug: bool,
 ) -> None:
     """See, try and manage the language models running on your own machines.
@@ -118,7 +126,13 @@ def app(
       modelport chat llama3.2 "Why is the sky blue?"
       cat notes.txt | modelport chat qwen3 "Summarise this"
     """
-    state = _context.State(services=services, timeout=timeout, debug=debug, api_keys=api_keys)
+    state = _context.State(
+        services=services,
+        timeout=timeout,
+        debug=debug,
+        api_keys=api_keys,
+        config_path=config_path,
+    )
     ctx.obj = state
     ctx.call_on_close(state.close)
     if debug:

@@ -48,8 +48,8 @@ def _load(path: str | None, state: _context.State) -> Config:
     "--config",
     "path",
     metavar="PATH",
-    help="The configuration file (default: MODELPORT_CONFIG, ./modelport.toml, then the "
-    "user's configuration folder).",
+    help="The configuration file (default: the global --config, MODELPORT_CONFIG, "
+    "./modelport.toml, then the user's configuration folder).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
@@ -69,7 +69,7 @@ def config(ctx: click.Context, path: str | None, as_json: bool) -> None:
         return
     state = ctx.find_object(_context.State)
     assert state is not None
-    effective = _load(path, state)
+    effective = _load(path if path is not None else state.config_path, state)
     rows = effective.describe()
     if as_json:
         echo_json(

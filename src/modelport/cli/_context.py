@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .. import Config
     from ..client import Client
     from ..types import Service
 
 __all__ = [
     "State",
     "discover_services",
+    "load_effective",
     "make_client",
     "stderr_is_terminal",
     "stdin_is_tty",
@@ -28,18 +30,39 @@ __all__ = [
 
 
 def make_client(
-    services: Sequence[str], timeout: float | None, api_keys: Mapping[str, str] | None = None
+    services: Sequence[str],
+    timeout: float | None,
+    api_keys: Mapping[str, str] | None = None,
+    config: Config | None = None,
 ) -> Client:
-    """The client for ``--service`` (repeatable), ``--timeout`` and ``--api-key``.
+    """The client for ``--service`` (repeatable), ``--timeout``, ``--api-key`` and the
+    configuration file found (``None``: there is none).
 
-    No ``--service`` means what a library user gets from ``Client()``:
-    ``MODELPORT_SERVICES`` if set, else the servers found on this machine.
+    No ``--service`` means what a library user gets from ``Client(config=...)``: the
+    file's services, else ``MODELPORT_SERVICES`` if set, else the servers found on this
+    machine. A ``--service`` replaces the file's service of the same name.
     """
     import modelport
 
     return modelport.Client(
-        services=list(services) or None, timeout=timeout, api_keys=dict(api_keys or {})
+        services=list(services) or None,
+        timeout=timeout,
+        api_keys=dict(api_keys or {}),
+        config=config,
     )
+
+
+def load_effective(path: str | None) -> Config:
+    """The configuration every command uses: the file ``--config`` names, else
+    ``MODELPORT_CONFIG``'s, ``./modelport.toml`` or the user's (see
+    ``docs/configuration.md``), with the environment over it.
+
+    Raises:
+        ConfigurationError: the file named does not exist, or its mistakes (all listed).
+    """
+    from .. import load_config
+
+    return load_config(path)
 
 
 def discover_services(hosts: Sequence[str], timeout: float) -> list[Service]:
@@ -89,12 +112,32 @@ class State:
     timeout: float | None = None
     debug: bool = False
     api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    config_path: str | None = None
     _client: Client | None = field(default=None, repr=False)
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        """The configuration file found (``--config``, ``MODELPORT_CONFIG``,
+        ``./modelport.toml``, the user's), read once; the defaults when there is none.
+        """
+        if self._config is None:
+            self._config = load_effective(self.config_path)
+        return self._config
+
+    @property
+    def file_config(self) -> Config | None:
+        """:attr:`config` when a file was found (without one, the client is built as
+        before: ``MODELPORT_SERVICES`` or discovery).
+        """
+        return self.config if self.config.path is not None else None
 
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = make_client(self.services, self.timeout, self.api_keys)
+            self._client = make_client(
+                self.services, self.timeout, self.api_keys, config=self.file_config
+            )
         return self._client
 
     def close(self) -> None:

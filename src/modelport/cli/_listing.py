@@ -196,8 +196,9 @@ def _flags(caps: Capabilities) -> str:
 
 
 def _model_row(model: ModelInfo) -> list[str | tuple[str, str]]:
+    alias = f" (alias of {', '.join(model.alias_of)})" if model.alias_of else ""
     return [
-        model.id,
+        model.id + alias,
         (_yes_no(model.loaded), "green" if model.loaded else "dim"),
         dash(model.loaded_context_length),
         dash(model.context_length),
@@ -278,7 +279,8 @@ def ps(ctx: click.Context, as_json: bool) -> None:
 
     MEMORY and UNTIL (when the server unloads it) are shown where the server says.
     """
-    loaded = [m for m in _state(ctx).client.models(refresh=True) if m.loaded is True]
+    found = _state(ctx).client.models(refresh=True)
+    loaded = [m for m in found if m.loaded is True and not m.alias_of]  # aliases are names
     if as_json:
         echo_json(loaded)
     elif loaded:

@@ -20,6 +20,7 @@ from ..types import Service, ServiceStatus
 from . import _context
 
 if TYPE_CHECKING:
+    from .. import Config
     from ..client import AsyncClient
     from ..gateway import ServerLimits
 
@@ -39,15 +40,42 @@ llama.cpp sends only keep-alives meanwhile: the library's 60 s would cut it, ret
 fail the agent. LiteLLM's proxy waits 600 s too."""
 
 
-def make_client(services: Sequence[str], timeout: float | None, gateway_id: str) -> AsyncClient:
-    """The client the gateway serves: ``--service`` entries, else discovery."""
+def make_client(
+    services: Sequence[str], timeout: float | None, gateway_id: str, config: Config | None = None
+) -> AsyncClient:
+    """The client the gateway serves: the configuration file's services and aliases
+    (``None``: no file) with ``--service`` entries over them, else discovery.
+    """
     import modelport
 
     if timeout is None and not os.environ.get("MODELPORT_TIMEOUT", "").strip():
         timeout = SERVE_TIMEOUT
     return modelport.AsyncClient(
-        services=list(services) or None, timeout=timeout, gateway_id=gateway_id
+        services=list(services) or None, timeout=timeout, gateway_id=gateway_id, config=config
     )
+
+
+def _gateway_keys(flags: Sequence[str], config: Config) -> tuple[list[str], list[str]]:
+    """Every key callers may send: ``--api-key``, ``MODELPORT_API_KEYS``, and one from
+    each variable ``[gateway] api_keys_env`` names; and why a key given is no key (an
+    empty flag, an empty ``MODELPORT_API_KEYS``, a variable unset or empty).
+    """
+    from ..gateway import keys_from_env
+
+    env_keys = keys_from_env(os.environ)
+    keys = [key.strip() for key in (*flags, *env_keys) if key.strip()]
+    empty: list[str] = []
+    if any(not key.strip() for key in flags):
+        empty.append('the API key given is empty (an unset variable in --api-key "$KEY"?)')
+    if "MODELPORT_API_KEYS" in os.environ and not env_keys:
+        empty.append("MODELPORT_API_KEYS is empty")
+    for variable in config.gateway.api_keys_env:
+        value = os.environ.get(variable, "").strip()
+        if value:
+            keys.append(value)
+        else:
+            empty.append(f"{variable} (named by [gateway] api_keys_env) is unset or empty")
+    return list(dict.fromkeys(keys)), empty
 
 
 def run(
@@ -101,13 +129,16 @@ def _setup_logging(level: str) -> None:
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option(
+    "--host",
+    default=None,
+    help="The address to listen on (default: [gateway] host, else 127.0.0.1).",
+)
 @click.option(
     "--port",
-    default=DEFAULT_PORT,
-    show_default=True,
+    default=None,
     type=click.IntRange(0, 65535),
-    help="The port.",
+    help=f"The port (default: [gateway] port, else {DEFAULT_PORT}).",
 )
 @click.option(
     "--service",
@@ -123,14 +154,15 @@ def _setup_logging(level: str) -> None:
     multiple=True,
     metavar="KEY",
     help="A key callers must send (Bearer or x-api-key); repeatable. Also MODELPORT_API_KEYS "
-    "(comma-separated). Required to listen beyond this machine.",
+    "(comma-separated) and the variables [gateway] api_keys_env names. Required to listen "
+    "beyond this machine.",
 )
 @click.option(
     "--max-body",
-    default="100MB",
-    show_default=True,
+    default=None,
     metavar="SIZE",
-    help="The largest request body (512KB, 100MB...); larger gets 413.",
+    help="The largest request body (512KB, 100MB...); larger gets 413. Default: [gateway] "
+    "max_body, else 100MB.",
 )
 @click.option(
     "--max-body-memory",
@@ -145,9 +177,9 @@ def _setup_logging(level: str) -> None:
     multiple=True,
     metavar="ORIGIN",
     help="A browser origin allowed to read answers (https://app.example, "
-    "https://*.example, or * for any); repeatable; also MODELPORT_ORIGINS. Added to "
-    "pages on localhost and 127.0.0.1 and the app://, file://, tauri:// and "
-    "vscode-webview:// schemes.",
+    "https://*.example, or * for any); repeatable; also MODELPORT_ORIGINS; these replace "
+    "[gateway] cors_origins. Added to pages on localhost and 127.0.0.1 and the app://, "
+    "file://, tauri:// and vscode-webview:// schemes.",
 )
 @click.option(
     "--max-connections",
@@ -184,11 +216,11 @@ def _setup_logging(level: str) -> None:
 @click.pass_obj
 def serve(
     state: _context.State,
-    host: str,
-    port: int,
+    host: str | None,
+    port: int | None,
     services: tuple[str, ...],
     api_keys: tuple[str, ...],
-    max_body: str,
+    max_body: str | None,
     max_body_memory: str | None,
     cors_origins: tuple[str, ...],
     max_connections: int | None,
@@ -197,6 +229,9 @@ def serve(
     log_level: str,
 ) -> None:
     """Serve every model behind one OpenAI-compatible (and Ollama) endpoint.
+
+    Its settings come from the flags, then the environment, then the configuration
+    file's [gateway] table (see `modelport config`), then the defaults.
 
     \b
     Examples:
@@ -208,28 +243,24 @@ def serve(
         ServerLimits,
         create_app,
         is_loopback,
-        keys_from_env,
         origins_from_env,
         parse_size,
     )
 
-    keys = [key.strip() for key in (*api_keys, *keys_from_env(os.environ)) if key.strip()]
-    empty = any(not key.strip() for key in api_keys) or (
-        "MODELPORT_API_KEYS" in os.environ and not keys_from_env(os.environ)
-    )
+    config = state.config
+    host = host if host is not None else config.gateway.host
+    port = port if port is not None else config.gateway.port
+    keys, empty = _gateway_keys(api_keys, config)
     if not is_loopback(host) and not keys:
-        said = (
-            'the API key given is empty (an unset variable in --api-key "$KEY"?), so '
-            if empty
-            else ""
-        )
+        said = f"{'; '.join(empty)}, so " if empty else ""
         raise click.UsageError(
             f"Refusing to listen on {host} without an API key: {said}anyone who can reach "
             "this machine could use its models. Add a non-empty key with --api-key KEY "
-            "(repeatable) or MODELPORT_API_KEYS=key1,key2, or listen on 127.0.0.1."
+            "(repeatable) or MODELPORT_API_KEYS=key1,key2 (or set the variables [gateway] "
+            "api_keys_env names), or listen on 127.0.0.1."
         )
     try:
-        size = parse_size(max_body)
+        size = parse_size(max_body) if max_body is not None else config.gateway.max_body
     except ConfigurationError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-body") from None
     try:
@@ -249,8 +280,10 @@ def serve(
         raise click.exceptions.Exit(2) from None
 
     gateway_id = secrets.token_hex(8)
-    client = make_client([*state.services, *services], state.timeout, gateway_id)
-    origins = [*cors_origins, *origins_from_env(os.environ)]
+    client = make_client(
+        [*state.services, *services], state.timeout, gateway_id, config=state.file_config
+    )
+    origins = [*cors_origins, *origins_from_env(os.environ)] or list(config.gateway.cors_origins)
     app = create_app(
         client,
         api_keys=keys,
@@ -275,7 +308,7 @@ def serve(
             f"  keys:    {len(keys)} API key{'s' if len(keys) != 1 else ''} required"
             if keys
             else "  keys:    none (this machine only"
-            + ("; the empty key given was ignored)" if empty else ")"),
+            + ("; a key given was empty or unset, and ignored)" if empty else ")"),
             f"  limits:  {cap} connections, idle timeout {idle_timeout:g} s, "
             f"bodies {_size(size)} ({_size(held)} at once)",
             "services:" if found else "services: none found yet (looked again on each request)",

@@ -2,8 +2,10 @@
 ``owned_by``, and what modelport knows) plus Anthropic's (``type``, ``display_name``,
 ``created_at``), and a list with Anthropic's paging fields (one page, always).
 
-The OpenAI surface, which owns ``GET /v1/models`` and ``GET /v1/models/{id}``,
-answers with these, so the openai and anthropic SDKs both parse them.
+An alias from the configuration is listed with ``owned_by: "modelport-alias"`` and
+``modelport: {"alias_of": [ids]}``. The OpenAI surface, which owns ``GET /v1/models``
+and ``GET /v1/models/{id}``, answers with these, so the openai and anthropic SDKs both
+parse them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from typing import Any
 
 from ..types import ModelInfo
 
-__all__ = ["model_body", "models_body"]
+__all__ = ["ALIAS_OWNER", "model_body", "models_body"]
+
+ALIAS_OWNER = "modelport-alias"
+"""The ``owned_by`` of an alias from the configuration, which a client tells apart by
+it; ``modelport.alias_of`` lists the model ids it stands for."""
 
 
 def _rfc3339(seconds: int) -> str:
@@ -31,11 +37,11 @@ def model_body(info: ModelInfo, id: str | None = None) -> dict[str, Any]:
     as Anthropic's API documents for an unknown release date).
     """
     model = id or info.id
-    return {
+    body: dict[str, Any] = {
         "id": model,
         "object": "model",
         "created": 0,
-        "owned_by": info.service,
+        "owned_by": ALIAS_OWNER if info.alias_of else info.service,
         "kind": info.kind,
         "context_length": info.loaded_context_length or info.context_length,
         "loaded": info.loaded,
@@ -44,6 +50,9 @@ def model_body(info: ModelInfo, id: str | None = None) -> dict[str, Any]:
         "display_name": model,
         "created_at": _rfc3339(0),
     }
+    if info.alias_of:
+        body["modelport"] = {"alias_of": list(info.alias_of)}
+    return body
 
 
 def models_body(models: Sequence[ModelInfo]) -> dict[str, Any]:

@@ -45,17 +45,33 @@ def _details(info: ModelInfo) -> dict[str, Any]:
     }
 
 
+def _tag_details(info: ModelInfo) -> dict[str, Any]:
+    """A listed model's details; an alias is marked ``family: "alias"`` with the ids it
+    stands for in ``alias_of``.
+    """
+    if not info.alias_of:
+        return _details(info)
+    return {
+        **_details(info),
+        "family": "alias",
+        "families": ["alias"],
+        "alias_of": list(info.alias_of),
+    }
+
+
 def tags_body(models: Sequence[ModelInfo]) -> dict[str, Any]:
-    """``GET /api/tags``: every model of every service, named by the client's ids."""
+    """``GET /api/tags``: every model of every service, named by the client's ids, then
+    the aliases (size 0, ``details.family`` ``"alias"``).
+    """
     return {
         "models": [
             {
                 "name": info.id,
                 "model": info.id,
                 "modified_at": _modified(info),
-                "size": info.size_bytes or 0,
+                "size": 0 if info.alias_of else info.size_bytes or 0,
                 "digest": model_digest(info),
-                "details": _details(info),
+                "details": _tag_details(info),
             }
             for info in models
         ]
@@ -105,7 +121,7 @@ def ps_body(models: Sequence[ModelInfo]) -> dict[str, Any]:
     """``GET /api/ps``: the loaded models, with their context where known."""
     entries = []
     for info in models:
-        if not info.loaded:
+        if not info.loaded or info.alias_of:  # an alias is a name, not a running model
             continue
         entry: dict[str, Any] = {
             "name": info.id,
