@@ -23,7 +23,7 @@ from modelport._http.pool import AsyncPoolTransport
 
 from .conftest import bounded, check_error
 from .kinds import OPENAI
-from .servers import FaultServer, Tally, answer, flood, stream
+from .servers import Conn, FaultServer, Received, Tally, answer, flood, stream
 
 pytestmark = pytest.mark.socket
 
@@ -213,5 +213,32 @@ def test_a_read_timeout_mid_stream_keeps_the_partial_text() -> None:
         assert error.partial == "ab"
         assert isinstance(error.__cause__, httpx.ReadTimeout)
         assert server.wait_all_closed()
+    finally:
+        server.stop()
+
+
+def test_a_second_response_nobody_asked_for_is_not_read_into_the_first() -> None:
+    """A server that sends two responses to one request: the first is the answer; the
+    second is neither read into it nor left to answer the next request (the
+    connection is not kept)."""
+    first, second = KIND.reply("first"), KIND.reply("second")
+
+    def twice(conn: Conn, request: Received) -> None:
+        head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n"
+        conn.send(
+            head.format(len(first)).encode() + first + head.format(len(second)).encode() + second
+        )
+
+    server = _serve({KIND.chat_path: twice})
+    provider = KIND.provider(server.url, timeout=5.0)
+
+    async def main() -> list[str]:
+        texts = [(await provider.achat(KIND.model, "hi")).text for _ in range(2)]
+        await provider.aclose()
+        return texts
+
+    try:
+        assert bounded(lambda: asyncio.run(main())) == ["first", "first"]
+        assert server.connections == 2, "a connection with a stray response was kept"
     finally:
         server.stop()
