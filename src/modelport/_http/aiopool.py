@@ -173,9 +173,16 @@ class Connection(asyncio.Protocol):
         self._closed()
         self._wake()
 
-    # ---- httptools' callbacks
+    # ---- httptools' callbacks (anything after the response's end is a stray response:
+    # never read into this one, and the connection is not kept)
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            self.reusable = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.complete:
+            return
         self.header_size += len(name) + len(value) + 4
         key = name.decode("latin-1").lower()
         text = _text(value)
@@ -183,6 +190,8 @@ class Connection(asyncio.Protocol):
         self.headers[key] = text if had is None else f"{had}, {text}"
 
     def on_headers_complete(self) -> None:
+        if self.complete:
+            return
         status = self.parser.get_status_code()
         if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
             self.interim = True
@@ -197,6 +206,8 @@ class Connection(asyncio.Protocol):
         )
 
     def on_body(self, body: bytes) -> None:
+        if self.complete:
+            return
         self.chunks.append(body)
         self.buffered += len(body)
 
@@ -220,8 +231,13 @@ class Connection(asyncio.Protocol):
         self._fresh()
         self.active = True
         self.read_timeout = read_timeout
-        assert self.transport is not None
-        self.transport.write(data)
+        try:
+            assert self.transport is not None
+            self.transport.write(data)
+        except Exception:  # closed under it: nothing was sent, as with a stale connection
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response."
+            ) from None
 
     def wait(self) -> asyncio.Future[None]:
         """A future that is done when something arrives (bytes, the end, an error) or
