@@ -242,3 +242,27 @@ def test_a_second_response_nobody_asked_for_is_not_read_into_the_first() -> None
         assert server.connections == 2, "a connection with a stray response was kept"
     finally:
         server.stop()
+
+
+def test_an_accept_encoding_the_pool_cannot_decode_keeps_httpx() -> None:
+    """httpx advertises br (and zstd) when brotli (zstandard) is installed, and decodes
+    them; the asyncio pool decodes gzip and deflate only, so a client whose headers ask
+    for more sends the httpx way."""
+    server = _serve({KIND.chat_path: answer(200, KIND.reply("hello"))})
+    provider = KIND.provider(server.url, timeout=5.0, headers={"accept-encoding": "br, gzip"})
+
+    async def main() -> str:
+        text = (await provider.achat(KIND.model, "hi")).text
+        transport = provider._async
+        assert transport is not None and isinstance(transport.pooled, AsyncPoolTransport)
+        assert transport.pooled.fast is not None
+        assert transport.pooled.fast.connections == []
+        assert len(transport.pooled.pool.connections) == 1
+        await provider.aclose()
+        return text
+
+    try:
+        assert bounded(lambda: asyncio.run(main())) == "hello"
+        assert server.requests[0].headers["accept-encoding"] == "br, gzip"
+    finally:
+        server.stop()
