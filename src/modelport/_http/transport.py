@@ -404,6 +404,15 @@ _PATH = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?"
 """A path (and query) the asyncio pool sends as it is (nothing httpx would encode)."""
 
 
+def _decodable(accept_encoding: bytes) -> bool:
+    """Whether the asyncio pool decodes every encoding an ``Accept-Encoding`` asks for
+    (gzip and deflate; httpx also asks for br and zstd when brotli or zstandard is
+    installed, and decodes them).
+    """
+    codings = (part.split(b";")[0].strip().lower() for part in accept_encoding.split(b","))
+    return all(coding in (b"gzip", b"deflate", b"identity", b"") for coding in codings)
+
+
 def _origin(base_url: str) -> tuple[aiopool.Origin, bytes, bytes] | None:
     """Where a plain-http base URL's requests go: the host and port, the path prefix,
     and the ``Host`` header's value as httpx sends it (``None``: not for the asyncio pool).
@@ -465,6 +474,8 @@ class AsyncTransport(_TransportBase):
                 return None
             if _VALUE.fullmatch(value.decode("latin-1")) is None:
                 return None
+            if lower == "accept-encoding" and not _decodable(value):
+                return None
             lines.append(name + b": " + value)
         auth = self.client.auth
         if auth is not None:
@@ -501,6 +512,8 @@ class AsyncTransport(_TransportBase):
             lines = []
             for name, value in extra.items():
                 if _TOKEN.fullmatch(name) is None or _VALUE.fullmatch(value) is None:
+                    return None
+                if name.lower() == "accept-encoding" and not _decodable(value.encode()):
                     return None
                 lines.append(f"{name}: {value}\r\n")
             names = self._names.intersection(name.lower() for name in extra)
