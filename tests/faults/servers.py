@@ -236,7 +236,10 @@ class Conn:
             self._gone("stop")
             return b""
         try:
-            ready, _, _ = select.select([self.sock], [], [], min(0.05, deadline - time.monotonic()))
+            # never negative: a caller late past its deadline (a loaded machine) polls,
+            # instead of select() raising and the client being taken for gone
+            wait = max(0.0, min(0.05, deadline - time.monotonic()))
+            ready, _, _ = select.select([self.sock], [], [], wait)
             if not ready:
                 return None
             return self.sock.recv(65536)

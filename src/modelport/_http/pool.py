@@ -19,10 +19,17 @@ modelport chooses what the pool is made of instead of reaching into httpx's:
   (encode/httpcore#1093). The async pool closes the first two and retires the third.
 - **httpx's errors.** httpcore's exceptions are raised as the matching httpx ones,
   as httpx's own transport does, so the rest of modelport sees only httpx's.
+- **An asyncio path.** For a plain-http server, :class:`AsyncPoolTransport` also
+  holds modelport's own asyncio pool (:attr:`AsyncPoolTransport.fast`,
+  :mod:`modelport._http.aiopool`) when httptools is installed; the async transport
+  sends through it whenever an asyncio loop runs (see
+  :meth:`~modelport._http.transport.AsyncTransport._open`), and through httpcore's
+  pool otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, NoReturn
@@ -30,6 +37,7 @@ from typing import Any, NoReturn
 import httpcore
 import httpx
 
+from .aiopool import AsyncioPool, load
 from .deadline import DeadlineBackend
 
 __all__ = ["AsyncPoolTransport", "PoolTransport"]
@@ -287,14 +295,18 @@ class _AsyncBody(httpx.AsyncByteStream):
 
 class AsyncPoolTransport(httpx.AsyncBaseTransport):
     """The async twin of :class:`PoolTransport`, over httpcore's async pool with
-    connections that a cancelled request never leaves behind (see :class:`_Connection`).
+    connections that a cancelled request never leaves behind (see :class:`_Connection`),
+    and beside it modelport's own asyncio pool for plain http (:attr:`fast`).
 
     Args:
-        limits: the pool's connection limits.
-        tls: whether the server speaks https.
+        limits: the pool's connection limits (each pool's).
+        tls: whether the server speaks https (no asyncio pool then).
         network_backend: how connections are opened (httpcore's AnyIO backend by
-            default).
+            default; one given means no asyncio pool either).
     """
+
+    fast: AsyncioPool | None
+    """modelport's asyncio pool (``None``: no httptools, https, or a backend given)."""
 
     def __init__(
         self,
@@ -314,11 +326,25 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
                 "network_backend": backend,
             },
         )
+        parser = None if tls or network_backend is not None else load()
+        self.fast = (
+            None
+            if parser is None
+            else AsyncioPool(
+                parser,
+                max_connections=limits.max_connections,
+                max_keepalive=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry,
+            )
+        )
 
     @property
-    def connections(self) -> list[httpcore.AsyncConnectionInterface]:
-        """The pool's connections now (httpcore's ``AsyncConnectionPool.connections``)."""
-        return self.pool.connections
+    def connections(self) -> list[Any]:
+        """The connections of both pools now (httpcore's, then the asyncio pool's; each
+        with ``is_idle()`` and ``is_closed()``).
+        """
+        fast: list[Any] = [] if self.fast is None else self.fast.connections
+        return [*self.pool.connections, *fast]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
@@ -328,4 +354,6 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         return _response(response, _AsyncBody(response.stream))
 
     async def aclose(self) -> None:
+        if self.fast is not None and self.fast.close():
+            await asyncio.sleep(0)  # asyncio closes the sockets on its next turn: let it
         await self.pool.aclose()

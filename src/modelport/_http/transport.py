@@ -7,19 +7,27 @@ for an operation that returns a value, ``iterate(op)`` for one that produces ite
 Each twin is a few lines of sending, iterating, sleeping and closing; what they
 share (building requests, reading bodies under their caps, reading a stream) is in
 :class:`_TransportBase` and the pure helpers below.
+
+On an asyncio loop the async twin sends through modelport's own asyncio pool
+(:mod:`modelport._http.aiopool`) instead of httpx's stack, when it has one (see
+:meth:`AsyncTransport._open`, the one place that chooses); the responses it reads
+and the errors it maps are the same either way.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
 from ..errors import InvalidRequestError, ModelportError, ProtocolError, RequestTimeoutError
+from . import aiopool
 from .caps import DEFAULT_CAPS, Body, Caps
 from .deadline import READ_DEADLINE
 from .mapping import ErrorContext, map_transport_error
@@ -113,6 +121,9 @@ class _TransportBase:
             headers=request.headers or None,
             timeout=timeout,
         )
+
+    def headers_changed(self) -> None:
+        """The client's common headers were changed (a header set on every request)."""
 
     def _deadline(self, request: Request) -> float:
         if request.deadline is not None:
@@ -384,28 +395,178 @@ class SyncTransport(_TransportBase):
             response.close()
 
 
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""A header name as HTTP allows it."""
+_VALUE = re.compile(r"[\t\x20-\x7e]*")
+"""A header value the asyncio pool sends as it is (printable ASCII; anything else,
+control characters above all, goes the httpx way, which refuses or encodes it)."""
+_PATH = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?")
+"""A path (and query) the asyncio pool sends as it is (nothing httpx would encode)."""
+
+
+def _decodable(accept_encoding: bytes) -> bool:
+    """Whether the asyncio pool decodes every encoding an ``Accept-Encoding`` asks for
+    (gzip and deflate; httpx also asks for br and zstd when brotli or zstandard is
+    installed, and decodes them).
+    """
+    codings = (part.split(b";")[0].strip().lower() for part in accept_encoding.split(b","))
+    return all(coding in (b"gzip", b"deflate", b"identity", b"") for coding in codings)
+
+
+def _origin(base_url: str) -> tuple[aiopool.Origin, bytes, bytes] | None:
+    """Where a plain-http base URL's requests go: the host and port, the path prefix,
+    and the ``Host`` header's value as httpx sends it (``None``: not for the asyncio pool).
+    """
+    parts = urlsplit(base_url)
+    host = parts.hostname
+    if parts.scheme != "http" or not host or not host.isascii() or parts.query:
+        return None
+    if _PATH.fullmatch(parts.path) is None:
+        return None
+    port = parts.port or 80
+    shown = f"[{host}]" if ":" in host else host
+    if port != 80:
+        shown = f"{shown}:{port}"
+    return (host, port), parts.path.encode("ascii"), shown.encode("ascii")
+
+
+Opened = httpx.Response | aiopool.Response
+"""A response whose head has arrived, from either path."""
+
+
 class AsyncTransport(_TransportBase):
-    """Drives operations and streams with an :class:`httpx.AsyncClient`."""
+    """Drives operations and streams with an :class:`httpx.AsyncClient`, or on an
+    asyncio loop with modelport's asyncio pool when ``pooled`` has one.
+    """
 
     client: httpx.AsyncClient
 
     def __init__(self, client: httpx.AsyncClient, base_url: str, ctx: ErrorContext, **kwargs: Any):
         super().__init__(base_url, ctx, **kwargs)
         self.client = client
+        self.fast: aiopool.AsyncioPool | None = None
+        self._head: bytes | None = None
+        self._names: frozenset[str] = frozenset()
+        fast = getattr(self.pooled, "fast", None)
+        where = _origin(base_url)
+        if isinstance(fast, aiopool.AsyncioPool) and where is not None:
+            self.fast = fast
+            self._origin, self._prefix, self._host = where
 
-    async def _open(self, request: Request, read: float | None) -> httpx.Response:
+    # ---- the asyncio pool's requests
+
+    def headers_changed(self) -> None:
+        self._head = None
+
+    def _common(self, skip: frozenset[str] = frozenset()) -> bytes | None:
+        """The header lines every request carries (``Host``, the client's headers, its
+        authorization) but those named in ``skip``; ``None`` if one cannot be sent as
+        it is.
+        """
+        lines = [b"Host: " + self._host]
+        names = []
+        for name, value in self.client.headers.raw:
+            lower = name.decode("ascii").lower()
+            names.append(lower)
+            if lower in skip:
+                continue
+            if _TOKEN.fullmatch(name.decode("ascii")) is None:
+                return None
+            if _VALUE.fullmatch(value.decode("latin-1")) is None:
+                return None
+            if lower == "accept-encoding" and not _decodable(value):
+                return None
+            lines.append(name + b": " + value)
+        auth = self.client.auth
+        if auth is not None:
+            if not isinstance(auth, httpx.BasicAuth):
+                return None
+            flow = auth.auth_flow(httpx.Request("GET", self.base_url))
+            names.append("authorization")
+            if "authorization" not in skip:
+                lines.append(b"Authorization: " + next(flow).headers["authorization"].encode())
+        if not skip:
+            self._names = frozenset(names)
+        return b"".join(line + b"\r\n" for line in lines)
+
+    def _fast_request(self, request: Request) -> bytes | None:
+        """The whole request as the asyncio pool sends it in one write, or ``None``
+        when it goes the httpx way: no asyncio pool or no asyncio loop running (trio),
+        a ``HEAD`` (a body-less answer the parser cannot tell), or a path or header
+        httpx would encode or refuse.
+        """
+        fast = self.fast
+        if fast is None or request.method == "HEAD" or not fast.usable():
+            return None
+        path = request.path
+        if _PATH.fullmatch(path) is None:
+            return None
+        head = self._head
+        if head is None:
+            head = self._head = self._common()
+            if head is None:
+                self.fast = None  # headers only httpx can send: every request goes its way
+                return None
+        extra = request.headers
+        if extra:
+            lines = []
+            for name, value in extra.items():
+                if _TOKEN.fullmatch(name) is None or _VALUE.fullmatch(value) is None:
+                    return None
+                if name.lower() == "accept-encoding" and not _decodable(value.encode()):
+                    return None
+                lines.append(f"{name}: {value}\r\n")
+            names = self._names.intersection(name.lower() for name in extra)
+            if names:
+                head = self._common(frozenset(names))
+                if head is None:
+                    return None
+            head += "".join(lines).encode("ascii")
+        method = request.method.encode("ascii")
+        target = self._prefix + path.encode("ascii")
+        if request.json is None:
+            length = b"Content-Length: 0\r\n" if method in (b"POST", b"PUT", b"PATCH") else b""
+            return b"%s %s HTTP/1.1\r\n%s%s\r\n" % (method, target, head, length)
+        body = body_json(request.json)
+        return b"%s %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (
+            method,
+            target,
+            head,
+            len(body),
+            body,
+        )
+
+    async def _open_fast(self, data: bytes, read: float | None) -> aiopool.Response:
+        assert self.fast is not None
+        if read is None:
+            read = self.timeout
+        return await self.fast.open(
+            self._origin, data, read=read, connect=min(self.connect_timeout, read), pool=read
+        )
+
+    # ---- sending
+
+    async def _open(self, request: Request, read: float | None) -> Opened:
+        """Send ``request`` and wait for its answer's head: through the asyncio pool
+        when :meth:`_fast_request` says it can, through httpx otherwise.
+        """
         started = time.monotonic()
         retried = False
+        fast = self._fast_request(request)
         while True:
             try:
-                response = await self.client.send(self._build(request, read), stream=True)
+                response: Opened
+                if fast is not None:
+                    response = await self._open_fast(fast, read)
+                else:
+                    response = await self.client.send(self._build(request, read), stream=True)
             except httpx.HTTPError as exc:
                 if not retried and self._answered and _stale_connection(exc):
                     retried = True
                     continue
                 self._log(request, type(exc).__name__, started)
                 raise self.transport_error(exc, request) from exc
-            except RuntimeError as exc:  # httpx: "the client has been closed"
+            except RuntimeError as exc:  # httpx (or the pool): "the client has been closed"
                 if self.client.is_closed:
                     raise self.closed(request) from exc
                 raise
@@ -413,7 +574,7 @@ class AsyncTransport(_TransportBase):
             self._log(request, response.status_code, started)
             return response
 
-    async def _error(self, response: httpx.Response, request: Request) -> ModelportError:
+    async def _error(self, response: Opened, request: Request) -> ModelportError:
         """The error an error answer means (its body read up to the cap); a body that
         breaks off is raised as the transport failure it is.
         """

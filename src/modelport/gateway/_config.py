@@ -4,6 +4,7 @@ names, API keys, browser origins.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
@@ -64,6 +65,7 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: whatever it resolves to, treat it as reachable
 
 
+@functools.lru_cache(maxsize=256)  # asked on every request; a few distinct values
 def is_loopback_host(host: str) -> bool:
     """Whether a request's ``Host`` header names this machine: ``localhost`` or a name
     under it, or a loopback address, with any port. A gateway without keys answers

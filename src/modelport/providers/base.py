@@ -252,6 +252,7 @@ class Provider:
         for io in (self._sync, self._async):
             if io is not None:
                 io.client.headers[name] = value
+                io.headers_changed()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r}, name={self.name!r})"
