@@ -145,6 +145,7 @@ async def test_health_without_limits_keeps_the_shape_with_no_limit_and_an_empty_
             "/v1/chat/completions",
             json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
         )
+        await http.get("/v1/models")  # models and their states are the last listing's
         health = (await http.get("/health")).json()
     [service] = health["services"]
     assert (service["max_in_flight"], service["queued"]) == (None, 0)

@@ -13,8 +13,8 @@ from dataclasses import replace
 
 from modelport._http.ops import Op, sleep
 from modelport._wire.common import ChatRequest
-from modelport.types import ChatResponse, ModelInfo
 from modelport.testing import FakeProvider
+from modelport.types import ChatResponse, ModelInfo
 
 __all__ = ["SlotProvider"]
 

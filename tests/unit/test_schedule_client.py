@@ -46,9 +46,7 @@ async def until(condition: object, timeout: float = PATIENT) -> None:
 
 async def test_async_client_runs_at_most_max_in_flight_requests_at_once() -> None:
     backend = SlotProvider(hold=0.05)
-    async with modelport.AsyncClient(
-        services=[backend], _limits=limits(max_in_flight=2)
-    ) as client:
+    async with modelport.AsyncClient(services=[backend], _limits=limits(max_in_flight=2)) as client:
         replies = await asyncio.gather(*(client.chat("m", f"q{n}") for n in range(10)))
     assert len(replies) == 10
     assert backend.peak == 2
@@ -57,9 +55,7 @@ async def test_async_client_runs_at_most_max_in_flight_requests_at_once() -> Non
 
 async def test_waiting_requests_start_first_come_first_served() -> None:
     backend = SlotProvider(hold=0.02)
-    async with modelport.AsyncClient(
-        services=[backend], _limits=limits(max_in_flight=1)
-    ) as client:
+    async with modelport.AsyncClient(services=[backend], _limits=limits(max_in_flight=1)) as client:
         tasks = []
         for n in range(6):
             tasks.append(asyncio.ensure_future(client.chat("m", f"q{n}")))
@@ -92,9 +88,7 @@ def test_sync_client_from_many_threads_never_exceeds_max_in_flight() -> None:
 
 async def test_a_cancelled_caller_leaves_the_queue_at_once() -> None:
     backend = SlotProvider(hold=5.0)
-    async with modelport.AsyncClient(
-        services=[backend], _limits=limits(max_in_flight=1)
-    ) as client:
+    async with modelport.AsyncClient(services=[backend], _limits=limits(max_in_flight=1)) as client:
         running = asyncio.ensure_future(client.chat("m", "first"))
         await until(lambda: backend.running == 1)
         waiting = asyncio.ensure_future(client.chat("m", "second"))
@@ -111,9 +105,7 @@ async def test_a_cancelled_caller_leaves_the_queue_at_once() -> None:
 
 async def test_a_stream_holds_its_slot_until_it_is_closed() -> None:
     backend = SlotProvider(hold=0.0)
-    async with modelport.AsyncClient(
-        services=[backend], _limits=limits(max_in_flight=1)
-    ) as client:
+    async with modelport.AsyncClient(services=[backend], _limits=limits(max_in_flight=1)) as client:
         stream = client.chat_stream("m", "long")
         chunks = stream.__aiter__()
         await chunks.__anext__()

@@ -40,13 +40,20 @@ fail the agent. LiteLLM's proxy waits 600 s too."""
 
 
 def make_client(services: Sequence[str], timeout: float | None, gateway_id: str) -> AsyncClient:
-    """The client the gateway serves: ``--service`` entries, else discovery."""
+    """The client the gateway serves: ``--service`` entries, else discovery. It schedules:
+    what each server says about its capacity (llama.cpp's slots, a router's
+    ``--models-max``) limits it, with a FIFO queue (the configuration file's limits join
+    these through ``limits_from_config`` once the CLI reads the file).
+    """
     import modelport
 
     if timeout is None and not os.environ.get("MODELPORT_TIMEOUT", "").strip():
         timeout = SERVE_TIMEOUT
     return modelport.AsyncClient(
-        services=list(services) or None, timeout=timeout, gateway_id=gateway_id
+        services=list(services) or None,
+        timeout=timeout,
+        gateway_id=gateway_id,
+        _limits=True,
     )
 
 
