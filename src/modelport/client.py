@@ -394,7 +394,10 @@ class AsyncClient(ClientCore):
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
-        loop.call_soon_threadsafe(start)
+        try:
+            loop.call_soon_threadsafe(start)
+        except RuntimeError:  # the loop closed meanwhile: nothing runs there any more
+            flow.close()
 
     @staticmethod
     async def _open(step: Open) -> Opened:

@@ -133,7 +133,10 @@ class Waiter:
         future: asyncio.Future[None] = loop.create_future()
 
         def wake() -> None:
-            loop.call_soon_threadsafe(_settle, future)
+            try:
+                loop.call_soon_threadsafe(_settle, future)
+            except RuntimeError:  # the loop is closed: nobody awaits any more
+                pass
 
         self._wakers.append(wake)
         if self._event.is_set():
