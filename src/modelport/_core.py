@@ -270,10 +270,9 @@ class ClientCore:
             say; what ``modelport serve`` passes). Given, a request whose service or
             model has a limit in force (configured, or said by the server: llama.cpp's
             ``/props`` slots and a router's ``--models-max``) waits its turn in the
-            scheduler's FIFO queue, and
-            beyond its bounds raises :class:`~modelport.errors.BusyError`; a service
-            with no limit said or set is not scheduled at all. ``None`` (the default):
-            no scheduler.
+            scheduler's FIFO queue, and beyond its bounds raises
+            :class:`~modelport.errors.BusyError`; a service with no limit said or set is
+            not scheduled at all. ``None`` (the default): no scheduler.
     """
 
     def __init__(

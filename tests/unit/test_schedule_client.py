@@ -294,3 +294,38 @@ def test_modelport_serve_builds_a_client_that_schedules() -> None:
 
     client = make_client(["http://127.0.0.1:9"], None, "gateway-id")
     assert client._schedule_snapshot() is not None
+
+
+def test_lm_studio_parallel_predictions_become_each_loaded_models_limit() -> None:
+    from .lmstudio_fake import lmstudio_04
+
+    client = modelport.Client(services=[lmstudio_04().provider()], _limits=StaticLimits())
+    client.models()
+    snapshot = client._schedule_snapshot()
+    assert snapshot is not None
+    models = {m.model: m for m in snapshot.services[0].models}
+    # api_v1_models.json: gemma has one loaded instance with "parallel": 4
+    assert models["google/gemma-4-26b-a4b"].max_in_flight == 4
+    assert models["deepseek-r1"].max_in_flight is None  # not loaded: nothing said
+
+
+def test_limits_from_a_configuration_file_are_enforced() -> None:
+    from modelport._schedule.config_limits import limits_from_config
+    from modelport.config import parse_config
+
+    config = parse_config(
+        '[services.slots]\nurl = "http://127.0.0.1:9"\nmax_in_flight = 1\nmax_wait = "50ms"\n',
+        environ={},
+    )
+    backend = SlotProvider(hold=0.5)
+    client = modelport.Client(services=[backend], _limits=limits_from_config(config))
+    first = threading.Thread(target=client.chat, args=("m", "first"))
+    first.start()
+    for _ in range(int(PATIENT / 0.005)):
+        if backend.running:
+            break
+        threading.Event().wait(0.005)
+    with pytest.raises(BusyError) as caught:
+        client.chat("m", "second")
+    first.join(PATIENT)
+    assert caught.value.reason == "max_wait"
