@@ -155,6 +155,9 @@ async def test_a_request_waiting_past_max_wait_raises_busy_error() -> None:
     assert caught.value.reason == "max_wait"
     assert [w.outcome for w in waits] == ["started", "rejected"]
     assert waits[1].waited >= 0.05
+    totals = client._schedule_snapshot().totals["slots/m"]
+    assert (totals.started, totals.rejected, totals.failed) == (1, 1, 0)
+    assert totals.seconds >= 0.05
 
 
 def test_sync_client_raises_busy_error_past_max_wait() -> None:

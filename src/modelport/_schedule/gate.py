@@ -44,7 +44,15 @@ from .types import (
     Wait,
 )
 
-__all__ = ["Gate", "ModelView", "ScheduleView", "ServiceView", "WaitRecord", "Waiter"]
+__all__ = [
+    "Gate",
+    "ModelView",
+    "ScheduleView",
+    "ServiceView",
+    "WaitRecord",
+    "WaitTotals",
+    "Waiter",
+]
 
 WAITS_KEPT = 1000
 """How many finished waits the gate remembers (for tests and metrics)."""
@@ -59,6 +67,18 @@ class WaitRecord:
     id: str
     waited: float
     outcome: Literal["started", "rejected", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class WaitTotals:
+    """Every wait for one model id since the gate began (counters, for metrics): how
+    many started, were rejected or failed, and the seconds they waited in all.
+    """
+
+    started: int = 0
+    rejected: int = 0
+    failed: int = 0
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +117,8 @@ class ScheduleView:
     waits: tuple[WaitRecord, ...]
     loads: Mapping[str, int] = field(default_factory=dict)
     submitted: int = 0
+    totals: Mapping[str, WaitTotals] = field(default_factory=dict)
+    """Cumulative waits per model id (the ``waits`` above are only the last ones)."""
 
     def queued(self, model_id: str) -> int:
         """Requests waiting for ``model_id`` now."""
@@ -181,6 +203,7 @@ class Gate:
         self._timer_at = math.inf
         self._waits: deque[WaitRecord] = deque(maxlen=WAITS_KEPT)
         self._loads: Counter[str] = Counter()
+        self._totals: dict[str, WaitTotals] = {}
         self._errors: dict[Target, ModelportError] = {}
         self._services: dict[str, None] = {}
         self._tracked: set[Target] = set()
@@ -330,6 +353,7 @@ class Gate:
                 waits=tuple(self._waits),
                 loads=dict(self._loads),
                 submitted=self.submitted,
+                totals=dict(self._totals),
             )
 
     def _views(self, listed: Mapping[str, Mapping[str, bool | None]]) -> Iterable[ServiceView]:
@@ -435,14 +459,23 @@ class Gate:
         self._arm()
 
     def _record(self, decision: Start | Reject | Fail) -> None:
+        record: WaitRecord
         if isinstance(decision, Start):
-            self._waits.append(WaitRecord(str(decision.target), decision.waited, "started"))
+            record = WaitRecord(str(decision.target), decision.waited, "started")
         elif isinstance(decision, Reject):
             first = self._first.get(decision.request_id)
             where = str(first) if first is not None else "?"
-            self._waits.append(WaitRecord(where, decision.waited, "rejected"))
+            record = WaitRecord(where, decision.waited, "rejected")
         else:
-            self._waits.append(WaitRecord(str(decision.target), 0.0, "failed"))
+            record = WaitRecord(str(decision.target), 0.0, "failed")
+        self._waits.append(record)
+        old = self._totals.get(record.id, WaitTotals())
+        self._totals[record.id] = WaitTotals(
+            started=old.started + (record.outcome == "started"),
+            rejected=old.rejected + (record.outcome == "rejected"),
+            failed=old.failed + (record.outcome == "failed"),
+            seconds=old.seconds + record.waited,
+        )
 
     def _arm(self) -> None:
         """Set the timer for the scheduler's next deadline (nothing polls)."""
