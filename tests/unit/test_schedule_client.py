@@ -332,3 +332,20 @@ def test_limits_from_a_configuration_file_are_enforced() -> None:
         client.chat("m", "second")
     first.join(PATIENT)
     assert caught.value.reason == "max_wait"
+
+
+async def test_a_swap_waiting_longer_than_swap_after_goes_before_later_requests() -> None:
+    backend = SlotProvider(["a", "b"], loaded=["a"], hold=2.0)
+    limits = StaticLimits(
+        services={"slots": ServiceLimits(max_loaded=1, max_wait=PATIENT, swap_after=0.05)}
+    )
+    async with modelport.AsyncClient(services=[backend], _limits=limits) as client:
+        first = asyncio.ensure_future(client.chat("a", "first"))
+        await until(lambda: backend.running == 1)
+        swap = asyncio.ensure_future(client.chat("b", "swap"))
+        await until(lambda: client._schedule_snapshot().submitted == 2)
+        await asyncio.sleep(0.2)  # the swap has now waited past swap_after
+        later = asyncio.ensure_future(client.chat("a", "later"))
+        await asyncio.wait_for(asyncio.gather(first, swap, later), PATIENT)
+    assert backend.started == ["a:first", "b:swap", "a:later"]
+    assert backend.load_calls == ["b", "a"]
