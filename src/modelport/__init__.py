@@ -17,6 +17,7 @@ from ._version import __version__
 from .errors import (
     AllServicesFailedError,
     AuthenticationError,
+    BusyError,
     CapabilityError,
     ConfigurationError,
     ContextLengthExceededError,
@@ -89,6 +90,7 @@ __all__ = [
     "AsyncClient",
     "AsyncCompletionStream",
     "AuthenticationError",
+    "BusyError",
     "Capabilities",
     "CapabilityError",
     "ChatChunk",

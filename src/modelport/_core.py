@@ -20,6 +20,9 @@ step                                 the driver...
 ``Open(provider, op)``               starts a provider's item operation; returns the
                                      running iterator and its first item.
 ``Pipe(items)``                      hands every remaining item to the consumer.
+``Admit(gate, targets)``             passes the scheduler's gate (:mod:`._schedule.gate`):
+                                     waits in its queue as the driver waits (a thread,
+                                     a task); returns :class:`Admitted`.
 ``sleep(s)`` / ``emit(item)``        as in operations (:mod:`modelport._http.ops`).
 ===================================  ===================================================
 """
@@ -60,6 +63,7 @@ from .discovery import (
 )
 from .errors import (
     AllServicesFailedError,
+    CapabilityError,
     ConfigurationError,
     ModelNotFoundError,
     ModelportError,
@@ -89,6 +93,8 @@ from .types import (
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    from ._schedule import LimitsSource
+    from ._schedule.gate import Action, Gate, ScheduleView, ServiceView
     from .config import Config, ServiceConfig
 
 __all__ = ["ClientCore", "ConfigInput", "ServiceSpec"]
@@ -152,6 +158,25 @@ class Open:
 class Pipe:
     items: object
     """An iterator (sync) or async iterator that :class:`Open` returned."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    """Pass the scheduler's gate for ``targets`` (waiting in its queue if need be); the
+    result is :class:`Admitted`. A caller cancelled while it waits leaves the queue.
+    """
+
+    gate: Gate
+    targets: tuple[Any, ...]
+    """The scheduler's targets (``modelport._schedule.Target``), best first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """Through the gate: the request's id (for ``finish``) and the target chosen."""
+
+    request_id: str
+    target: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +308,19 @@ class ClientCore:
             ones of the same name and are added to the rest; ``api_keys`` beat its keys.
             ``None`` reads the file ``MODELPORT_CONFIG`` names, if set, and no other
             (:meth:`from_config` also searches ``./modelport.toml`` and the user's
-            folder). Kept as :attr:`config`.
+            folder). Kept as :attr:`config`. Its limits (``max_in_flight``,
+            ``max_queue``, ``max_wait``, ``max_loaded``, ``swap_after``, ``ttl``) are
+            enforced by the scheduler (see ``_limits``).
+        _limits: (private, keyword only) the limits the scheduler enforces, a
+            ``modelport._schedule.LimitsSource`` such as ``limits_from_config(config)``
+            or ``StaticLimits()`` (``True``: the configuration's limits if any, and what
+            the servers say; what ``modelport serve`` passes). Given, a request whose service or
+            model has a limit in force (configured, or said by the server: llama.cpp's
+            ``/props`` slots and a router's ``--models-max``) waits its turn in the
+            scheduler's FIFO queue, and beyond its bounds raises
+            :class:`~modelport.errors.BusyError`; a service with no limit said or set is
+            not scheduled at all. ``None`` (the default): the configuration's limits
+            when it sets any, else no scheduler.
     """
 
     config: Config | None
@@ -308,6 +345,7 @@ class ClientCore:
         api_keys: Mapping[str, str] | None = None,
         gateway_id: str | None = None,
         config: ConfigInput | None = None,
+        _limits: LimitsSource | bool | None = None,
     ) -> None:
         self.config = _load_config(config)
         if gateway_id is not None and (not isinstance(gateway_id, str) or not gateway_id.strip()):
@@ -359,6 +397,22 @@ class ClientCore:
                 self._pending.append(spec)
         self._configured = not self._pending and not self._discover
         self._looped = False  # the last discovery found only gateways that loop back
+        self._gate: Gate | None = None
+        self._asked: set[str] = set()  # services listed for the scheduler's sake
+        if _limits is None and self.config is not None and _sets_limits(self.config):
+            _limits = True
+        if _limits is not None and _limits is not False:
+            from ._schedule import StaticLimits
+            from ._schedule.gate import Gate
+
+            if _limits is True:
+                if self.config is not None:
+                    from ._schedule.config_limits import limits_from_config
+
+                    _limits = limits_from_config(self.config)
+                else:
+                    _limits = StaticLimits()
+            self._gate = Gate(_limits, self._act)
 
     @classmethod
     def from_config(
@@ -577,6 +631,9 @@ class ClientCore:
             router.record_failure(state, exc)
             raise
         router.listed(state, models)
+        if self._gate is not None:
+            loaded = {m.name: m.loaded for m in models}
+            self._gate.learn(state.name, state.provider._server_hints(), loaded)
         return models
 
     def _list_all(
@@ -639,6 +696,13 @@ class ClientCore:
             # When every candidate is cooling down, all are asked, as failover tries them.
             force = not any(router.usable(s) for s in pool)
             results = yield from self._list_all(pool, refresh=False, force=force)
+        elif self._gate is not None and pool and pool[0].name not in self._asked:
+            # The scheduler needs what the server says about its capacity: list it once.
+            self._asked.add(pool[0].name)
+            try:
+                yield from self._list(pool[0], refresh=False)
+            except ModelportError:
+                pass  # the request itself will meet (and report) what is wrong
         try:
             return router.targets(model, require_listed=require_listed)
         except ModelNotFoundError:
@@ -659,14 +723,140 @@ class ClientCore:
         targets = yield from self._targets(req.model)
         return prefer_capable(targets, needs), needs
 
-    def _on_best(self, targets: list[Target], op: Callable[[Provider, str], Op[T]]) -> Flow[T]:
-        """Run ``op`` on the best target, failing over to the next ones."""
+    def _on_best(
+        self,
+        targets: list[Target],
+        op: Callable[[Provider, str], Op[T]],
+        *,
+        scheduled: bool = False,
+    ) -> Flow[T]:
+        """Run ``op`` on the best target, failing over to the next ones; ``scheduled``:
+        through the scheduler's gate (work that takes a server's slot).
+        """
 
         def attempt(target: Target) -> Flow[T]:
             return (yield from call(target.state.provider, op(target.state.provider, target.model)))
 
-        _, result = yield from self.router.failover(targets, attempt)
+        def run(order: list[Target]) -> Flow[tuple[Target, T]]:
+            return (yield from self.router.failover(order, attempt))
+
+        if scheduled:
+            _, result = yield from self._scheduled(targets, run)
+        else:
+            _, result = yield from run(targets)
         return result
+
+    # ------------------------------------------------------------------ flows: scheduling
+
+    def _scheduled(self, targets: list[Target], run: Callable[[list[Target]], Flow[T]]) -> Flow[T]:
+        """Run ``run`` once the scheduler lets the request start (when a limit is in force
+        for one of ``targets``), with the target it chose first; its slot is freed when
+        ``run`` ends (a stream: when it is closed). Without a gate, or with no limit said
+        or set for any target, ``run`` runs at once: nothing is scheduled.
+        """
+        gate = self._gate
+        if gate is None:
+            return (yield from run(targets))
+        from ._schedule import Target as Slot
+
+        wanted = tuple(Slot(t.state.name, t.model) for t in targets)
+        if not gate.applies(wanted):
+            return (yield from run(targets))
+        admitted = cast(Admitted, (yield Admit(gate, wanted)))
+        try:
+            chosen = admitted.target
+            first = [
+                t for t in targets if (t.state.name, t.model) == (chosen.service, chosen.model)
+            ]
+            # Failing over past the chosen target goes on to the others as before.
+            return (yield from run(first + [t for t in targets if t not in first]))
+        finally:
+            gate.finish(admitted.request_id)
+
+    def _act(self, action: Action) -> None:
+        """Carry out a load, an unload or a cancelled load the scheduler decided, in the
+        background (the driver's way: :meth:`_spawn`).
+        """
+        state = next((s for s in self.router.states if s.name == action.target.service), None)
+        if state is not None:
+            self._spawn(self._carry_out(action, state))
+
+    def _spawn(self, flow: Flow[None]) -> None:
+        """Run ``flow`` in the background (each driver says how)."""
+        raise NotImplementedError
+
+    def _carry_out(self, action: Action, state: ServiceState) -> Flow[None]:
+        from ._schedule import Load
+
+        gate = self._gate
+        assert gate is not None
+        provider = state.provider
+        target = action.target
+        try:
+            if isinstance(action, Load):
+                for victim in action.evict:  # idle: the scheduler saw to it
+                    try:
+                        yield from call(provider, provider._op_unload(victim))
+                    except ModelportError:
+                        pass  # the server evicts by itself when it loads
+                try:
+                    yield from call(provider, provider._op_load(target.model, None, None))
+                except CapabilityError:
+                    gate.loaded(target)  # it cannot be asked to load: the request will
+                except ModelportError as exc:
+                    gate.load_failed(target, exc)
+                else:
+                    gate.loaded(target)
+            else:
+                try:
+                    yield from call(provider, provider._op_unload(target.model))
+                except ModelportError:
+                    pass  # already gone, or the server cannot say: nothing to do
+        finally:
+            self.router.stale(state)
+
+    def _schedule_snapshot(self) -> ScheduleView | None:
+        """What the scheduler holds now, read-only (``None``: this client schedules
+        nothing): per service and model, in flight, limit, queue and state; the last
+        waits (``waits``, each with its model id, seconds and outcome); loads asked for.
+        """
+        if self._gate is None:
+            return None
+        return self._gate.snapshot(self._listed())
+
+    def _listed(self) -> dict[str, dict[str, bool | None]]:
+        return {s.name: {m.name: m.loaded for m in s.models or ()} for s in self.router.states}
+
+    def _service_loads(self) -> dict[str, ServiceView]:
+        """Each service's load, limit, queue and models, by name (for ``/health``)."""
+        from ._schedule.gate import ModelView, ServiceView
+
+        if self._gate is not None:
+            return {v.name: v for v in self._gate.snapshot(self._listed()).services}
+        views = {}
+        for state in self.router.states:
+            models = tuple(
+                ModelView(
+                    id=f"{state.name}/{m.name}",
+                    model=m.name,
+                    in_flight=state.model_in_flight.get(m.name, 0),
+                    max_in_flight=None,
+                    queued=0,
+                    state=None if m.loaded is None else ("loaded" if m.loaded else "unloaded"),
+                )
+                for m in state.models or ()
+            )
+            views[state.name] = ServiceView(
+                name=state.name,
+                in_flight=state.in_flight,
+                max_in_flight=None,
+                queued=0,
+                max_queue=None,
+                max_loaded=None,
+                loaded_models=tuple(m.id for m in models if m.state == "loaded"),
+                models=models,
+            )
+        return views
 
     # ------------------------------------------------------------------ flows: the public methods
 
@@ -705,7 +895,10 @@ class ClientCore:
             provider = target.state.provider
             return (yield from call(provider, provider._op_chat(_for(req, target.model))))
 
-        target, response = yield from self.router.failover(targets, attempt)
+        def run(order: list[Target]) -> Flow[tuple[Target, ChatResponse]]:
+            return (yield from self.router.failover(order, attempt))
+
+        target, response = yield from self._scheduled(targets, run)
         warnings = capability_warnings(target, needs)
         return replace(response, warnings=warnings) if warnings else response
 
@@ -727,7 +920,11 @@ class ClientCore:
         if req.deadline is None and self.deadline is not None:
             req = replace(req, deadline=self.deadline)
         targets = yield from self._targets(req.model)
-        return (yield from self._on_best(targets, lambda p, name: p._op_complete(_for(req, name))))
+        return (
+            yield from self._on_best(
+                targets, lambda p, name: p._op_complete(_for(req, name)), scheduled=True
+            )
+        )
 
     def _complete_stream(self, req: CompletionRequest) -> Flow[None]:
         """Stream a completion: fail over only until the first chunk has arrived."""
@@ -743,8 +940,17 @@ class ClientCore:
         chosen: Callable[[Target], object] | None = None,
     ) -> Flow[None]:
         """Open ``op``'s stream on the best target, failing over until the first item;
-        ``chosen`` hears which target answered, before the first item is handed on.
+        ``chosen`` hears which target answered, before the first item is handed on. The
+        scheduler's slot (if any) is held until the stream ends or is closed.
         """
+        yield from self._scheduled(targets, lambda order: self._stream_run(order, op, chosen))
+
+    def _stream_run(
+        self,
+        targets: list[Target],
+        op: Callable[[Provider, str], ItemOp[Any]],
+        chosen: Callable[[Target], object] | None,
+    ) -> Flow[None]:
         router = self.router
 
         def attempt(target: Target) -> Flow[Opened]:
@@ -767,7 +973,7 @@ class ClientCore:
             router.record_failure(target.state, exc)
             raise
         finally:
-            router.release(target.state)
+            router.release(target.state, target.model)
 
     def _count_tokens(self, req: ChatRequest) -> Flow[TokenCount]:
         targets = yield from self._targets(req.model)
@@ -777,11 +983,19 @@ class ClientCore:
 
     def _rerank(self, req: RerankRequest) -> Flow[RerankResult]:
         targets = prefer_capable((yield from self._targets(req.model)), ["rerank"])
-        return (yield from self._on_best(targets, lambda p, name: p._op_rerank(_for(req, name))))
+        return (
+            yield from self._on_best(
+                targets, lambda p, name: p._op_rerank(_for(req, name)), scheduled=True
+            )
+        )
 
     def _embed(self, model: str, inputs: EmbedInputs) -> Flow[EmbedResponse]:
         targets = prefer_capable((yield from self._targets(model)), ["embedding"])
-        return (yield from self._on_best(targets, lambda p, name: p._op_embed(name, inputs)))
+        return (
+            yield from self._on_best(
+                targets, lambda p, name: p._op_embed(name, inputs), scheduled=True
+            )
+        )
 
     def _manage(self, model: str, op: Callable[[Provider, str], Op[None]]) -> Flow[None]:
         targets = yield from self._targets(model)
@@ -798,3 +1012,12 @@ class ClientCore:
         if opened.first:
             yield from emit(opened.first[0])
             yield Pipe(opened.items)
+
+
+def _sets_limits(config: Config) -> bool:
+    """Whether a configuration sets any limit the scheduler enforces."""
+    service_keys = ("max_in_flight", "max_queue", "max_wait", "max_loaded", "swap_after")
+    model_keys = ("max_in_flight", "max_queue", "max_wait", "ttl")
+    return any(getattr(s, k) is not None for s in config.services for k in service_keys) or any(
+        getattr(m, k) is not None for m in config.models for k in model_keys
+    )

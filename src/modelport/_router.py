@@ -95,6 +95,8 @@ class ServiceState:
     in_flight: int = 0
     """This client's requests to the service that have not finished (a stream counts
     until it is closed)."""
+    model_in_flight: dict[str, int] = field(default_factory=dict)
+    """``in_flight`` per model name (for ``/health``)."""
     refresh: LockBox = field(default_factory=LockBox)
     """Held while the model list is refreshed, so concurrent callers share one refresh."""
 
@@ -412,11 +414,11 @@ class Router:
             tried += 1
             retry = 0
             while True:
-                self.hold(state)
+                self.hold(state, target.model)
                 try:
                     result = yield from attempt(target)
                 except ModelportError as error:
-                    self.release(state)
+                    self.release(state, target.model)
                     self.record_failure(state, error)
                     if isinstance(error, ModelNotFoundError) and len(targets) > 1:
                         log.debug("failing over from %s: it no longer has the model", state.name)
@@ -449,10 +451,10 @@ class Router:
                         break
                     continue
                 except BaseException:
-                    self.release(state)
+                    self.release(state, target.model)
                     raise
                 if not keep:
-                    self.release(state)
+                    self.release(state, target.model)
                 self.record_success(state)
                 return target, result
         if len(errors) == 1 or all(isinstance(e, CapabilityError) for e in errors):
@@ -475,15 +477,23 @@ class Router:
             return list(targets), False
         return sorted(targets, key=lambda t: t.state.unavailable_since or 0.0), True
 
-    def hold(self, state: ServiceState) -> None:
-        """One more request in flight to the service."""
+    def hold(self, state: ServiceState, model: str | None = None) -> None:
+        """One more request in flight to the service (and to ``model`` on it)."""
         with self.lock:
             state.in_flight += 1
+            if model is not None:
+                state.model_in_flight[model] = state.model_in_flight.get(model, 0) + 1
 
-    def release(self, state: ServiceState) -> None:
-        """A request to the service finished."""
+    def release(self, state: ServiceState, model: str | None = None) -> None:
+        """A request to the service (and to ``model`` on it) finished."""
         with self.lock:
             state.in_flight = max(0, state.in_flight - 1)
+            if model is not None:
+                left = state.model_in_flight.get(model, 0) - 1
+                if left > 0:
+                    state.model_in_flight[model] = left
+                else:
+                    state.model_in_flight.pop(model, None)
 
     def unavailable_error(self, state: ServiceState) -> ServiceUnavailableError:
         """Why a service in its cool-down was skipped."""

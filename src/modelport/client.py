@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._core import Call, ClientCore, Each, Exclusive, Find, Open, Opened, Pipe
+from ._core import Admit, Admitted, Call, ClientCore, Each, Exclusive, Find, Open, Opened, Pipe
 from ._http.ops import Emit, Sleep
 from ._router import Flow
 from ._streams import (
@@ -127,6 +127,8 @@ class Client(ClientCore):
                 return None, None
             if isinstance(step, Open):
                 return self._open(step), None
+            if isinstance(step, Admit):
+                return Admitted(*step.gate.admit(step.targets)), None
             if isinstance(step, Find):
                 from .discovery import discover, probe
 
@@ -150,6 +152,18 @@ class Client(ClientCore):
 
         with ThreadPoolExecutor(max_workers=min(8, len(flows))) as pool:
             return list(pool.map(one, flows))
+
+    def _spawn(self, flow: Flow[None]) -> None:
+        """Run a background flow (a load the scheduler decided) in a thread of its own."""
+        import threading
+
+        def run() -> None:
+            try:
+                self._run(flow)
+            except ModelportError:  # pragma: no cover - the flow reports its own errors
+                pass
+
+        threading.Thread(target=run, name="modelport-schedule", daemon=True).start()
 
     @staticmethod
     def _open(step: Open) -> Opened:
@@ -248,6 +262,8 @@ class Client(ClientCore):
 
     def close(self) -> None:
         """Close every connection."""
+        if self._gate is not None:
+            self._gate.close()
         for state in self.router.states:
             state.provider.close()
 
@@ -324,6 +340,11 @@ class AsyncClient(ClientCore):
                 return None, None
             if isinstance(step, Open):
                 return await self._open(step), None
+            if isinstance(step, Admit):
+                import asyncio
+
+                self._loop = asyncio.get_running_loop()  # where the gate's loads run
+                return Admitted(*(await step.gate.admit_async(step.targets))), None
             if isinstance(step, Find):
                 from .discovery import adiscover, aprobe
 
@@ -346,6 +367,37 @@ class AsyncClient(ClientCore):
                 return exc
 
         return list(await asyncio.gather(*(one(f) for f in flows)))
+
+    _loop: Any = None
+    """The event loop of the last request through the scheduler's gate."""
+
+    def _spawn(self, flow: Flow[None]) -> None:
+        """Run a background flow (a load the scheduler decided) as a task in the loop the
+        requests run in (from any thread: the gate's timer fires in its own).
+        """
+        import asyncio
+
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            flow.close()
+            return
+        tasks: set[asyncio.Task[None]] = self.__dict__.setdefault("_tasks", set())
+
+        async def run() -> None:
+            try:
+                await self._run(flow)
+            except ModelportError:  # pragma: no cover - the flow reports its own errors
+                pass
+
+        def start() -> None:
+            task = loop.create_task(run())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        try:
+            loop.call_soon_threadsafe(start)
+        except RuntimeError:  # the loop closed meanwhile: nothing runs there any more
+            flow.close()
 
     @staticmethod
     async def _open(step: Open) -> Opened:
@@ -450,6 +502,8 @@ class AsyncClient(ClientCore):
 
     async def aclose(self) -> None:
         """Close every connection."""
+        if self._gate is not None:
+            self._gate.close()
         for state in self.router.states:
             await state.provider.aclose()
 

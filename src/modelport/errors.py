@@ -15,6 +15,7 @@ the libraries underneath (httpx, json) are translated at one boundary and kept a
     ├── RequestTimeoutError           connect or read timeout                    [retriable]
     ├── AuthenticationError           401/403
     ├── RateLimitError                429 (.retry_after)                         [retriable]
+    │   └── BusyError                 modelport's own queue turned it away (.reason)
     ├── ServerError                   other 5xx                                  [retriable]
     ├── ProtocolError                 a response modelport cannot parse
     ├── StreamError                   a stream failed part-way (.partial keeps the text)
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AllServicesFailedError",
     "AuthenticationError",
+    "BusyError",
     "CapabilityError",
     "ConfigurationError",
     "ContextLengthExceededError",
@@ -220,6 +222,28 @@ class RateLimitError(ModelportError):
     ) -> None:
         super().__init__(message, **fields)
         self.retry_after = retry_after
+
+
+class BusyError(RateLimitError):
+    """Raised when modelport's own scheduler turns a request away: every slot the limits
+    allow is busy and the queue is full (``reason == "queue_full"``, ``max_queue``), or
+    the request waited ``max_wait`` for a slot or a load (``reason == "max_wait"``).
+    ``retry_after`` suggests when to try again; ``waited`` is how long it queued. The
+    gateway answers it with 429 and ``Retry-After``, like a server's own 429.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "queue_full",
+        waited: float = 0.0,
+        retry_after: float | None = None,
+        **fields: Unpack[ErrorFields],
+    ) -> None:
+        super().__init__(message, retry_after=retry_after, **fields)
+        self.reason = reason
+        self.waited = waited
 
 
 class ServerError(ModelportError):

@@ -22,7 +22,11 @@ LAYERS = {
     # The prompt-token estimate: pure, shared by the providers (count_tokens) and the
     # gateway's Anthropic surface (count_tokens), one copy.
     "_tokens": {"types", "_wire"},
+    # The scheduler: pure decisions, what servers say (read by the providers), and the gate
+    # that drives it (held by the client core; its read-only views shown by /health).
+    "_schedule": {"errors", "_coerce", "config", "_schedule"},
     "providers": {
+        "_schedule",
         "errors",
         "types",
         "_http",
@@ -40,6 +44,7 @@ LAYERS = {
     "testing": {"errors", "types", "_http", "_wire", "_streams", "providers"},
     "_router": {"errors", "types", "_http", "_naming", "providers"},
     "_core": {
+        "_schedule",
         "errors",
         "types",
         "_http",
@@ -61,6 +66,7 @@ LAYERS = {
         "_tokens",
         "_digest",
         "_version",
+        "_schedule",
         "gateway",
     },
 }

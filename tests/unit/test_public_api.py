@@ -84,7 +84,7 @@ def test_every_name_in_all_resolves() -> None:
 
 def test_every_exception_subclasses_the_root_and_says_when_it_is_raised() -> None:
     classes = [getattr(errors, name) for name in errors.__all__]
-    assert len(classes) == 15
+    assert len(classes) == 16
     for cls in classes:
         assert issubclass(cls, errors.ModelportError)
         assert cls.__doc__ and cls.__doc__.startswith("Raised "), cls
@@ -100,6 +100,7 @@ def test_retriable_flags_follow_the_contract() -> None:
         "ServiceUnavailableError",
         "RequestTimeoutError",
         "RateLimitError",
+        "BusyError",
         "ServerError",
     }
 

@@ -44,14 +44,20 @@ def make_client(
     services: Sequence[str], timeout: float | None, gateway_id: str, config: Config | None = None
 ) -> AsyncClient:
     """The client the gateway serves: the configuration file's services and aliases
-    (``None``: no file) with ``--service`` entries over them, else discovery.
+    (``None``: no file) with ``--service`` entries over them, else discovery. It
+    schedules: the file's limits and what each server says about its capacity
+    (llama.cpp's slots, a router's ``--models-max``) limit it, with a FIFO queue.
     """
     import modelport
 
     if timeout is None and not os.environ.get("MODELPORT_TIMEOUT", "").strip():
         timeout = SERVE_TIMEOUT
     return modelport.AsyncClient(
-        services=list(services) or None, timeout=timeout, gateway_id=gateway_id, config=config
+        services=list(services) or None,
+        timeout=timeout,
+        gateway_id=gateway_id,
+        config=config,
+        _limits=True,
     )
 
 

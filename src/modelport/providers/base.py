@@ -94,6 +94,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
+    from .._schedule.types import ServerHints
     from .._wire.common import ChatOptions, CompleteOptions
 
 __all__ = ["Provider", "ProviderOptions"]
@@ -484,6 +485,12 @@ class Provider:
         request, decoder = self._stream_complete(req)
         yield from stream(request, decoder)
         yield from emit(completion_from_replies([decoder.response()]))
+
+    def _server_hints(self) -> ServerHints | None:
+        """What the server said about its capacity in its last listing (its slots, how
+        many models it holds): the scheduler's defaults. ``None``: nothing said.
+        """
+        return None
 
     def _op_load(self, model: str, context_length: int | None, ttl: float | None) -> Op[None]:
         raise self._unsupported("loading models")

@@ -49,6 +49,7 @@ class OpenAISurface(Surface):
             await ex.json(200, {"status": "ok"})
             return
         services = await self.client.services()
+        loads = self.client._service_loads()
         await ex.json(
             200,
             {
@@ -63,6 +64,7 @@ class OpenAISurface(Surface):
                         "in_flight": s.in_flight,
                         "model_count": s.model_count,
                         "error": s.error,
+                        **oa.load_fields(loads.get(s.name)),
                     }
                     for s in services
                 ],

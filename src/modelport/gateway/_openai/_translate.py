@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import InvalidRequestError
 from ...types import ChatResponse, CompletionResponse, EmbedResponse, RerankResult, Usage
@@ -19,6 +19,9 @@ from .._body import json_object, model_of
 from .._calls import ChatCall, CompleteCall, EmbedCall, RerankCall
 from .._models import model_body, models_body
 from .._toolcalls import openai_call
+
+if TYPE_CHECKING:
+    from ..._schedule.gate import ServiceView
 
 __all__ = [
     "ChatCall",
@@ -28,6 +31,7 @@ __all__ = [
     "completion_body",
     "embeddings_body",
     "finish_reason",
+    "load_fields",
     "model_body",
     "models_body",
     "parse_chat_request",
@@ -311,4 +315,27 @@ def rerank_body(result: RerankResult, *, model: str, documents: bool) -> dict[st
         "object": "list",
         "usage": prompt_usage_body(result.usage),
         "results": results,
+    }
+
+
+def load_fields(view: ServiceView | None) -> dict[str, Any]:
+    """A service's load in ``/health`` (with the key): its limit, queue, loaded models,
+    and each model's in-flight count, limit, queue and state (``null`` where unknown).
+    """
+    if view is None:
+        return {"max_in_flight": None, "queued": 0, "loaded_models": [], "models": []}
+    return {
+        "max_in_flight": view.max_in_flight,
+        "queued": view.queued,
+        "loaded_models": list(view.loaded_models),
+        "models": [
+            {
+                "id": m.id,
+                "in_flight": m.in_flight,
+                "max_in_flight": m.max_in_flight,
+                "queued": m.queued,
+                "state": m.state,
+            }
+            for m in view.models
+        ],
     }

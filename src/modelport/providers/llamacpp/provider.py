@@ -19,6 +19,8 @@ from ..._classify import Rules
 from ..._classify import llamacpp as llamacpp_rules
 from ..._http.ops import Op, Outcome, Request, Response, gather, response_of, send, sleep
 from ..._http.settings import check_seconds
+from ..._schedule.hints import llamacpp_hints
+from ..._schedule.types import ServerHints
 from ..._wire import openai_chat as wire
 from ..._wire.common import ChatRequest, EmbedInputs
 from ...errors import (
@@ -103,6 +105,10 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         self._router: bool | None = None  # what the server's /props said last
         self._loaded: dict[str, bool] = {}  # router models, from the last listing
         self._served: dict[str, str] = {}  # readable name -> the server's id (a path)
+        self._hints: ServerHints | None = None  # capacity, from the last listing
+
+    def _server_hints(self) -> ServerHints | None:
+        return self._hints
 
     @property
     def rules(self) -> Rules:
@@ -188,6 +194,7 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             embeds = _embeds(outcomes[3])  # /props do not say whether the server embeds
             names = listing.readable_names([entry["id"] for entry in entries])
             self._served = {n: e["id"] for n, e in zip(names, entries, strict=True) if n != e["id"]}
+            self._hints = llamacpp_hints(props)
             return [
                 with_rerank(self._model(entry, props, embedding=embeds, name=name), said)
                 for entry, name in zip(entries, names, strict=True)
@@ -208,6 +215,8 @@ class LlamaCppProvider(OpenAICompatibleProvider):
             for entry, info in zip(entries, models, strict=True)
             for name in names_of(entry)
         }
+        by_name = {entry["id"]: info.name for entry, info in zip(entries, models, strict=True)}
+        self._hints = llamacpp_hints(props, {by_name[key]: body for key, body in own.items()})
         return models
 
     def _model(

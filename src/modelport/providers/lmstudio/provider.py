@@ -32,6 +32,8 @@ from ..._http.mapping import ErrorContext
 from ..._http.ops import ItemOp, Op, Request, emit, send, sleep
 from ..._http.settings import check_seconds
 from ..._http.urls import normalize_base_url
+from ..._schedule.hints import lmstudio_hints
+from ..._schedule.types import ServerHints
 from ..._wire import openai_chat as wire
 from ..._wire.common import ChatRequest, EmbedInputs
 from ...errors import (
@@ -138,6 +140,7 @@ class LMStudioProvider(OpenAICompatibleProvider):
         self.poll_interval = check_seconds("poll_interval", poll_interval, allow_zero=True)
         self.native_stats = bool(native_stats)
         self._listing: str | None = None  # the model-list family that worked last
+        self._hints: ServerHints | None = None  # parallel slots, from the last listing
         self._native_chat: bool | None = None  # whether /api/v0/chat/completions exists
         self._loaded: dict[str, bool] = {}
         self._contexts: dict[str, int] = {}
@@ -247,7 +250,12 @@ class LMStudioProvider(OpenAICompatibleProvider):
         models: list[ModelInfo] = self._parse(
             "the model list", lambda: listing_of(family, data, self.name)
         )
+        if family == "v1":  # only the native listing says each instance's parallel slots
+            self._hints = lmstudio_hints(data)
         return models
+
+    def _server_hints(self) -> ServerHints | None:
+        return self._hints
 
     def _find_model(self, model: str, models: Sequence[ModelInfo]) -> ModelInfo:
         for info in models:
