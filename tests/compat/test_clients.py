@@ -1,0 +1,128 @@
+"""Real client libraries, each in its own venv and used as its users use it, against
+``modelport serve`` in front of real llama-servers (issue 23). One test per client and
+operation: the matrix in docs/compatibility.md is this file's outcome.
+
+Each client's script (``clients/``) makes every call once and reports; the tests here
+assert on the report: the call succeeded, its result is the client's own type, and what
+came back is what the operation promises. SmolLM2-135M is tiny: prompts, seed and
+temperature are fixed, tools are forced (``tool_choice="required"``, which makes
+llama.cpp's grammar produce a call) and the protocol is judged, not the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import CompatGateway, client_python, run_client
+
+DIMENSIONS = 576
+"""SmolLM2-135M's embedding width."""
+
+ALL = ("models", "chat", "stream", "tools", "structured", "embeddings", "unknown_model")
+
+
+@dataclass(frozen=True)
+class Client:
+    venv: str
+    """Its venv: tests/compat/requirements/<venv>.txt, installed by mp_setup_compat."""
+    script: str
+    """Its script in clients/."""
+    operations: tuple[str, ...]
+    """What it is tested on: the operations it has."""
+    env: tuple[tuple[str, str], ...] = ()
+    """Settings in its environment (docs/compatibility.md lists them too)."""
+
+
+CLIENTS = {
+    "openai": Client("openai", "openai_sdk.py", (*ALL, "embeddings_tokens")),
+    "ollama": Client("ollama", "ollama_sdk.py", ALL),
+    "langchain-openai": Client(
+        "langchain-openai", "langchain_openai.py", (*ALL[1:], "embeddings_tokens")
+    ),
+    "langchain-ollama": Client("langchain-ollama", "langchain_ollama.py", ALL[1:]),
+    "litellm-openai": Client(
+        "litellm", "litellm_sdk.py", ALL[1:], (("COMPAT_LITELLM_PREFIX", "openai"),)
+    ),
+    "litellm-ollama_chat": Client(
+        "litellm", "litellm_sdk.py", ALL[1:], (("COMPAT_LITELLM_PREFIX", "ollama_chat"),)
+    ),
+    "instructor": Client("instructor", "instructor_sdk.py", ("structured", "unknown_model")),
+    "anthropic": Client(
+        "anthropic", "anthropic_sdk.py", ("models", "chat", "stream", "tools", "unknown_model")
+    ),
+}
+
+_reports: dict[str, dict[str, Any]] = {}
+
+
+def _report(name: str, gateway: CompatGateway, tmp: Path) -> dict[str, Any]:
+    if name not in _reports:
+        client = CLIENTS[name]
+        python = client_python(client.venv)
+        _reports[name] = run_client(python, client.script, gateway, tmp / name, dict(client.env))
+    return _reports[name]
+
+
+CASES = [(name, op) for name, client in CLIENTS.items() for op in client.operations]
+
+
+@pytest.mark.parametrize(("client", "op"), CASES, ids=[f"{c}-{o}" for c, o in CASES])
+def test_client_operation_works_through_the_gateway(
+    client: str,
+    op: str,
+    compat_gateway: CompatGateway,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    report = _report(client, compat_gateway, tmp_path_factory.getbasetemp() / "compat-homes")
+    result = report["operations"].get(op)
+    assert result is not None, f"{client} did not run {op}: {report}"
+    assert result["ok"], f"{client} {op} failed: {result['error']}\n{result.get('traceback')}"
+    assert result["type"], "the result's own type is reported"
+    CHECKS[op](result, compat_gateway)
+
+
+def _models(result: dict[str, Any], gateway: CompatGateway) -> None:
+    assert any(gateway.chat_model in model_id for model_id in result["ids"]), result
+
+
+def _chat(result: dict[str, Any], gateway: CompatGateway) -> None:
+    assert isinstance(result["text"], str) and result["text"].strip(), result
+
+
+def _stream(result: dict[str, Any], gateway: CompatGateway) -> None:
+    assert result["chunks"] >= 2, result  # streamed, not one block
+    assert result["text"].strip(), result
+
+
+def _tools(result: dict[str, Any], gateway: CompatGateway) -> None:
+    assert result["tool"] == "get_weather", result
+    assert isinstance(result["arguments"], dict) and "city" in result["arguments"], result
+
+
+def _structured(result: dict[str, Any], gateway: CompatGateway) -> None:
+    assert set(result["fields"]) == {"city", "country"}, result
+    assert all(isinstance(value, str) for value in result["fields"].values()), result
+
+
+def _embeddings(result: dict[str, Any], gateway: CompatGateway) -> None:
+    assert (result["count"], result["dimensions"]) == (2, DIMENSIONS), result
+
+
+def _unknown_model(result: dict[str, Any], gateway: CompatGateway) -> None:
+    assert "no-such-model-xyz" in result["message"], result
+
+
+CHECKS = {
+    "models": _models,
+    "chat": _chat,
+    "stream": _stream,
+    "tools": _tools,
+    "structured": _structured,
+    "embeddings": _embeddings,
+    "embeddings_tokens": _embeddings,
+    "unknown_model": _unknown_model,
+}
