@@ -52,16 +52,18 @@ _mp_install_compat() {
   [ -f "$venv/.modelport-installed" ] && [ -x "$venv/bin/python" ] && return 0
   list="$(mp_compat_requirements "$client")"
   mkdir -p "$(mp_compat_dir)"
-  partial="$venv.partial.$$"
+  partial="$venv.partial.$BASHPID"
   log="$venv.install.log"
   rm -rf "$partial"
   started=$SECONDS
   mp_log "installing compat client $client ($(tr '\n' ' ' <"$list")) into $venv"
-  # A venv's scripts name its own folder: build it where it will stay, via the partial
-  # name only for pip's work, then move it (python -m venv paths are absolute).
-  if ! { "$python" -m venv "$partial" \
-      && "$partial/bin/python" -m pip install -q --disable-pip-version-check -r "$list" \
-      && "$partial/bin/python" -m pip check; } >"$log" 2>&1; then
+  # No pip inside the venv (ensurepip costs seconds per venv): this Python's pip installs
+  # into it with --python.
+  if ! { "$python" -m venv --without-pip "$partial" \
+      && "$python" -m pip --python "$partial/bin/python" install -q --disable-pip-version-check \
+        -r "$list" \
+      && "$python" -m pip --python "$partial/bin/python" check --disable-pip-version-check; } \
+      >"$log" 2>&1; then
     tail -20 "$log" >&2
     mp_log "installing compat client $client failed (log: $log)"
     rm -rf "$partial"
@@ -81,9 +83,16 @@ _mp_install_compat() {
   mp_log "compat client $client installed in $((SECONDS - started)) s"
 }
 
+# All clients at once: pip mostly waits on downloads, so parallel installs take about as
+# long as the largest one.
 mp_setup_compat() {
-  local client
+  local client pid failed=0 pids=()
   for client in $MP_COMPAT_CLIENTS; do
-    _mp_install_compat "$client" || return 1
+    _mp_install_compat "$client" &
+    pids+=("$!")
   done
+  for pid in "${pids[@]}"; do
+    wait "$pid" || failed=1
+  done
+  return "$failed"
 }

@@ -41,16 +41,26 @@ CLIENTS = {
     "openai": Client("openai", "openai_sdk.py", (*ALL, "embeddings_tokens")),
     "ollama": Client("ollama", "ollama_sdk.py", ALL),
     "langchain-openai": Client(
-        "langchain-openai", "langchain_openai.py", (*ALL[1:], "embeddings_tokens")
+        "langchain-openai", "langchain_openai_client.py", (*ALL[1:], "embeddings_tokens")
     ),
-    "langchain-ollama": Client("langchain-ollama", "langchain_ollama.py", ALL[1:]),
+    "langchain-ollama": Client("langchain-ollama", "langchain_ollama_client.py", ALL[1:]),
     "litellm-openai": Client(
         "litellm", "litellm_sdk.py", ALL[1:], (("COMPAT_LITELLM_PREFIX", "openai"),)
     ),
     "litellm-ollama_chat": Client(
         "litellm", "litellm_sdk.py", ALL[1:], (("COMPAT_LITELLM_PREFIX", "ollama_chat"),)
     ),
+    "pydantic-ai": Client("pydantic-ai", "pydantic_ai_sdk.py", ALL[1:]),
     "instructor": Client("instructor", "instructor_sdk.py", ("structured", "unknown_model")),
+    "llm": Client("llm", "llm_client.py", ALL),
+    "smolagents": Client(
+        "smolagents", "smolagents_sdk.py", ("chat", "stream", "tools", "unknown_model")
+    ),
+    "openai-agents": Client(
+        "openai-agents",
+        "openai_agents_sdk.py",
+        ("chat", "stream", "tools", "structured", "unknown_model"),
+    ),
     "anthropic": Client(
         "anthropic", "anthropic_sdk.py", ("models", "chat", "stream", "tools", "unknown_model")
     ),

@@ -20,6 +20,7 @@ from _harness import (
     operation,
     report,
 )
+from instructor.core import InstructorRetryException
 from pydantic import BaseModel
 
 
@@ -52,7 +53,7 @@ def _() -> dict:
             model=MISSING_MODEL, response_model=City, max_retries=0, **request
         ),
         openai.NotFoundError,
-        instructor.core.InstructorRetryException,
+        InstructorRetryException,
     )
 
 
