@@ -1,8 +1,9 @@
 """Simon Willison's ``llm`` with the ``llm-ollama`` plugin, as its users set it up:
 ``OLLAMA_HOST=GATEWAY`` and ``OLLAMA_API_KEY=KEY`` in the environment (set here from the
 test's variables before ``llm`` loads its plugins), and the model ids ``llm models``
-lists: the gateway's ``service/name`` ids from ``/api/tags`` (``chat/...`` for chat,
-``emb/...`` for embeddings). Ollama's API has no ``tool_choice``: the tool call is the
+lists: ``ollama/`` and the gateway's ``service/name`` ids from ``/api/tags``
+(``ollama/chat/...`` for chat,
+``ollama/emb/...`` for embeddings). Ollama's API has no ``tool_choice``: the tool call is the
 model's own choice (greedy, with a fixed prompt)."""
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ os.environ["OLLAMA_API_KEY"] = API_KEY
 import llm
 from pydantic import BaseModel
 
-CHAT_ID = f"chat/{CHAT_MODEL}"
-EMBED_ID = f"emb/{EMBED_MODEL}"
+CHAT_ID = f"ollama/chat/{CHAT_MODEL}"
+EMBED_ID = f"ollama/emb/{EMBED_MODEL}"
 options = {"temperature": TEMPERATURE, "seed": SEED, "num_predict": MAX_TOKENS}
 
 
