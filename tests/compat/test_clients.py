@@ -75,12 +75,13 @@ _runs: dict[str, Future[dict[str, Any]]] = {}
 _pool = ThreadPoolExecutor(max_workers=CONCURRENT_CLIENTS, thread_name_prefix="compat")
 
 
-def _report(name: str, gateway: CompatGateway, tmp: Path) -> dict[str, Any]:
-    """``name``'s report. The first call starts every client whose venv is installed (in
-    the order of :data:`CLIENTS`), so the later ones are done or running when asked for."""
+def _report(name: str, gateway: CompatGateway, tmp: Path, selected: set[str]) -> dict[str, Any]:
+    """``name``'s report. The first call starts every ``selected`` client whose venv is
+    installed (in the order of :data:`CLIENTS`), so the later ones are done or running
+    when asked for."""
     if not _runs:
         for other, client in CLIENTS.items():
-            python = _installed(client.venv)
+            python = _installed(client.venv) if other in selected else None
             if python is not None:
                 env = dict(client.env)
                 _runs[other] = _pool.submit(
@@ -107,8 +108,15 @@ def test_client_operation_works_through_the_gateway(
     op: str,
     compat_gateway: CompatGateway,
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> None:
-    report = _report(client, compat_gateway, tmp_path_factory.getbasetemp() / "compat-homes")
+    selected = {
+        item.callspec.params["client"]
+        for item in request.session.items
+        if hasattr(item, "callspec") and "client" in item.callspec.params
+    }
+    homes = tmp_path_factory.getbasetemp() / "compat-homes"
+    report = _report(client, compat_gateway, homes, selected)
     result = report["operations"].get(op)
     assert result is not None, f"{client} did not run {op}: {report}"
     assert result["ok"], f"{client} {op} failed: {result['error']}\n{result.get('traceback')}"

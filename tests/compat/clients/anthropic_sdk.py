@@ -1,6 +1,7 @@
 """The anthropic SDK, as its users call it: ``Anthropic(base_url=GATEWAY, api_key=KEY)``
 (the gateway's root, without ``/v1``). The Messages API has no embeddings; its tools are
-forced with ``tool_choice={"type": "any"}``."""
+forced with ``tool_choice={"type": "any"}``. This SDK version has no ``temperature``
+parameter: the chat server samples greedily by itself (``--temp 0``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from _harness import (
     CHAT_PROMPT,
     MAX_TOKENS,
     MISSING_MODEL,
-    TEMPERATURE,
     TOOL_MAX_TOKENS,
     TOOL_PROMPT,
     WEATHER_TOOL,
@@ -40,9 +40,7 @@ def _() -> dict:
 
 @operation("chat")
 def _() -> dict:
-    reply = client.messages.create(
-        model=CHAT_MODEL, messages=messages, max_tokens=MAX_TOKENS, temperature=TEMPERATURE
-    )
+    reply = client.messages.create(model=CHAT_MODEL, messages=messages, max_tokens=MAX_TOKENS)
     text = "".join(block.text for block in reply.content if block.type == "text")
     return {"type": native(reply, Message), "text": text}
 
@@ -50,7 +48,7 @@ def _() -> dict:
 @operation("stream")
 def _() -> dict:
     with client.messages.stream(
-        model=CHAT_MODEL, messages=messages, max_tokens=MAX_TOKENS, temperature=TEMPERATURE
+        model=CHAT_MODEL, messages=messages, max_tokens=MAX_TOKENS
     ) as stream:
         events = list(stream)
         final = stream.get_final_message()
@@ -69,7 +67,6 @@ def _() -> dict:
         tools=[TOOL],
         tool_choice={"type": "any"},
         max_tokens=TOOL_MAX_TOKENS,
-        temperature=TEMPERATURE,
     )
     call = next(block for block in reply.content if isinstance(block, ToolUseBlock))
     native(reply, Message)
