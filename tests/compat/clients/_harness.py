@@ -57,6 +57,9 @@ WEATHER_TOOL = {
     },
 }
 
+ONLY = set(filter(None, os.environ.get("COMPAT_ONLY", "").split(",")))
+"""To debug one client by hand: run only these operations (comma-separated)."""
+
 _results: dict[str, dict[str, Any]] = {}
 
 
@@ -78,6 +81,8 @@ def operation(name: str) -> Callable[[Callable[[], dict[str, Any]]], None]:
     """Run ``fn`` now as operation ``name`` and keep its result (or its error)."""
 
     def run(fn: Callable[[], dict[str, Any]]) -> None:
+        if ONLY and name not in ONLY:
+            return
         try:
             result = fn()
             _results[name] = {"ok": True, **result}

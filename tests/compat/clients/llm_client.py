@@ -55,10 +55,9 @@ def get_weather(city: str) -> str:
 def _() -> dict:
     models = llm.get_models()
     chat = llm.get_model(CHAT_ID)
-    native(chat, llm.Model)
     embedding = [m.model_id for m in llm.get_embedding_models()]
     return {
-        "type": native(chat, llm.Model),
+        "type": native(chat, llm.KeyModel),  # llm-ollama's models take an optional key
         "ids": [m.model_id for m in models],
         "embedding_ids": embedding,
         "supports_tools": chat.supports_tools,
