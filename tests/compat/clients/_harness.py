@@ -31,6 +31,9 @@ EMBED_MODEL = os.environ["COMPAT_EMBED_MODEL"]
 MISSING_MODEL = "no-such-model-xyz"
 AUTH_HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 
+TIMEOUT = 1800.0
+"""Each call's timeout: generous, as the gateway's (a loaded 2-core machine can take
+minutes per call; speed is not what is tested)."""
 SEED = 1
 TEMPERATURE = 0.0
 MAX_TOKENS = 24

@@ -13,6 +13,7 @@ from _harness import (
     CHAT_PROMPT,
     MAX_TOKENS,
     MISSING_MODEL,
+    TIMEOUT,
     TOOL_MAX_TOKENS,
     TOOL_PROMPT,
     WEATHER_TOOL,
@@ -23,7 +24,7 @@ from _harness import (
 )
 from anthropic.types import Message, ModelInfo, RawMessageStartEvent, ToolUseBlock
 
-client = anthropic.Anthropic(base_url=BASE_URL, api_key=API_KEY, max_retries=0, timeout=600)
+client = anthropic.Anthropic(base_url=BASE_URL, api_key=API_KEY, max_retries=0, timeout=TIMEOUT)
 messages = [{"role": "user", "content": CHAT_PROMPT}]
 TOOL = {
     "name": WEATHER_TOOL["function"]["name"],

@@ -14,6 +14,7 @@ from _harness import (
     SEED,
     STRUCTURED_PROMPT,
     TEMPERATURE,
+    TIMEOUT,
     TOOL_MAX_TOKENS,
     expect_error,
     native,
@@ -30,7 +31,7 @@ class City(BaseModel):
 
 
 client = instructor.from_openai(
-    openai.OpenAI(base_url=OPENAI_BASE_URL, api_key=API_KEY, max_retries=0, timeout=600)
+    openai.OpenAI(base_url=OPENAI_BASE_URL, api_key=API_KEY, max_retries=0, timeout=TIMEOUT)
 )
 request = {
     "messages": [{"role": "user", "content": STRUCTURED_PROMPT}],

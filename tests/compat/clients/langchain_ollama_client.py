@@ -18,6 +18,7 @@ from _harness import (
     SEED,
     STRUCTURED_PROMPT,
     TEMPERATURE,
+    TIMEOUT,
     TOOL_MAX_TOKENS,
     TOOL_PROMPT,
     WEATHER_TOOL,
@@ -42,7 +43,7 @@ def chat_model(model: str = CHAT_MODEL, num_predict: int = MAX_TOKENS) -> ChatOl
     return ChatOllama(
         model=model,
         base_url=BASE_URL,
-        client_kwargs={"headers": AUTH_HEADERS, "timeout": 600},
+        client_kwargs={"headers": AUTH_HEADERS, "timeout": TIMEOUT},
         temperature=TEMPERATURE,
         seed=SEED,
         num_predict=num_predict,

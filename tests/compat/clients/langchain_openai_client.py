@@ -22,6 +22,7 @@ from _harness import (
     SEED,
     STRUCTURED_PROMPT,
     TEMPERATURE,
+    TIMEOUT,
     TOKEN_INPUTS,
     TOOL_MAX_TOKENS,
     TOOL_PROMPT,
@@ -53,7 +54,7 @@ def chat_model(model: str = CHAT_MODEL, max_tokens: int = MAX_TOKENS) -> ChatOpe
         seed=SEED,
         max_tokens=max_tokens,
         max_retries=0,
-        timeout=600,
+        timeout=TIMEOUT,
     )
 
 

@@ -22,6 +22,7 @@ from _harness import (
     SEED,
     STRUCTURED_PROMPT,
     TEMPERATURE,
+    TIMEOUT,
     TOOL_MAX_TOKENS,
     TOOL_PROMPT,
     WEATHER_TOOL,
@@ -38,7 +39,7 @@ PREFIX = os.environ["COMPAT_LITELLM_PREFIX"]
 OLLAMA = PREFIX == "ollama_chat"
 API_BASE = BASE_URL if OLLAMA else OPENAI_BASE_URL
 EMBED_PREFIX = "ollama" if OLLAMA else "openai"
-common = {"api_base": API_BASE, "api_key": API_KEY, "timeout": 600, "num_retries": 0}
+common = {"api_base": API_BASE, "api_key": API_KEY, "timeout": TIMEOUT, "num_retries": 0}
 sampling = {"temperature": TEMPERATURE, "seed": SEED}
 messages = [{"role": "user", "content": CHAT_PROMPT}]
 
@@ -114,7 +115,7 @@ def _() -> dict:
         input=EMBED_INPUTS,
         api_base=API_BASE,
         api_key=API_KEY,
-        timeout=600,
+        timeout=TIMEOUT,
     )
     return {
         "type": native(response, EmbeddingResponse),

@@ -16,6 +16,7 @@ from _harness import (
     SEED,
     STRUCTURED_PROMPT,
     TEMPERATURE,
+    TIMEOUT,
     TOOL_MAX_TOKENS,
     TOOL_PROMPT,
     WEATHER_TOOL,
@@ -33,7 +34,7 @@ class City(BaseModel):
     country: str
 
 
-client = ollama.Client(host=BASE_URL, headers=AUTH_HEADERS, timeout=600)
+client = ollama.Client(host=BASE_URL, headers=AUTH_HEADERS, timeout=TIMEOUT)
 options = {"temperature": TEMPERATURE, "seed": SEED, "num_predict": MAX_TOKENS}
 messages = [{"role": "user", "content": CHAT_PROMPT}]
 

@@ -19,6 +19,7 @@ from _harness import (
     OPENAI_BASE_URL,
     STRUCTURED_PROMPT,
     TEMPERATURE,
+    TIMEOUT,
     TOOL_MAX_TOKENS,
     TOOL_PROMPT,
     expect_error,
@@ -42,7 +43,7 @@ from pydantic import BaseModel
 
 set_tracing_disabled(True)
 set_default_openai_client(
-    openai.AsyncOpenAI(base_url=OPENAI_BASE_URL, api_key=API_KEY, max_retries=0, timeout=600),
+    openai.AsyncOpenAI(base_url=OPENAI_BASE_URL, api_key=API_KEY, max_retries=0, timeout=TIMEOUT),
     use_for_tracing=False,
 )
 

@@ -17,6 +17,7 @@ from _harness import (
     SEED,
     STRUCTURED_PROMPT,
     TEMPERATURE,
+    TIMEOUT,
     TOKEN_INPUTS,
     TOOL_MAX_TOKENS,
     TOOL_PROMPT,
@@ -36,7 +37,7 @@ class City(BaseModel):
     country: str
 
 
-client = openai.OpenAI(base_url=OPENAI_BASE_URL, api_key=API_KEY, max_retries=0, timeout=600)
+client = openai.OpenAI(base_url=OPENAI_BASE_URL, api_key=API_KEY, max_retries=0, timeout=TIMEOUT)
 sampling = {"temperature": TEMPERATURE, "seed": SEED}
 
 

@@ -20,6 +20,7 @@ from _harness import (
     SEED,
     STRUCTURED_PROMPT,
     TEMPERATURE,
+    TIMEOUT,
     TOOL_MAX_TOKENS,
     TOOL_PROMPT,
     expect_error,
@@ -53,7 +54,7 @@ def model(name: str = CHAT_MODEL) -> OpenAIChatModel:
 
 
 def settings(max_tokens: int = MAX_TOKENS) -> dict:
-    return {"temperature": TEMPERATURE, "seed": SEED, "max_tokens": max_tokens}
+    return {"temperature": TEMPERATURE, "seed": SEED, "max_tokens": max_tokens, "timeout": TIMEOUT}
 
 
 @operation("chat")
