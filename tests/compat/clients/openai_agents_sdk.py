@@ -2,7 +2,9 @@
 ``set_default_openai_client(AsyncOpenAI(base_url=GATEWAY/v1, api_key=KEY))`` with the SDK's
 default API (the Responses API) and tracing off (``set_tracing_disabled(True)``; it sends
 traces to OpenAI by default). Runs are capped: ``max_turns``, and the tools agent stops at
-its first tool call (``tool_use_behavior="stop_on_first_tool"``)."""
+its first tool call (``tool_use_behavior="stop_on_first_tool"``). A reply cut by
+``max_tokens`` is an error to this SDK (``response.incomplete``), so replies get room to
+end by themselves."""
 
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ def get_weather(city: str) -> str:
 
 @operation("chat")
 def _() -> dict:
-    agent = Agent(name="compat", model=CHAT_MODEL, model_settings=settings())
+    agent = Agent(name="compat", model=CHAT_MODEL, model_settings=settings(TOOL_MAX_TOKENS))
     result = Runner.run_sync(agent, CHAT_PROMPT, max_turns=1)
     native(result, RunResult)
     return {"type": native(result.final_output, str), "text": result.final_output}
@@ -75,7 +77,7 @@ def _() -> dict:
 @operation("stream")
 def _() -> dict:
     async def run() -> list[ResponseTextDeltaEvent]:
-        agent = Agent(name="compat", model=CHAT_MODEL, model_settings=settings())
+        agent = Agent(name="compat", model=CHAT_MODEL, model_settings=settings(TOOL_MAX_TOKENS))
         result = Runner.run_streamed(agent, CHAT_PROMPT, max_turns=1)
         return [
             event.data
@@ -84,7 +86,9 @@ def _() -> dict:
             and isinstance(event.data, ResponseTextDeltaEvent)
         ]
 
-    deltas = asyncio.run(run())
+    # The loop Runner.run_sync uses (the default one): the shared AsyncOpenAI client's
+    # connections belong to it, and asyncio.run's new loop could not use them.
+    deltas = asyncio.get_event_loop_policy().get_event_loop().run_until_complete(run())
     text = "".join(delta.delta for delta in deltas)
     return {"type": native(deltas[0], ResponseTextDeltaEvent), "chunks": len(deltas), "text": text}
 
