@@ -75,7 +75,7 @@ _mp_install_compat() {
     rm -rf "$venv"
     mv "$partial" "$venv"
     # The venv was made at the partial path: point its scripts and pyvenv.cfg home there.
-    grep -rlF "$partial" "$venv/bin" "$venv/pyvenv.cfg" 2>/dev/null \
+    { grep -rlF "$partial" "$venv/bin" "$venv/pyvenv.cfg" 2>/dev/null || true; } \
       | xargs -r sed -i "s|$partial|$venv|g"
     echo "$client" >"$venv/.modelport-installed"
   fi
