@@ -35,7 +35,7 @@ client = instructor.from_openai(
 )
 request = {
     "messages": [{"role": "user", "content": STRUCTURED_PROMPT}],
-    "max_tokens": TOOL_MAX_TOKENS,
+    "max_tokens": 4 * TOOL_MAX_TOKENS,  # a cut call is IncompleteOutputException
     "temperature": TEMPERATURE,
     "seed": SEED,
 }
