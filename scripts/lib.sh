@@ -239,3 +239,8 @@ mp_stop_llama() {
 # mp_setup_agents, mp_claude_bin, mp_codex_bin.
 # shellcheck source=setup_agents.sh
 . "$MP_ROOT/scripts/setup_agents.sh"
+
+# The client libraries of the compatibility suite (tests/compat), each in its own venv in
+# the user cache: mp_setup_compat, mp_compat_python.
+# shellcheck source=setup_compat.sh
+. "$MP_ROOT/scripts/setup_compat.sh"

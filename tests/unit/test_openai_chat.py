@@ -104,6 +104,39 @@ def test_tools_and_tool_choice_are_sent_in_openai_form() -> None:
     assert body(tools=[tool], tool_choice="required")["tool_choice"] == "required"
 
 
+@pytest.mark.parametrize(
+    "choice", ["get_weather", {"type": "function", "function": {"name": "get_weather"}}]
+)
+def test_llamacpp_gets_a_named_tool_choice_as_required_with_only_that_tool(choice: Any) -> None:
+    """llama-server takes ``tool_choice`` only as "auto", "none" or "required": an object
+    naming a function is ignored with a warning ("Wrong type supplied for parameter
+    'tool_choice', using default value"), so the model may answer in text. instructor's
+    default mode names its tool this way. "required" with only that tool is the same
+    request in a form llama.cpp's grammar enforces."""
+    from modelport.providers.llamacpp.provider import LlamaCppProvider
+
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    other = {"type": "function", "function": {"name": "add", "parameters": {}}}
+    request = build_chat_request("m", "hi", {"tools": [other, tool], "tool_choice": choice})
+    sent = wire.build_chat_body(request, stream=False, dialect=LlamaCppProvider.dialect)
+    assert sent["tool_choice"] == "required"
+    assert sent["tools"] == [tool]
+    elsewhere = wire.build_chat_body(request, stream=False)  # other servers: as the caller said
+    assert elsewhere["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert elsewhere["tools"] == [other, tool]
+
+
+def test_llamacpp_keeps_a_named_tool_choice_whose_tool_is_not_offered() -> None:
+    """Nothing to narrow to: the request goes on as the caller wrote it (the server decides)."""
+    from modelport.providers.llamacpp.provider import LlamaCppProvider
+
+    tool = {"type": "function", "function": {"name": "add", "parameters": {}}}
+    request = build_chat_request("m", "hi", {"tools": [tool], "tool_choice": "get_weather"})
+    sent = wire.build_chat_body(request, stream=False, dialect=LlamaCppProvider.dialect)
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert sent["tools"] == [tool]
+
+
 def test_python_functions_become_tool_schemas_from_signature_and_docstring() -> None:
     def get_weather(city: str, days: int = 1, units: str | None = None) -> str:
         """Get the weather forecast.

@@ -89,6 +89,9 @@ class OpenAIDialect:
     reasoning_back: bool = False
     """Send an assistant message's thinking back as ``reasoning_content`` (llama.cpp and
     vLLM read it; a strict server may refuse an unknown field)."""
+    named_tool_choice_as_required: bool = False
+    """Send a ``tool_choice`` naming one function as ``"required"`` with only that tool
+    (llama.cpp takes only "auto", "none" and "required", and ignores an object)."""
 
 
 DEFAULT_DIALECT = OpenAIDialect()
@@ -124,6 +127,8 @@ def build_chat_body(
         body["tools"] = [dict(t) for t in req.tools]
     if req.tool_choice is not None:
         body["tool_choice"] = _tool_choice(req.tool_choice)
+        if dialect.named_tool_choice_as_required:
+            _narrow_to_named_tool(body)
     if req.schema is not None:
         body["response_format"] = _json_schema_format(req.schema)
     elif req.json_mode:
@@ -190,6 +195,24 @@ def _tool_choice(choice: str | Mapping[str, Any]) -> str | Mapping[str, Any]:
     if isinstance(choice, str) and choice not in ("auto", "none", "required"):
         return {"type": "function", "function": {"name": choice}}
     return choice
+
+
+def _narrow_to_named_tool(body: dict[str, Any]) -> None:
+    """A choice naming one offered function becomes ``"required"`` with only that tool:
+    the same request, in the form a server that takes only string choices enforces.
+    """
+    choice = body["tool_choice"]
+    if not isinstance(choice, Mapping) or not isinstance(choice.get("function"), Mapping):
+        return
+    name = choice["function"].get("name")
+    named = [
+        tool
+        for tool in body.get("tools", [])
+        if isinstance(tool.get("function"), Mapping) and tool["function"].get("name") == name
+    ]
+    if named:
+        body["tools"] = named[:1]
+        body["tool_choice"] = "required"
 
 
 def _json_schema_format(schema: Mapping[str, Any]) -> dict[str, Any]:

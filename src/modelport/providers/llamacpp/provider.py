@@ -88,6 +88,7 @@ class LlamaCppProvider(OpenAICompatibleProvider):
         image_urls=False,
         think_budget_field="thinking_budget_tokens",
         reasoning_back=True,
+        named_tool_choice_as_required=True,
     )
     may_be_vllm: ClassVar[bool] = False
 
