@@ -217,6 +217,7 @@ async def test_services_health_in_flight_and_loaded_models_are_gauges() -> None:
     down.fail_next(*[ServiceUnavailableError("503") for _ in range(5)])
     client = modelport.AsyncClient(services=[up, down], max_retries=0, failure_threshold=1)
     async with gateway(client) as (_, http):
+        await http.get("/v1/models")  # the lists say what is loaded
         await http.post(CHAT, json=HELLO)
         await http.post(CHAT, json={**HELLO, "model": "x"})
         text = await scrape(http)

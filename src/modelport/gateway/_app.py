@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..client import AsyncClient
 from ..discovery import MAX_GATEWAY_HOPS, forwarding, gateway_chain
@@ -47,9 +47,14 @@ from ._routes import Routes
 from ._surface import Handler, Route, Surface
 from ._upstream import RequestIds
 
+if TYPE_CHECKING:
+    from ._metrics import Metrics
+
 __all__ = ["GATEWAY_HEADER", "Gateway"]
 
 log = logging.getLogger("modelport.gateway")
+access_log = logging.getLogger("modelport.gateway.access")
+"""Where the JSON request log goes (one JSON object a record), beside the gateway's log."""
 
 
 class Gateway:
@@ -69,6 +74,8 @@ class Gateway:
         gateway_id: str | None = None,
         max_body_memory: int | None = None,
         cors_origins: Sequence[str] = (),
+        metrics: bool | None = None,
+        access_log: str = "text",
     ) -> None:
         self.id: str = (
             gateway_id
@@ -90,6 +97,13 @@ class Gateway:
         self._owns_client = client is None
         self.client: AsyncClient = client if client is not None else AsyncClient(gateway_id=self.id)
         self.stamp = (GATEWAY_HEADER.encode(), self.id.encode())
+        if access_log not in ACCESS_LOGS:
+            raise ConfigurationError(
+                f"access_log must be one of {', '.join(ACCESS_LOGS)}, not {access_log!r}."
+            )
+        self.access_log = access_log
+        self.metrics = _metrics_for(self.client, metrics)
+        """The app's Prometheus metrics (``GET /metrics``); ``None`` when off."""
         self.routes = Routes(surface(self) for surface in SURFACES)
 
     @property
@@ -112,6 +126,8 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.metrics is not None:  # the model names its labels may use
+                    self.metrics.relist()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._owns_client:
@@ -143,6 +159,8 @@ class Gateway:
                 self._budget.give(ex.held)
             if route is None or not route.quiet:
                 self._access_log(ex)
+            if self.metrics is not None:
+                self.metrics.record(ex, "unmatched" if route is None else route.path)
 
     async def _serve(
         self, ex: Exchange, surface: Surface, route: Route | None, param: str | None
@@ -311,7 +329,7 @@ class Gateway:
         try:
             await handler(ex, body)
         except (ModelportError, RecursionError) as exc:  # RecursionError: a body too deep
-            ex.note(getattr(exc, "service", None))
+            ex.failed(exc)
             if not ex.headers_sent:
                 await ex.fail(ex.surface.failure_for(exc))
                 return
@@ -321,6 +339,9 @@ class Gateway:
 
     def _access_log(self, ex: Exchange) -> None:
         if not log.isEnabledFor(logging.INFO):
+            return
+        if self.access_log == "json":
+            access_log.info("%s", json.dumps(access_record(ex), separators=(",", ":")))
             return
         usage = ex.usage
         tokens = (
@@ -340,6 +361,34 @@ class Gateway:
         )
 
 
+def access_record(ex: Exchange) -> dict[str, object]:
+    """One request as the JSON access log shows it: never a prompt, a body or a key."""
+    now = time.perf_counter()
+    usage = ex.usage
+
+    def ms(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds * 1000.0, 3)
+
+    wall = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall))
+    return {
+        "time": f"{stamp}.{int(wall % 1 * 1000):03d}Z",
+        "request_id": None if ex.request_id is None else ex.request_id.decode("latin-1"),
+        "method": ex.method,
+        "path": ex.path,
+        "surface": getattr(ex.surface, "name", None),
+        "model": ex.model,
+        "service": ex.service,
+        "status": ex.status or CLIENT_CLOSED,
+        "error_type": ex.failure_type() or None,
+        "input_tokens": None if usage is None else usage.prompt_tokens,
+        "output_tokens": None if usage is None else usage.completion_tokens,
+        "queue_wait_ms": ms(ex.queue_wait),
+        "ttft_ms": ms(ex.first_token - ex.started) if ex.first_token else None,
+        "duration_ms": ms(now - ex.started),
+    }
+
+
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
     code = ord(char)
@@ -356,6 +405,26 @@ def _shown(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+def _metrics_for(client: AsyncClient, wanted: bool | None) -> Metrics | None:
+    """The app's metrics: on when prometheus-client is installed (the ``serve`` extra),
+    unless ``wanted`` is ``False``; ``True`` without it is a configuration error.
+    """
+    if wanted is False:
+        return None
+    try:
+        from ._metrics import Metrics
+    except ImportError as exc:
+        if wanted:
+            raise ConfigurationError(
+                "The gateway's metrics need prometheus-client.",
+                hint="pip install 'modelport[serve]'",
+            ) from exc
+        return None
+    return Metrics(client)
+
+
+ACCESS_LOGS = ("text", "json")
+"""The forms of the access log: one plain line per request, or one JSON object."""
 BODIES_HELD = 4
 """The default memory cap for request bodies held at once: this many bodies of the limit."""
 BUSY_RETRY_AFTER = 2
