@@ -31,6 +31,9 @@ pytestmark = pytest.mark.socket
 
 KEY = "status-page-key"
 MODELS = ["qwen3-8b", "llama3.2"]
+USAGE = OPENAI.frame(
+    b'{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":24,"total_tokens":33}}'
+)
 
 
 def upstream_script(conn: Conn, request: Received) -> None:
@@ -41,7 +44,7 @@ def upstream_script(conn: Conn, request: Received) -> None:
     elif request.path == "/v1/chat/completions" and request.json().get("stream"):
         headers = {"content-type": "text/event-stream", "transfer-encoding": "chunked"}
         if conn.head(200, headers):
-            for piece in (OPENAI.piece("Hello"), OPENAI.piece(" page"), OPENAI.finish()):
+            for piece in (OPENAI.piece("Hello"), OPENAI.piece(" page"), USAGE, OPENAI.finish()):
                 conn.chunk(piece)
             conn.end_chunks()
     elif request.path == "/v1/chat/completions":
@@ -126,7 +129,7 @@ def test_the_status_page_shows_the_services_and_their_models(
     with Serve("--service", f"gpu={upstream.url}") as served, Traffic(served.url, {}):
         page = dom(f"{served.url}/ui")
         shot = tmp_path / "status-page.png"
-        done = chrome(f"{served.url}/ui", f"--screenshot={shot}", "--window-size=1100,560")
+        done = chrome(f"{served.url}/ui", f"--screenshot={shot}", "--window-size=1100,440")
     rows = cells(page)
     assert [r[:3] for r in rows] == [["gpu", "openai", "available"]], rows
     assert set(re.findall(r'<span class="chip model[^"]*">([^<]+)</span>', page)) == set(MODELS)

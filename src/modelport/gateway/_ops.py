@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
+from importlib import resources
 from typing import TYPE_CHECKING, cast
 
 from . import _errors as errors
@@ -25,6 +27,7 @@ class OpsSurface(Surface):
     def routes(self) -> Iterable[Route]:
         yield Route("/metrics", {"GET": self.metrics}, quiet=True)
         yield Route("/metrics/upstream", {"GET": self.upstream}, quiet=True)
+        yield Route("/ui", {"GET": self.ui}, public=True, quiet=True)
 
     @property
     def _gateway(self) -> Gateway:
@@ -39,6 +42,10 @@ class OpsSurface(Surface):
 
         await ex.raw(200, metrics.render().encode(), CONTENT_TYPE)
 
+    async def ui(self, ex: Exchange, _: object) -> None:
+        """The status page: static, no key needed (the data it reads asks for one)."""
+        await ex.raw(200, _page(), HTML, UI_HEADERS)
+
     async def upstream(self, ex: Exchange, _: object) -> None:
         metrics = self._gateway.metrics
         if metrics is None:
@@ -47,3 +54,23 @@ class OpsSurface(Surface):
         from ._metrics import CONTENT_TYPE
 
         await ex.raw(200, await metrics.upstream(), CONTENT_TYPE)
+
+
+HTML = b"text/html; charset=utf-8"
+UI_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        b"connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-cache"),
+]
+"""The page runs only its own inline script and style, talks only to its gateway, and
+is never framed by another page."""
+
+
+@functools.cache
+def _page() -> bytes:
+    return resources.files(__package__).joinpath("_ui.html").read_bytes()
