@@ -22,11 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
@@ -73,17 +80,77 @@ def error_type(error: BaseException) -> str:
     return type(error).__name__
 
 
+class _Histogram:
+    """One label set's histogram: a count per bucket (not cumulative) and the sum.
+
+    Plain Python on the event loop's thread, with no lock: every observation and every
+    scrape runs there (prometheus-client's own ``Histogram`` takes a lock per
+    observation, which cost more than the rest of the gateway's bookkeeping).
+    """
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1  # le: value <= bound
+        self.sum += value
+
+
+class _Histograms:
+    """A histogram family: its label sets, exported at each scrape."""
+
+    def __init__(self, name: str, doc: str, labels: Sequence[str], bounds: Sequence[float]):
+        self.name, self.doc, self.labels = name, doc, list(labels)
+        self.bounds = tuple(float(b) for b in bounds)
+        self.les = [repr(b) for b in self.bounds] + ["+Inf"]
+        self.children: dict[tuple[str, ...], _Histogram] = {}
+
+    def child(self, *values: str) -> _Histogram:
+        found = self.children.get(values)
+        if found is None:
+            found = self.children[values] = _Histogram(self.bounds)
+        return found
+
+    def collect(self) -> Metric:
+        family = HistogramMetricFamily(self.name, self.doc, labels=self.labels)
+        for values, h in list(self.children.items()):
+            buckets = list(zip(self.les, map(float, accumulate(h.counts)), strict=True))
+            family.add_metric(list(values), buckets, h.sum)
+        return family
+
+
+class _Counters:
+    """A counter family (``name`` without ``_total``), exported at each scrape."""
+
+    def __init__(self, name: str, doc: str, labels: Sequence[str]):
+        self.name, self.doc, self.labels = name, doc, list(labels)
+        self.values: dict[tuple[str, ...], float] = {}
+
+    def inc(self, *values: str) -> None:
+        self.values[values] = self.values.get(values, 0.0) + 1.0
+
+    def collect(self) -> Metric:
+        family = CounterMetricFamily(self.name, self.doc, labels=self.labels)
+        for values, count in list(self.values.items()):
+            family.add_metric(list(values), count)
+        return family
+
+
 class _Children:
-    """One label set's histograms, looked up once and kept (``labels()`` is slow)."""
+    """One GenAI label set's histograms, made together and kept."""
 
     __slots__ = ("duration", "input", "output", "tpot", "ttft")
 
     def __init__(self, metrics: Metrics, labels: tuple[str, ...]) -> None:
-        self.duration = metrics.duration.labels(*labels)
-        self.input = metrics.tokens.labels(*labels, "input")
-        self.output = metrics.tokens.labels(*labels, "output")
-        self.ttft = metrics.ttft.labels(*labels)
-        self.tpot = metrics.tpot.labels(*labels)
+        self.duration = metrics.duration.child(*labels)
+        self.input = metrics.tokens.child(*labels, "input")
+        self.output = metrics.tokens.child(*labels, "output")
+        self.ttft = metrics.ttft.child(*labels)
+        self.tpot = metrics.tpot.child(*labels)
 
 
 class Metrics:
@@ -97,76 +164,65 @@ class Metrics:
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
-        self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.duration = Histogram(
+        self.duration = _Histograms(
             "gen_ai_client_operation_duration_seconds",
             "GenAI operation duration: a model request through the gateway, from its "
             "arrival to its last byte.",
             GENAI_LABELS,
-            registry=r,
-            buckets=DURATION_BUCKETS,
+            DURATION_BUCKETS,
         )
-        self.tokens = Histogram(
+        self.tokens = _Histograms(
             "gen_ai_client_token_usage",
             "Tokens used per request, as the service reported them (gen_ai_token_type: "
             "input or output).",
             (*GENAI_LABELS, "gen_ai_token_type"),
-            registry=r,
-            buckets=TOKEN_BUCKETS,
+            TOKEN_BUCKETS,
         )
-        self.ttft = Histogram(
+        self.ttft = _Histograms(
             "gen_ai_server_time_to_first_token_seconds",
             "Time from a streamed request's arrival to its first chunk from the service.",
             GENAI_LABELS,
-            registry=r,
-            buckets=TTFT_BUCKETS,
+            TTFT_BUCKETS,
         )
-        self.tpot = Histogram(
+        self.tpot = _Histograms(
             "gen_ai_server_time_per_output_token_seconds",
             "Time per output token of a streamed request after its first.",
             GENAI_LABELS,
-            registry=r,
-            buckets=TPOT_BUCKETS,
+            TPOT_BUCKETS,
         )
-        self.requests = Counter(
+        self.requests = _Counters(
             "modelport_requests",
             "Requests answered by the gateway, by surface, route and status.",
             ("surface", "route", "status"),
-            registry=r,
         )
-        self.overhead = Histogram(
+        self.overhead = _Histograms(
             "modelport_gateway_overhead_seconds",
             "The gateway's own time per model request: its whole duration less the time "
             "spent waiting on the client's calls to the service.",
             ("surface", "gen_ai_operation_name"),
-            registry=r,
-            buckets=OVERHEAD_BUCKETS,
+            OVERHEAD_BUCKETS,
         )
-        self.failovers = Counter(
+        self.failovers = _Counters(
             "modelport_failovers",
             "Times a request moved on from a service that failed to the next replica.",
             ("model", "service"),
-            registry=r,
         )
-        self.upstream_errors = Counter(
+        self.upstream_errors = _Counters(
             "modelport_upstream_errors",
             "Failed attempts at a service (each retry counts), by error class.",
             ("service", "error_type"),
-            registry=r,
         )
-        self.queue_wait = Histogram(
+        self.queue_wait = _Histograms(
             "modelport_queue_wait_seconds",
             "Time a request waited in the scheduler's queue before it was sent.",
             ("model",),
-            registry=r,
-            buckets=DURATION_BUCKETS,
+            DURATION_BUCKETS,
         )
         self.queue_depths: Callable[[], Iterable[tuple[str, str, int]]] = tuple
-        r.register(_StateCollector(self))
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Families(self))
+        self.registry.register(_StateCollector(self))
         self._children: dict[tuple[str, ...], _Children] = {}
-        self._requests: dict[tuple[str, str, int], Callable[[], None]] = {}
-        self._overheads: dict[tuple[str, str], Callable[[float], None]] = {}
         self._known: frozenset[str] = frozenset()
         self._known_at: tuple[float, ...] = ()
         self._kinds: dict[str, str] = {}
@@ -174,24 +230,39 @@ class Metrics:
         self._relisting: asyncio.Task[object] | None = None
         client.router.observers.append(self)
 
+    def families(self) -> list[_Histograms | _Counters]:
+        return [
+            self.duration,
+            self.tokens,
+            self.ttft,
+            self.tpot,
+            self.requests,
+            self.overhead,
+            self.failovers,
+            self.upstream_errors,
+            self.queue_wait,
+        ]
+
     # ------------------------------------------------------------------ per request
 
     def record(self, ex: Exchange, route: str) -> None:
         """Count one finished request (``route``: its route's path, or ``unmatched``)."""
         status = ex.status or CLIENT_CLOSED
-        key = (ex.surface.name, route, status)  # type: ignore[attr-defined]
-        inc = self._requests.get(key)
-        if inc is None:
-            inc = self._requests[key] = self.requests.labels(key[0], route, str(status)).inc
-        inc()
+        surface: str = ex.surface.name  # type: ignore[attr-defined]
+        self.requests.inc(surface, route, str(status))
         operation = ex.operation
         if operation is None:
             return
         now = time.perf_counter()
         total = now - ex.started
-        error = ex.failure_type()
         service = ex.service or ""
-        labels = (operation, self.model_label(ex.model), service, self._kind(service), error)
+        labels = (
+            operation,
+            self.model_label(ex.model),
+            service,
+            self._kind(service),
+            ex.failure_type(),
+        )
         children = self._children.get(labels)
         if children is None:
             children = self._children[labels] = _Children(self, labels)
@@ -208,27 +279,23 @@ class Metrics:
             children.ttft.observe(ex.first_token - ex.started)
             if output is not None and output > 1:
                 children.tpot.observe((now - ex.first_token) / (output - 1))
-        okey = (labels[0], key[0])
-        overhead = self._overheads.get(okey)
-        if overhead is None:
-            overhead = self._overheads[okey] = self.overhead.labels(key[0], operation).observe
-        overhead(max(0.0, total - ex.upstream))
+        self.overhead.child(surface, operation).observe(max(0.0, total - ex.upstream))
         if ex.queue_wait is not None:
             self.observe_queue_wait(ex.model, ex.queue_wait)
 
     def observe_queue_wait(self, model: str | None, seconds: float) -> None:
         """One request's wait in the scheduler's queue for ``model``."""
-        self.queue_wait.labels(self.model_label(model)).observe(seconds)
+        self.queue_wait.child(self.model_label(model)).observe(seconds)
 
     # ------------------------------------------------------------------ the router's events
 
     def attempt_failed(self, service: str, model: str, error: ModelportError) -> None:
         """An attempt at ``service`` failed (the router reports each one)."""
-        self.upstream_errors.labels(service, error_type(error)).inc()
+        self.upstream_errors.inc(service, error_type(error))
 
     def failed_over(self, service: str, model: str) -> None:
         """A request moved on from ``service`` to the next replica."""
-        self.failovers.labels(self.model_label(model), service).inc()
+        self.failovers.inc(self.model_label(model), service)
 
     # ------------------------------------------------------------------ labels
 
@@ -239,12 +306,14 @@ class Metrics:
         """
         if not name:
             return ""
-        states = self.client.router.states
+        if name in self._known:
+            return name
+        states = self.client.router.states  # a miss: the lists may have changed since
         stamp = tuple(s.models_at for s in states)
         if stamp != self._known_at:
             self._known, self._known_at = _known_names(states), stamp
-        if name in self._known:
-            return name
+            if name in self._known:
+                return name
         self.relist()
         return OTHER
 
@@ -352,6 +421,17 @@ class _Fixed(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self.families
+
+
+class _Families(Collector):
+    """The per-request families, as they stand at the scrape."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.metrics.families():
+            yield family.collect()
 
 
 class _StateCollector(Collector):
