@@ -126,8 +126,6 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                if self.metrics is not None:  # the model names its labels may use
-                    self.metrics.relist()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._owns_client:

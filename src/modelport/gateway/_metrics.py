@@ -71,8 +71,8 @@ GENAI_LABELS = (
     "gen_ai_provider_name",
     "error_type",
 )
-RELIST_SECONDS = 30.0
-"""How often an unknown model name may make the gateway ask for the model lists again."""
+LIST_SECONDS = 2.0
+"""The most a scrape waits for the services' model lists (for the model labels)."""
 
 
 def error_type(error: BaseException) -> str:
@@ -226,8 +226,6 @@ class Metrics:
         self._known: frozenset[str] = frozenset()
         self._known_at: tuple[float, ...] = ()
         self._kinds: dict[str, str] = {}
-        self._relisted = float("-inf")
-        self._relisting: asyncio.Task[object] | None = None
         client.router.observers.append(self)
 
     def families(self) -> list[_Histograms | _Counters]:
@@ -301,8 +299,9 @@ class Metrics:
 
     def model_label(self, name: str | None) -> str:
         """``name`` if a service listed it (as ``id``, ``name`` or ``service/id``),
-        else ``other``; an unknown name makes the gateway ask for the lists again, at
-        most every :data:`RELIST_SECONDS`.
+        else ``other``. Recording never asks a service for anything: the lists are
+        the client's (a routing decision, ``/v1/models``, or :meth:`read_lists` at
+        each scrape).
         """
         if not name:
             return ""
@@ -314,20 +313,17 @@ class Metrics:
             self._known, self._known_at = _known_names(states), stamp
             if name in self._known:
                 return name
-        self.relist()
         return OTHER
 
-    def relist(self) -> None:
-        """Ask for the model lists in the background (at most every :data:`RELIST_SECONDS`)."""
-        now = time.monotonic()
-        if now - self._relisted < RELIST_SECONDS:
-            return
+    async def read_lists(self) -> None:
+        """Bring the client's model lists up to date (its cache answers while they are
+        fresh), so that model labels know every model; at most
+        :data:`LIST_SECONDS`, and never an error: a scrape must not fail for it.
+        """
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._relisted = now
-        self._relisting = loop.create_task(_quietly(self.client.models()))
+            await asyncio.wait_for(self.client.models(), LIST_SECONDS)
+        except (ModelportError, asyncio.TimeoutError):
+            pass
 
     def _kind(self, service: str) -> str:
         kind = self._kinds.get(service)
@@ -406,13 +402,6 @@ def _known_names(states: Sequence[ServiceState]) -> frozenset[str]:
                 (model.id, model.name, f"{state.name}/{model.id}", f"{state.name}/{model.name}")
             )
     return frozenset(names)
-
-
-async def _quietly(work: object) -> object:
-    try:
-        return await work  # type: ignore[misc]
-    except ModelportError:
-        return None
 
 
 class _Fixed(Collector):

@@ -40,6 +40,7 @@ class OpsSurface(Surface):
             return
         from ._metrics import CONTENT_TYPE
 
+        await metrics.read_lists()
         await ex.raw(200, metrics.render().encode(), CONTENT_TYPE)
 
     async def ui(self, ex: Exchange, _: object) -> None:
