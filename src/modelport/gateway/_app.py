@@ -21,12 +21,13 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..client import AsyncClient
 from ..discovery import MAX_GATEWAY_HOPS, forwarding, gateway_chain
 from ..errors import ConfigurationError, ModelportError
 from . import _errors as errors
+from ._access import access_record
 from ._budget import BodyBudget
 from ._config import DEFAULT_MAX_BODY, check_keys, is_loopback_host
 from ._cors import Origins
@@ -42,13 +43,11 @@ from ._exchange import (
     Send,
     until_disconnect,
 )
+from ._ops import OpsSurface, metrics_for
 from ._registry import SURFACES
 from ._routes import Routes
 from ._surface import Handler, Route, Surface
 from ._upstream import RequestIds
-
-if TYPE_CHECKING:
-    from ._metrics import Metrics
 
 __all__ = ["GATEWAY_HEADER", "Gateway"]
 
@@ -102,9 +101,10 @@ class Gateway:
                 f"access_log must be one of {', '.join(ACCESS_LOGS)}, not {access_log!r}."
             )
         self.access_log = access_log
-        self.metrics = _metrics_for(self.client, metrics)
+        self.metrics = metrics_for(self.client, metrics)
         """The app's Prometheus metrics (``GET /metrics``); ``None`` when off."""
-        self.routes = Routes(surface(self) for surface in SURFACES)
+        # The model APIs, then the gateway's own routes (metrics, the status page).
+        self.routes = Routes([*(surface(self) for surface in SURFACES), OpsSurface(self)])
 
     @property
     def keyed(self) -> bool:
@@ -359,34 +359,6 @@ class Gateway:
         )
 
 
-def access_record(ex: Exchange) -> dict[str, object]:
-    """One request as the JSON access log shows it: never a prompt, a body or a key."""
-    now = time.perf_counter()
-    usage = ex.usage
-
-    def ms(seconds: float | None) -> float | None:
-        return None if seconds is None else round(seconds * 1000.0, 3)
-
-    wall = time.time()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall))
-    return {
-        "time": f"{stamp}.{int(wall % 1 * 1000):03d}Z",
-        "request_id": None if ex.request_id is None else ex.request_id.decode("latin-1"),
-        "method": ex.method,
-        "path": ex.path,
-        "surface": getattr(ex.surface, "name", None),
-        "model": ex.model,
-        "service": ex.service,
-        "status": ex.status or CLIENT_CLOSED,
-        "error_type": ex.failure_type() or None,
-        "input_tokens": None if usage is None else usage.prompt_tokens,
-        "output_tokens": None if usage is None else usage.completion_tokens,
-        "queue_wait_ms": ms(ex.queue_wait),
-        "ttft_ms": ms(ex.first_token - ex.started) if ex.first_token else None,
-        "duration_ms": ms(now - ex.started),
-    }
-
-
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
     code = ord(char)
@@ -401,24 +373,6 @@ def _shown(text: str) -> str:
     (``\\x0a``), so a caller's path or model name cannot forge a line or a field.
     """
     return _UNSAFE.sub(_escape, text)
-
-
-def _metrics_for(client: AsyncClient, wanted: bool | None) -> Metrics | None:
-    """The app's metrics: on when prometheus-client is installed (the ``serve`` extra),
-    unless ``wanted`` is ``False``; ``True`` without it is a configuration error.
-    """
-    if wanted is False:
-        return None
-    try:
-        from ._metrics import Metrics
-    except ImportError as exc:
-        if wanted:
-            raise ConfigurationError(
-                "The gateway's metrics need prometheus-client.",
-                hint="pip install 'modelport[serve]'",
-            ) from exc
-        return None
-    return Metrics(client)
 
 
 ACCESS_LOGS = ("text", "json")

@@ -1,5 +1,5 @@
-"""The gateway's Prometheus metrics (``GET /metrics``) and the upstreams' own
-(``GET /metrics/upstream``), in one registry per app (never the process-wide one).
+"""The gateway's Prometheus metrics (``GET /metrics``), in one registry per app (never
+the process-wide one); the services' own are ``_upstream_metrics``.
 
 Per request, once, for every surface (``Gateway._http`` calls :meth:`Metrics.record`
 when the request is over):
@@ -22,24 +22,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import (
-    CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from ..errors import ModelportError
 from ..types import ServiceStatus
 from ._exchange import CLIENT_CLOSED
+from ._families import Counters, Histograms
 
 if TYPE_CHECKING:
     from .._router import ServiceState
@@ -80,66 +76,6 @@ def error_type(error: BaseException) -> str:
     return type(error).__name__
 
 
-class _Histogram:
-    """One label set's histogram: a count per bucket (not cumulative) and the sum.
-
-    Plain Python on the event loop's thread, with no lock: every observation and every
-    scrape runs there (prometheus-client's own ``Histogram`` takes a lock per
-    observation, which cost more than the rest of the gateway's bookkeeping).
-    """
-
-    __slots__ = ("bounds", "counts", "sum")
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
-        self.sum = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1  # le: value <= bound
-        self.sum += value
-
-
-class _Histograms:
-    """A histogram family: its label sets, exported at each scrape."""
-
-    def __init__(self, name: str, doc: str, labels: Sequence[str], bounds: Sequence[float]):
-        self.name, self.doc, self.labels = name, doc, list(labels)
-        self.bounds = tuple(float(b) for b in bounds)
-        self.les = [repr(b) for b in self.bounds] + ["+Inf"]
-        self.children: dict[tuple[str, ...], _Histogram] = {}
-
-    def child(self, *values: str) -> _Histogram:
-        found = self.children.get(values)
-        if found is None:
-            found = self.children[values] = _Histogram(self.bounds)
-        return found
-
-    def collect(self) -> Metric:
-        family = HistogramMetricFamily(self.name, self.doc, labels=self.labels)
-        for values, h in list(self.children.items()):
-            buckets = list(zip(self.les, map(float, accumulate(h.counts)), strict=True))
-            family.add_metric(list(values), buckets, h.sum)
-        return family
-
-
-class _Counters:
-    """A counter family (``name`` without ``_total``), exported at each scrape."""
-
-    def __init__(self, name: str, doc: str, labels: Sequence[str]):
-        self.name, self.doc, self.labels = name, doc, list(labels)
-        self.values: dict[tuple[str, ...], float] = {}
-
-    def inc(self, *values: str) -> None:
-        self.values[values] = self.values.get(values, 0.0) + 1.0
-
-    def collect(self) -> Metric:
-        family = CounterMetricFamily(self.name, self.doc, labels=self.labels)
-        for values, count in list(self.values.items()):
-            family.add_metric(list(values), count)
-        return family
-
-
 class _Children:
     """One GenAI label set's histograms, made together and kept."""
 
@@ -164,55 +100,55 @@ class Metrics:
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
-        self.duration = _Histograms(
+        self.duration = Histograms(
             "gen_ai_client_operation_duration_seconds",
             "GenAI operation duration: a model request through the gateway, from its "
             "arrival to its last byte.",
             GENAI_LABELS,
             DURATION_BUCKETS,
         )
-        self.tokens = _Histograms(
+        self.tokens = Histograms(
             "gen_ai_client_token_usage",
             "Tokens used per request, as the service reported them (gen_ai_token_type: "
             "input or output).",
             (*GENAI_LABELS, "gen_ai_token_type"),
             TOKEN_BUCKETS,
         )
-        self.ttft = _Histograms(
+        self.ttft = Histograms(
             "gen_ai_server_time_to_first_token_seconds",
             "Time from a streamed request's arrival to its first chunk from the service.",
             GENAI_LABELS,
             TTFT_BUCKETS,
         )
-        self.tpot = _Histograms(
+        self.tpot = Histograms(
             "gen_ai_server_time_per_output_token_seconds",
             "Time per output token of a streamed request after its first.",
             GENAI_LABELS,
             TPOT_BUCKETS,
         )
-        self.requests = _Counters(
+        self.requests = Counters(
             "modelport_requests",
             "Requests answered by the gateway, by surface, route and status.",
             ("surface", "route", "status"),
         )
-        self.overhead = _Histograms(
+        self.overhead = Histograms(
             "modelport_gateway_overhead_seconds",
             "The gateway's own time per model request: its whole duration less the time "
             "spent waiting on the client's calls to the service.",
             ("surface", "gen_ai_operation_name"),
             OVERHEAD_BUCKETS,
         )
-        self.failovers = _Counters(
+        self.failovers = Counters(
             "modelport_failovers",
             "Times a request moved on from a service that failed to the next replica.",
             ("model", "service"),
         )
-        self.upstream_errors = _Counters(
+        self.upstream_errors = Counters(
             "modelport_upstream_errors",
             "Failed attempts at a service (each retry counts), by error class.",
             ("service", "error_type"),
         )
-        self.queue_wait = _Histograms(
+        self.queue_wait = Histograms(
             "modelport_queue_wait_seconds",
             "Time a request waited in the scheduler's queue before it was sent.",
             ("model",),
@@ -228,7 +164,7 @@ class Metrics:
         self._kinds: dict[str, str] = {}
         client.router.observers.append(self)
 
-    def families(self) -> list[_Histograms | _Counters]:
+    def families(self) -> list[Histograms | Counters]:
         return [
             self.duration,
             self.tokens,
@@ -341,58 +277,6 @@ class Metrics:
         """The metrics in Prometheus' text format."""
         return generate_latest(self.registry).decode()
 
-    async def upstream(self) -> bytes:
-        """Each service's own ``/metrics`` with a ``service`` label (and ``model``
-        where it serves one), and ``up{service}``: 1 for those that answered.
-        """
-        states = list(self.client.router.states)
-        texts = await asyncio.gather(*(self._scrape(state) for state in states))
-        merged: dict[str, Metric] = {}
-        up = GaugeMetricFamily(
-            "up", "Whether the service answered its /metrics (1) or not (0).", labels=["service"]
-        )
-        for state, text in zip(states, texts, strict=True):
-            families = None
-            if text is not None:
-                try:
-                    families = list(text_string_to_metric_families(text))
-                except (ValueError, TypeError, IndexError, KeyError):
-                    families = None
-            up.add_metric([state.name], 0.0 if families is None else 1.0)
-            if families is None:
-                continue
-            extra = {"service": state.name}
-            if state.models is not None and len(state.models) == 1:
-                extra["model"] = state.models[0].name
-            for family in families:
-                if family.name == "up":
-                    continue
-                into = merged.get(family.name)
-                if into is None:
-                    into = merged[family.name] = Metric(
-                        family.name, family.documentation, family.type, family.unit
-                    )
-                for sample in family.samples:
-                    into.samples.append(sample._replace(labels=_relabel(sample.labels, extra)))
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Fixed([up, *merged.values()]))
-        return generate_latest(registry)
-
-    async def _scrape(self, state: ServiceState) -> str | None:
-        from .._core import call
-
-        provider = state.provider
-        try:
-            return await self.client._run(call(provider, provider._op_metrics()))
-        except ModelportError:
-            return None
-
-
-def _relabel(labels: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
-    out = {(f"exported_{k}" if k in extra else k): v for k, v in labels.items()}
-    out.update(extra)
-    return out
-
 
 def _known_names(states: Sequence[ServiceState]) -> frozenset[str]:
     names: set[str] = set()
@@ -402,14 +286,6 @@ def _known_names(states: Sequence[ServiceState]) -> frozenset[str]:
                 (model.id, model.name, f"{state.name}/{model.id}", f"{state.name}/{model.name}")
             )
     return frozenset(names)
-
-
-class _Fixed(Collector):
-    def __init__(self, families: list[Metric]) -> None:
-        self.families = families
-
-    def collect(self) -> Iterator[Metric]:
-        yield from self.families
 
 
 class _Families(Collector):

@@ -7,16 +7,25 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from importlib import resources
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
+from ..errors import ConfigurationError
 from . import _errors as errors
 from ._exchange import Exchange
 from ._surface import Route, Surface
 
 if TYPE_CHECKING:
-    from ._app import Gateway
+    from ..client import AsyncClient
+    from ._metrics import Metrics
 
-__all__ = ["OpsSurface"]
+__all__ = ["OpsSurface", "metrics_for"]
+
+
+class _Observed(Protocol):
+    """The gateway as these routes see it: its metrics (``None``: off)."""
+
+    @property
+    def metrics(self) -> Metrics | None: ...
 
 
 class OpsSurface(Surface):
@@ -30,8 +39,8 @@ class OpsSurface(Surface):
         yield Route("/ui", {"GET": self.ui}, public=True, quiet=True)
 
     @property
-    def _gateway(self) -> Gateway:
-        return cast("Gateway", self.app)
+    def _gateway(self) -> _Observed:
+        return cast("_Observed", self.app)
 
     async def metrics(self, ex: Exchange, _: object) -> None:
         metrics = self._gateway.metrics
@@ -53,8 +62,9 @@ class OpsSurface(Surface):
             await ex.fail(errors.route_not_found(ex.method, ex.path))
             return
         from ._metrics import CONTENT_TYPE
+        from ._upstream_metrics import upstream_metrics
 
-        await ex.raw(200, await metrics.upstream(), CONTENT_TYPE)
+        await ex.raw(200, await upstream_metrics(self.client), CONTENT_TYPE)
 
 
 HTML = b"text/html; charset=utf-8"
@@ -75,3 +85,21 @@ is never framed by another page."""
 @functools.cache
 def _page() -> bytes:
     return resources.files(__package__).joinpath("_ui.html").read_bytes()
+
+
+def metrics_for(client: AsyncClient, wanted: bool | None) -> Metrics | None:
+    """The app's metrics: on when prometheus-client is installed (the ``serve`` extra),
+    unless ``wanted`` is ``False``; ``True`` without it is a configuration error.
+    """
+    if wanted is False:
+        return None
+    try:
+        from ._metrics import Metrics
+    except ImportError as exc:
+        if wanted:
+            raise ConfigurationError(
+                "The gateway's metrics need prometheus-client.",
+                hint="pip install 'modelport[serve]'",
+            ) from exc
+        return None
+    return Metrics(client)

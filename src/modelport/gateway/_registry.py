@@ -8,7 +8,6 @@ from __future__ import annotations
 from ._anthropic._surface import AnthropicSurface
 from ._ollama import OllamaSurface
 from ._openai import OpenAISurface
-from ._ops import OpsSurface
 from ._responses._surface import ResponsesSurface
 from ._surface import Surface
 
@@ -19,5 +18,4 @@ SURFACES: tuple[type[Surface], ...] = (
     OllamaSurface,
     AnthropicSurface,
     ResponsesSurface,
-    OpsSurface,
 )
