@@ -448,6 +448,35 @@ class AsyncClient(ClientCore):
 
     # ------------------------------------------------------------------ lifecycle
 
+    async def _service_metrics(self) -> list[tuple[str, str | None, str | None]]:
+        """Each service's own Prometheus metrics, all at once: its name, the model it
+        serves when it serves one, and the text (``None``: it did not answer). For the
+        gateway's ``/metrics/upstream``.
+        """
+        import asyncio
+
+        from ._core import call
+
+        states = list(self.router.states)
+
+        async def one(provider: Any) -> str | None:
+            try:
+                return await self._run(call(provider, provider._op_metrics()))
+            except ModelportError:
+                return None
+
+        texts = await asyncio.gather(*(one(state.provider) for state in states))
+        return [
+            (
+                state.name,
+                state.models[0].name
+                if state.models is not None and len(state.models) == 1
+                else None,
+                text,
+            )
+            for state, text in zip(states, texts, strict=True)
+        ]
+
     async def aclose(self) -> None:
         """Close every connection."""
         for state in self.router.states:

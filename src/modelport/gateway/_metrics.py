@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import (
@@ -38,7 +38,6 @@ from ._exchange import CLIENT_CLOSED
 from ._families import Counters, Histograms
 
 if TYPE_CHECKING:
-    from .._router import ServiceState
     from ..client import AsyncClient
     from ._exchange import Exchange
 
@@ -278,7 +277,8 @@ class Metrics:
         return generate_latest(self.registry).decode()
 
 
-def _known_names(states: Sequence[ServiceState]) -> frozenset[str]:
+def _known_names(states: Sequence[Any]) -> frozenset[str]:
+    """The names of every listed model (``states``: the client's router's)."""
     names: set[str] = set()
     for state in states:
         for model in state.models or ():

@@ -5,18 +5,15 @@ the service serves one; ``up{service}`` says which answered.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from ..errors import ModelportError
 from ._families import Fixed
 
 if TYPE_CHECKING:
-    from .._router import ServiceState
     from ..client import AsyncClient
 
 __all__ = ["upstream_metrics"]
@@ -26,25 +23,24 @@ async def upstream_metrics(client: AsyncClient) -> bytes:
     """Each service's own ``/metrics`` with a ``service`` label (and ``model``
     where it serves one), and ``up{service}``: 1 for those that answered.
     """
-    states = list(client.router.states)
-    texts = await asyncio.gather(*(_scrape(client, state) for state in states))
+    scraped = await client._service_metrics()
     merged: dict[str, Metric] = {}
     up = GaugeMetricFamily(
         "up", "Whether the service answered its /metrics (1) or not (0).", labels=["service"]
     )
-    for state, text in zip(states, texts, strict=True):
+    for service, model, text in scraped:
         families = None
         if text is not None:
             try:
                 families = list(text_string_to_metric_families(text))
             except (ValueError, TypeError, IndexError, KeyError):
                 families = None
-        up.add_metric([state.name], 0.0 if families is None else 1.0)
+        up.add_metric([service], 0.0 if families is None else 1.0)
         if families is None:
             continue
-        extra = {"service": state.name}
-        if state.models is not None and len(state.models) == 1:
-            extra["model"] = state.models[0].name
+        extra = {"service": service}
+        if model is not None:
+            extra["model"] = model
         for family in families:
             if family.name == "up":
                 continue
@@ -58,16 +54,6 @@ async def upstream_metrics(client: AsyncClient) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(Fixed([up, *merged.values()]))
     return generate_latest(registry)
-
-
-async def _scrape(client: AsyncClient, state: ServiceState) -> str | None:
-    from .._core import call
-
-    provider = state.provider
-    try:
-        return await client._run(call(provider, provider._op_metrics()))
-    except ModelportError:
-        return None
 
 
 def _relabel(labels: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
