@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
 
 from ._http.ops import sleep
 from ._http.retry import RetryPolicy
@@ -114,6 +114,15 @@ class Target:
     info: ModelInfo | None = None
 
 
+class RouterObserver(Protocol):
+    """What is told of the router's failed attempts and failovers."""
+
+    def attempt_failed(self, service: str, model: str, error: ModelportError) -> None: ...
+
+    def failed_over(self, service: str, model: str) -> None:
+        """A request moved on from ``service`` (the one that failed) to the next target."""
+
+
 class Router:
     """Health, model-list cache and candidate ordering for a set of services."""
 
@@ -133,6 +142,8 @@ class Router:
         self.clock = clock
         self.states: list[ServiceState] = []
         self.lock = threading.Lock()
+        self.observers: list[RouterObserver] = []
+        """Told of each failed attempt and each failover (the gateway's metrics)."""
 
     # ------------------------------------------------------------------ health
 
@@ -402,6 +413,7 @@ class Router:
         """
         errors: list[ModelportError] = []
         tried = 0
+        last_tried: str | None = None  # the service a failover moves on from
         order, forced = self.in_turn(targets)
         for position, target in enumerate(order):
             state = target.state
@@ -411,8 +423,12 @@ class Router:
                 continue
             if errors:
                 log.debug("failing over to %s", state.name)
+                if last_tried is not None:
+                    for observer in self.observers:
+                        observer.failed_over(last_tried, target.model)
             tried += 1
             retry = 0
+            last_tried = state.name
             while True:
                 self.hold(state, target.model)
                 try:
@@ -420,6 +436,8 @@ class Router:
                 except ModelportError as error:
                     self.release(state, target.model)
                     self.record_failure(state, error)
+                    for observer in self.observers:
+                        observer.attempt_failed(state.name, target.model, error)
                     if isinstance(error, ModelNotFoundError) and len(targets) > 1:
                         log.debug("failing over from %s: it no longer has the model", state.name)
                         errors.append(error)  # a stale list: the next service may have it

@@ -11,7 +11,19 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._core import Admit, Admitted, Call, ClientCore, Each, Exclusive, Find, Open, Opened, Pipe
+from ._core import (
+    QUEUE_WAIT,
+    Admit,
+    Admitted,
+    Call,
+    ClientCore,
+    Each,
+    Exclusive,
+    Find,
+    Open,
+    Opened,
+    Pipe,
+)
 from ._http.ops import Emit, Sleep
 from ._router import Flow
 from ._streams import (
@@ -128,7 +140,11 @@ class Client(ClientCore):
             if isinstance(step, Open):
                 return self._open(step), None
             if isinstance(step, Admit):
-                return Admitted(*step.gate.admit(step.targets)), None
+                started = time.monotonic()
+                try:
+                    return Admitted(*step.gate.admit(step.targets)), None
+                finally:
+                    _note_wait(started)
             if isinstance(step, Find):
                 from .discovery import discover, probe
 
@@ -344,7 +360,11 @@ class AsyncClient(ClientCore):
                 import asyncio
 
                 self._loop = asyncio.get_running_loop()  # where the gate's loads run
-                return Admitted(*(await step.gate.admit_async(step.targets))), None
+                started = time.monotonic()
+                try:
+                    return Admitted(*(await step.gate.admit_async(step.targets))), None
+                finally:
+                    _note_wait(started)
             if isinstance(step, Find):
                 from .discovery import adiscover, aprobe
 
@@ -500,6 +520,35 @@ class AsyncClient(ClientCore):
 
     # ------------------------------------------------------------------ lifecycle
 
+    async def _service_metrics(self) -> list[tuple[str, str | None, str | None]]:
+        """Each service's own Prometheus metrics, all at once: its name, the model it
+        serves when it serves one, and the text (``None``: it did not answer). For the
+        gateway's ``/metrics/upstream``.
+        """
+        import asyncio
+
+        from ._core import call
+
+        states = list(self.router.states)
+
+        async def one(provider: Any) -> str | None:
+            try:
+                return await self._run(call(provider, provider._op_metrics()))
+            except ModelportError:
+                return None
+
+        texts = await asyncio.gather(*(one(state.provider) for state in states))
+        return [
+            (
+                state.name,
+                state.models[0].name
+                if state.models is not None and len(state.models) == 1
+                else None,
+                text,
+            )
+            for state, text in zip(states, texts, strict=True)
+        ]
+
     async def aclose(self) -> None:
         """Close every connection."""
         if self._gate is not None:
@@ -516,3 +565,10 @@ class AsyncClient(ClientCore):
     def __repr__(self) -> str:
         names = ", ".join(s.name for s in self.router.states) or "not discovered yet"
         return f"AsyncClient({names})"
+
+
+def _note_wait(started: float) -> None:
+    """Add the wait at the gate since ``started`` to the waits collected, if anyone does."""
+    waits = QUEUE_WAIT.get()
+    if waits is not None:
+        waits.append(time.monotonic() - started)

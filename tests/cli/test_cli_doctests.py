@@ -15,6 +15,7 @@ MODULES = [
     "modelport.cli._listing",
     "modelport.cli._manage",
     "modelport.cli._output",
+    "modelport.cli._top",
 ]
 
 

@@ -4,6 +4,7 @@ prints, the install hint, and a graceful Ctrl-C (the last one in a real process)
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -19,6 +20,9 @@ from click.testing import CliRunner
 import modelport
 from modelport.cli import _serve, app
 from modelport.testing import FakeProvider
+
+SETUP_LOGGING = _serve._setup_logging
+"""The real one (the ``launched`` fixture replaces it)."""
 
 
 @pytest.fixture
@@ -51,7 +55,11 @@ def launched(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(_serve, "make_client", make_client)
     monkeypatch.setattr(_serve, "run", run)
-    monkeypatch.setattr(_serve, "_setup_logging", lambda level: seen.update(logging=level))
+    monkeypatch.setattr(
+        _serve,
+        "_setup_logging",
+        lambda level, access="text": seen.update(logging=level, access_log=access),
+    )
     return seen
 
 
@@ -98,6 +106,24 @@ def test_serve_takes_services_keys_size_and_log_level(
     assert launched["app"].max_body == 512 * 1024
     assert "k1" not in result.output and "env-key" not in result.output
     assert "2 API keys" in result.output
+
+
+def test_access_log_json_makes_a_gateway_that_logs_one_json_object_a_line(
+    runner: CliRunner, launched: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = runner.invoke(app, ["serve", "--access-log", "json"])
+    assert result.exit_code == 0, result.output
+    assert launched["app"].access_log == launched["access_log"] == "json"
+    assert runner.invoke(app, ["serve"]).exit_code == 0
+    assert launched["app"].access_log == launched["access_log"] == "text"
+    access = logging.getLogger("modelport.gateway.access")
+    monkeypatch.setattr(access, "handlers", [])
+    monkeypatch.setattr(access, "propagate", True)
+    SETUP_LOGGING("info", "json")
+    (handler,) = access.handlers
+    record = logging.LogRecord("modelport.gateway.access", logging.INFO, "", 0, '{"a":1}', (), None)
+    assert handler.format(record) == '{"a":1}'  # nothing around the JSON
+    assert access.propagate is False
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "gpu-box"])
@@ -228,7 +254,7 @@ def test_serve_closes_its_client_in_the_loop_that_served_it(
 
     monkeypatch.setattr(_serve, "make_client", make_client)
     monkeypatch.setattr(_serve, "run", run_and_stop)
-    monkeypatch.setattr(_serve, "_setup_logging", lambda level: None)
+    monkeypatch.setattr(_serve, "_setup_logging", lambda *_: None)
     result = runner.invoke(app, ["serve", "--port", "0", "--log-level", "warning"])
     assert result.exit_code == 0, result.output
     assert seen.get("interrupted")

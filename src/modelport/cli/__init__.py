@@ -12,12 +12,12 @@ from collections.abc import Sequence
 import click
 import rich  # noqa: F401  (fail here, with the install hint, when the extra is missing)
 
-from . import _chat, _complete, _config, _listing, _manage, _serve
+from . import _chat, _complete, _config, _listing, _manage, _serve, _top
 from ._app import app
 
 __all__ = ["app", "run"]
 
-for _module in (_listing, _chat, _complete, _manage, _serve, _config):
+for _module in (_listing, _chat, _complete, _manage, _serve, _config, _top):
     for _command in _module.COMMANDS:
         app.add_command(_command)
 

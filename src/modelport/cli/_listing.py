@@ -10,6 +10,7 @@ import click
 from ..types import Capabilities, ModelInfo, Service, ServiceStatus
 from . import _context
 from ._output import Column, Paint, dash, echo_json, human_bytes, print_notes, print_table
+from ._top import key_option
 
 __all__ = ["COMMANDS"]
 
@@ -273,12 +274,27 @@ _UNTIL_KEYS = ("expires_at", "ttl_expires_at")
 
 @click.command()
 @json_option
+@click.option(
+    "--gateway",
+    "url",
+    default=None,
+    metavar="URL",
+    help="A running modelport gateway instead: each service's requests in flight, "
+    "limit, queue and loaded models (as modelport top).",
+)
+@key_option
 @click.pass_context
-def ps(ctx: click.Context, as_json: bool) -> None:
+def ps(ctx: click.Context, as_json: bool, url: str | None, key: str | None) -> None:
     """The models loaded in memory, with context and memory use.
 
     MEMORY and UNTIL (when the server unloads it) are shown where the server says.
+    With --gateway URL: what a running gateway's services hold and wait for.
     """
+    if url is not None:
+        from ._top import ps_gateway
+
+        ps_gateway(url, key, as_json)
+        return
     found = _state(ctx).client.models(refresh=True)
     loaded = [m for m in found if m.loaded is True and not m.alias_of]  # aliases are names
     if as_json:

@@ -124,7 +124,7 @@ def _service_line(service: Service) -> str:
     return f"  {mark:<11} {service.name} ({service.kind}) {service.base_url}{models}{why}"
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, access_log: str = "text") -> None:
     logger = logging.getLogger("modelport.gateway")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -132,6 +132,13 @@ def _setup_logging(level: str) -> None:
         logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+    if access_log == "json":  # one JSON object a line, nothing around it
+        access = logging.getLogger("modelport.gateway.access")
+        if not access.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            access.addHandler(handler)
+        access.propagate = False
 
 
 @click.command("serve")
@@ -219,6 +226,14 @@ def _setup_logging(level: str) -> None:
     show_default=True,
     help="info logs one line per request (never prompts or keys).",
 )
+@click.option(
+    "--access-log",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="The per-request line: text, or one JSON object (request id, surface, model, "
+    "service, status, error type, tokens, queue wait, TTFT, duration).",
+)
 @click.pass_obj
 def serve(
     state: _context.State,
@@ -233,6 +248,7 @@ def serve(
     idle_timeout: float,
     head_timeout: float,
     log_level: str,
+    access_log: str,
 ) -> None:
     """Serve every model behind one OpenAI-compatible (and Ollama) endpoint.
 
@@ -297,12 +313,13 @@ def serve(
         gateway_id=gateway_id,
         max_body_memory=held,
         cors_origins=origins,
+        access_log=access_log,
     )
     limits = ServerLimits(
         idle_timeout=idle_timeout, head_timeout=head_timeout, max_connections=max_connections
     ).within_open_files()
     cap = limits.max_connections
-    _setup_logging(log_level)
+    _setup_logging(log_level, access_log)
 
     async def announce(bound: int) -> None:
         url = f"http://{_shown_host(host)}:{bound}"

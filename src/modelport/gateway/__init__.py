@@ -46,6 +46,8 @@ def create_app(
     gateway_id: str | None = None,
     max_body_memory: int | str | None = None,
     cors_origins: Sequence[str] = (),
+    metrics: bool | None = None,
+    access_log: str = "text",
 ) -> Gateway:
     """The gateway as an ASGI application.
 
@@ -67,10 +69,16 @@ def create_app(
         cors_origins: browser origins allowed besides the defaults (pages on
             localhost and 127.0.0.1, ``app://``, ``file://``, ``tauri://``,
             ``vscode-webview://``): origins, patterns with ``*``, or ``"*"`` for any.
+        metrics: ``GET /metrics`` and ``/metrics/upstream`` (Prometheus, with the key as
+            every route; ``docs/observability.md``). ``None``: on when prometheus-client
+            is installed (the ``serve`` extra); ``False``: off (404, nothing recorded).
+        access_log: the line logged per request at INFO on ``modelport.gateway``:
+            ``"text"`` (the default) or ``"json"``, one JSON object per request.
 
     Raises:
-        ConfigurationError: an empty API key, an unreadable size, or a
-            ``max_body_memory`` smaller than ``max_body``.
+        ConfigurationError: an empty API key, an unreadable size, a
+            ``max_body_memory`` smaller than ``max_body``, an unknown ``access_log``,
+            or ``metrics=True`` without prometheus-client.
     """
     return Gateway(
         client,
@@ -79,4 +87,6 @@ def create_app(
         gateway_id=gateway_id,
         max_body_memory=None if max_body_memory is None else parse_size(max_body_memory),
         cors_origins=cors_origins,
+        metrics=metrics,
+        access_log=access_log,
     )

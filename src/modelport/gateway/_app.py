@@ -23,10 +23,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .._core import QUEUE_WAIT
 from ..client import AsyncClient
 from ..discovery import MAX_GATEWAY_HOPS, forwarding, gateway_chain
 from ..errors import ConfigurationError, ModelportError
 from . import _errors as errors
+from ._access import access_record
 from ._budget import BodyBudget
 from ._config import DEFAULT_MAX_BODY, check_keys, is_loopback_host
 from ._cors import Origins
@@ -42,6 +44,7 @@ from ._exchange import (
     Send,
     until_disconnect,
 )
+from ._ops import OpsSurface, metrics_for
 from ._registry import SURFACES
 from ._routes import Routes
 from ._surface import Handler, Route, Surface
@@ -50,6 +53,8 @@ from ._upstream import RequestIds
 __all__ = ["GATEWAY_HEADER", "Gateway"]
 
 log = logging.getLogger("modelport.gateway")
+access_log = logging.getLogger("modelport.gateway.access")
+"""Where the JSON request log goes (one JSON object a record), beside the gateway's log."""
 
 
 class Gateway:
@@ -69,6 +74,8 @@ class Gateway:
         gateway_id: str | None = None,
         max_body_memory: int | None = None,
         cors_origins: Sequence[str] = (),
+        metrics: bool | None = None,
+        access_log: str = "text",
     ) -> None:
         self.id: str = (
             gateway_id
@@ -90,7 +97,15 @@ class Gateway:
         self._owns_client = client is None
         self.client: AsyncClient = client if client is not None else AsyncClient(gateway_id=self.id)
         self.stamp = (GATEWAY_HEADER.encode(), self.id.encode())
-        self.routes = Routes(surface(self) for surface in SURFACES)
+        if access_log not in ACCESS_LOGS:
+            raise ConfigurationError(
+                f"access_log must be one of {', '.join(ACCESS_LOGS)}, not {access_log!r}."
+            )
+        self.access_log = access_log
+        self.metrics = metrics_for(self.client, metrics)
+        """The app's Prometheus metrics (``GET /metrics``); ``None`` when off."""
+        # The model APIs, then the gateway's own routes (metrics, the status page).
+        self.routes = Routes([*(surface(self) for surface in SURFACES), OpsSurface(self)])
 
     @property
     def keyed(self) -> bool:
@@ -126,6 +141,8 @@ class Gateway:
             path = path[len(root) :] or "/"
         surface, route, param = self.routes.find(path)
         ex = Exchange(scope, receive, send, path, surface, self.stamp)
+        waits: list[float] = []  # this request's own waits at the scheduler, if any
+        collecting = QUEUE_WAIT.set(waits)
         try:
             await self._serve(ex, surface, route, param)
         except Disconnected:
@@ -141,8 +158,13 @@ class Gateway:
         finally:
             if ex.held:
                 self._budget.give(ex.held)
+            if ex.queue_wait is None and waits:
+                ex.queue_wait = sum(waits)
+            QUEUE_WAIT.reset(collecting)
             if route is None or not route.quiet:
                 self._access_log(ex)
+            if self.metrics is not None:
+                self.metrics.record(ex, "unmatched" if route is None else route.path)
 
     async def _serve(
         self, ex: Exchange, surface: Surface, route: Route | None, param: str | None
@@ -311,7 +333,7 @@ class Gateway:
         try:
             await handler(ex, body)
         except (ModelportError, RecursionError) as exc:  # RecursionError: a body too deep
-            ex.note(getattr(exc, "service", None))
+            ex.failed(exc)
             if not ex.headers_sent:
                 await ex.fail(ex.surface.failure_for(exc))
                 return
@@ -321,6 +343,9 @@ class Gateway:
 
     def _access_log(self, ex: Exchange) -> None:
         if not log.isEnabledFor(logging.INFO):
+            return
+        if self.access_log == "json":
+            access_log.info("%s", json.dumps(access_record(ex), separators=(",", ":")))
             return
         usage = ex.usage
         tokens = (
@@ -356,6 +381,8 @@ def _shown(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+ACCESS_LOGS = ("text", "json")
+"""The forms of the access log: one plain line per request, or one JSON object."""
 BODIES_HELD = 4
 """The default memory cap for request bodies held at once: this many bodies of the limit."""
 BUSY_RETRY_AFTER = 2

@@ -79,10 +79,14 @@ class Exchange:
         "authorized",
         "closed",
         "cors",
+        "error_type",
+        "first_token",
         "held",
         "method",
         "model",
+        "operation",
         "path",
+        "queue_wait",
         "receive",
         "request_id",
         "scope",
@@ -93,6 +97,7 @@ class Exchange:
         "status",
         "streaming",
         "surface",
+        "upstream",
         "usage",
         "warnings",
     )
@@ -131,6 +136,17 @@ class Exchange:
         """The ``x-request-id`` sent upstream, echoed on the response."""
         self.warnings: list[str] = []
         """What the request lost, for the ``x-modelport-warning`` header."""
+        self.operation: str | None = None
+        """The GenAI operation (``chat``, ``text_completion``, ``embeddings``,
+        ``rerank``) of a model request; ``None`` for other routes (metrics)."""
+        self.error_type: str | None = None
+        """The class of the error the request failed with (metrics, the request log)."""
+        self.first_token = 0.0
+        """When a stream's first chunk came from the service (``perf_counter``; 0: none)."""
+        self.upstream = 0.0
+        """Seconds spent waiting on the client's calls (the rest is the gateway's own)."""
+        self.queue_wait: float | None = None
+        """Seconds the request waited in the scheduler's queue, where it waited."""
 
     @property
     def headers_sent(self) -> bool:
@@ -140,6 +156,22 @@ class Exchange:
         """Record the service that answered and the tokens, for the access log."""
         self.service = service or self.service
         self.usage = usage or self.usage
+
+    def failed(self, error: BaseException) -> None:
+        """Record the error the request failed with, and its service."""
+        self.error_type = type(error).__name__
+        self.note(getattr(error, "service", None))
+
+    def failure_type(self) -> str:
+        """What the request failed with: its error's class, ``cancelled`` (the caller
+        left), the status of another failure (``401``), or ``""`` for a success.
+        """
+        if self.error_type is not None:
+            return self.error_type
+        status = self.status or CLIENT_CLOSED
+        if status == CLIENT_CLOSED:
+            return "cancelled"
+        return str(status) if status >= 400 else ""
 
     def warn(self, *warnings: str) -> None:
         """Tell the caller what its request lost (before the response starts)."""

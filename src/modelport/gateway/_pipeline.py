@@ -81,10 +81,17 @@ class _Result(Protocol):
 R = TypeVar("R", bound=_Result)
 
 
-async def call(ex: Exchange, model: str, work: Awaitable[R]) -> R:
-    """One client call for ``model``: its result, noted for the access log."""
+async def call(ex: Exchange, model: str, work: Awaitable[R], operation: str) -> R:
+    """One client call for ``model``: its result, noted for the access log and the
+    metrics (``operation``: the GenAI operation name, ``chat``, ``embeddings``...).
+    """
     ex.model = model
-    result = await work
+    ex.operation = operation
+    began = time.perf_counter()
+    try:
+        result = await work
+    finally:
+        ex.upstream += time.perf_counter() - began
     ex.note(result.service, result.usage)
     return result
 
@@ -102,6 +109,7 @@ async def chat(
     the seconds it took) or streamed (``stream`` makes the encoder and framing).
     """
     ex.model = request.model
+    ex.operation = "chat"
     ex.warn(*request.warnings)
     if request.stream:
         encoder, framing = stream()
@@ -110,7 +118,7 @@ async def chat(
         return
     started = time.perf_counter()
     response = await call(
-        ex, request.model, client.chat(request.model, messages, **request.options)
+        ex, request.model, client.chat(request.model, messages, **request.options), "chat"
     )
     ex.warn(*response.warnings)
     await ex.json(200, reply(response, time.perf_counter() - started))
@@ -135,8 +143,16 @@ async def relay(ex: Exchange, stream: Any, encoder: Encoder, framing: Framing) -
             await _open(ex, framing)
         if first is not None:
             await ex.write(encoder.chunk(first))
+        clock = time.perf_counter
         try:
-            async for chunk in stream:
+            while True:  # each wait for the service timed (the rest is the gateway's own)
+                began = clock()
+                try:
+                    chunk = await stream.__anext__()
+                except StopAsyncIteration:
+                    ex.upstream += clock() - began
+                    break
+                ex.upstream += clock() - began
                 await ex.write(encoder.chunk(chunk))
         except ModelportError as exc:
             await _failed(ex, exc, framing)
@@ -155,7 +171,7 @@ async def _open(ex: Exchange, framing: Framing) -> None:
 
 
 async def _failed(ex: Exchange, exc: ModelportError, framing: Framing) -> None:
-    ex.note(exc.service)
+    ex.failed(exc)
     await ex.write(framing.error(ex.surface.failure_for(exc)))
 
 
@@ -166,11 +182,15 @@ async def _first(
     running beside it when the surface has one.
     """
     beat = None if framing.idle is None else asyncio.ensure_future(_beat(ex, framing))
+    began = time.perf_counter()
     try:
-        return await stream.__anext__()
+        first = await stream.__anext__()
+        ex.first_token = time.perf_counter()
+        return first
     except StopAsyncIteration:
         return None
     finally:
+        ex.upstream += time.perf_counter() - began
         if beat is not None:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)

@@ -37,7 +37,7 @@ from .._http.caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES, Caps
 from .._http.decoders import DEFAULT_MAX_LINE_BYTES
 from .._http.forwarding import current_chain, with_chain
 from .._http.mapping import ErrorContext
-from .._http.ops import ItemOp, Op, Request, Response, emit, stream
+from .._http.ops import ItemOp, Op, Request, Response, emit, send, stream
 from .._http.pool import AsyncPoolTransport, PoolTransport
 from .._http.settings import check_api_key, check_bytes, check_headers, check_seconds
 from .._http.transport import AsyncTransport, SyncTransport
@@ -109,6 +109,8 @@ RERANK_HINT = (
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
+METRICS_TIMEOUT = 5.0
+"""Seconds a server's own ``/metrics`` may take before it is left out of a scrape."""
 DEFAULT_MAX_EVENT_BYTES = DEFAULT_MAX_LINE_BYTES  # the stream decoders' own bound
 
 
@@ -429,6 +431,15 @@ class Provider:
     def _op_health(self) -> Op[Service]:
         """Check the server answers; return it as a :class:`Service`."""
         raise NotImplementedError
+
+    def _op_metrics(self) -> Op[str]:
+        """The server's own Prometheus metrics (``GET /metrics``: llama.cpp's with
+        ``--metrics``, vLLM's, SGLang's), as text; for the gateway's ``/metrics/upstream``.
+        """
+        response = yield from send(
+            Request("GET", "/metrics", timeout=METRICS_TIMEOUT, deadline=METRICS_TIMEOUT)
+        )
+        return response.text
 
     def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
         """Every model the server offers (``refresh``: bypass the provider's own caches)."""

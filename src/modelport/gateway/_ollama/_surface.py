@@ -130,7 +130,9 @@ class OllamaSurface(Surface):
             await ex.json(200, {"model": request.model, "embeddings": []})
             return
         started = time.perf_counter()
-        result = await call(ex, request.model, self.client.embed(request.model, request.inputs))
+        result = await call(
+            ex, request.model, self.client.embed(request.model, request.inputs), "embeddings"
+        )
         elapsed = time.perf_counter() - started
         await ex.json(
             200,
@@ -143,7 +145,9 @@ class OllamaSurface(Surface):
             ex.model = request.model
             await ex.json(200, {"embedding": []})
             return
-        result = await call(ex, request.model, self.client.embed(request.model, request.inputs))
+        result = await call(
+            ex, request.model, self.client.embed(request.model, request.inputs), "embeddings"
+        )
         await ex.json(200, legacy_embedding_body(result))
 
     async def pull(self, ex: Exchange, body: object) -> None:

@@ -101,7 +101,9 @@ class OpenAISurface(Surface):
 
     async def embeddings(self, ex: Exchange, body: object) -> None:
         request = oa.parse_embed_request(body)
-        result = await call(ex, request.model, self.client.embed(request.model, request.inputs))
+        result = await call(
+            ex, request.model, self.client.embed(request.model, request.inputs), "embeddings"
+        )
         await ex.json(
             200, oa.embeddings_body(result, model=request.model, base64_out=request.base64)
         )
@@ -111,6 +113,7 @@ class OpenAISurface(Surface):
         created = int(time.time())
         completion = f"cmpl-{secrets.token_hex(12)}"
         ex.model = request.model
+        ex.operation = "text_completion"
         if request.stream:
             encoder = _stream.TextChunkEncoder(
                 model=request.model,
@@ -127,6 +130,7 @@ class OpenAISurface(Surface):
             ex,
             request.model,
             self.client.complete(request.model, request.prompts, **request.options),
+            "text_completion",
         )
         await ex.json(
             200,
@@ -139,6 +143,7 @@ class OpenAISurface(Surface):
             ex,
             request.model,
             self.client.rerank(request.model, request.query, request.documents, request.top_n),
+            "rerank",
         )
         await ex.json(
             200, oa.rerank_body(result, model=request.model, documents=request.return_documents)
