@@ -48,6 +48,7 @@ from ._router import (
     capability_warnings,
     prefer_capable,
 )
+from ._trace import traced
 from ._wire.common import ChatRequest, CompletionRequest, EmbedInputs, RerankRequest, require_model
 from .discovery import (
     GATEWAY_HEADER,
@@ -558,6 +559,7 @@ class ClientCore:
         targets = yield from self._targets(model, require_listed=True)
         return (yield from self._on_best(targets, lambda p, name: p._op_model_info(name)))
 
+    @traced("chat")
     def _chat(self, req: ChatRequest) -> Flow[ChatResponse]:
         if req.deadline is None and self.deadline is not None:
             req = replace(req, deadline=self.deadline)  # the client's, for every provider
@@ -571,6 +573,7 @@ class ClientCore:
         warnings = capability_warnings(target, needs)
         return replace(response, warnings=warnings) if warnings else response
 
+    @traced("chat")
     def _chat_stream(self, req: ChatRequest, warnings: list[str] | None = None) -> Flow[None]:
         """Stream a chat: fail over only until the first chunk has arrived. What the
         caller should know about the chosen target goes into ``warnings``.
@@ -585,12 +588,14 @@ class ClientCore:
             targets, lambda p, name: p._op_chat_stream(_for(req, name)), chosen
         )
 
+    @traced("text_completion")
     def _complete(self, req: CompletionRequest) -> Flow[CompletionResponse]:
         if req.deadline is None and self.deadline is not None:
             req = replace(req, deadline=self.deadline)
         targets = yield from self._targets(req.model)
         return (yield from self._on_best(targets, lambda p, name: p._op_complete(_for(req, name))))
 
+    @traced("text_completion")
     def _complete_stream(self, req: CompletionRequest) -> Flow[None]:
         """Stream a completion: fail over only until the first chunk has arrived."""
         targets = yield from self._targets(req.model)
@@ -637,10 +642,12 @@ class ClientCore:
             yield from self._on_best(targets, lambda p, name: p._op_count_tokens(_for(req, name)))
         )
 
+    @traced("rerank")
     def _rerank(self, req: RerankRequest) -> Flow[RerankResult]:
         targets = prefer_capable((yield from self._targets(req.model)), ["rerank"])
         return (yield from self._on_best(targets, lambda p, name: p._op_rerank(_for(req, name))))
 
+    @traced("embeddings")
     def _embed(self, model: str, inputs: EmbedInputs) -> Flow[EmbedResponse]:
         targets = prefer_capable((yield from self._targets(model)), ["embedding"])
         return (yield from self._on_best(targets, lambda p, name: p._op_embed(name, inputs)))

@@ -39,6 +39,8 @@ LAYERS = {
     "discovery": {"errors", "types", "_http", "_classify", "_coerce", "providers"},
     "testing": {"errors", "types", "_http", "_wire", "_streams", "providers"},
     "_router": {"errors", "types", "_http", "_naming", "providers"},
+    # OpenTelemetry spans around the client's flows and the gateway's requests.
+    "_trace": {"types", "_http", "_version"},
     "_core": {
         "errors",
         "types",
@@ -47,6 +49,7 @@ LAYERS = {
         "_router",
         "discovery",
         "providers",
+        "_trace",
     },
     "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "_core", "discovery"},
     # The gateway stands on the public client and types only (and the shared estimate and
@@ -61,6 +64,7 @@ LAYERS = {
         "_digest",
         "_version",
         "gateway",
+        "_trace",
     },
 }
 
