@@ -102,12 +102,28 @@ def _error_type(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _fail(span: Span, error: BaseException) -> None:
+def _fail(span: Span, error: BaseException, attributes: dict[str, Any]) -> None:
     from opentelemetry.trace import Status, StatusCode
 
     kind = _error_type(error)
-    span.set_attribute("error.type", kind)
+    attributes["error.type"] = kind
     span.set_status(Status(StatusCode.ERROR, kind))
+
+
+def _address(base_url: str) -> tuple[str, int] | None:
+    """``server.address`` and ``server.port`` of a service's base URL (remembered)."""
+    if base_url in _ADDRESSES:
+        return _ADDRESSES[base_url]
+    url = urlsplit(base_url)
+    found = None
+    if url.hostname:
+        found = (url.hostname, url.port or (443 if url.scheme == "https" else 80))
+    if len(_ADDRESSES) < 1024:
+        _ADDRESSES[base_url] = found
+    return found
+
+
+_ADDRESSES: dict[str, tuple[str, int] | None] = {}
 
 
 # --------------------------------------------------------------------------- client spans
@@ -142,9 +158,10 @@ def _traced(flow: Generator[Any, Any, Any], rec: _Recorder) -> Generator[Any, An
     except GeneratorExit:
         raise  # closed: a stream the caller stopped reading, or a cancelled call
     except BaseException as exc:
-        _fail(rec.span, exc)
+        _fail(rec.span, exc, rec.attributes)
         raise
     finally:
+        rec.span.set_attributes(rec.attributes)
         rec.span.end()
 
 
@@ -162,6 +179,9 @@ class _Recorder:
         self.failure: tuple[Any, BaseException] | None = None
         self.retries = 0
         self.waited = 0.0
+        self.attributes: dict[str, Any] = {}
+        """Set on the span as it ends, at once (cheaper than one call each)."""
+        self.capture = False
 
     def start(self) -> None:
         from opentelemetry.trace import SpanKind
@@ -177,7 +197,8 @@ class _Recorder:
                 attributes[key] = given
         if getattr(req, "json_mode", False) or getattr(req, "schema", None) is not None:
             attributes["gen_ai.output.type"] = "json"
-        if _capture():
+        self.capture = _capture()
+        if self.capture:
             attributes.update(_input_content(req))
         self.span = self.tracer.start_span(
             f"{self.operation} {self.model}", kind=SpanKind.CLIENT, attributes=attributes
@@ -231,12 +252,12 @@ class _Recorder:
             self.waited = 0.0
         if provider is not self.provider:
             self.provider = provider
-            attributes = {"gen_ai.provider.name": provider.kind, "modelport.service": provider.name}
-            url = urlsplit(provider.base_url)
-            if url.hostname:
-                attributes["server.address"] = url.hostname
-                attributes["server.port"] = url.port or (443 if url.scheme == "https" else 80)
-            span.set_attributes(attributes)
+            attributes = self.attributes
+            attributes["gen_ai.provider.name"] = provider.kind
+            attributes["modelport.service"] = provider.name
+            address = _address(provider.base_url)
+            if address is not None:
+                attributes["server.address"], attributes["server.port"] = address
 
     def failed(self, step: object, error: BaseException) -> None:
         provider = getattr(step, "provider", None)
@@ -250,10 +271,9 @@ class _Recorder:
 
     def result(self, value: object) -> None:
         """Record a finished operation's answer."""
-        span = self.span
-        if not span.is_recording():
+        if not self.span.is_recording():
             return
-        attributes: dict[str, Any] = {}
+        attributes = self.attributes
         model = getattr(value, "model", None)
         if isinstance(model, str) and model:
             attributes["gen_ai.response.model"] = model
@@ -273,9 +293,8 @@ class _Recorder:
         raw = getattr(value, "raw", None)
         if isinstance(raw, Mapping) and isinstance(raw.get("id"), str):
             attributes["gen_ai.response.id"] = raw["id"]
-        if _capture():
+        if self.capture:
             attributes.update(_output_content(value))
-        span.set_attributes(attributes)
 
 
 _REQUEST_ATTRIBUTES = (
@@ -403,20 +422,22 @@ class ServerSpan:
         from opentelemetry.trace import Status, StatusCode
 
         span = self.span
+        attributes: dict[str, Any] = {}
         token = context.attach(trace.set_span_in_context(span))
         try:
             await work
         except Exception as exc:  # a bug, answered 500 by the caller
-            _fail(span, exc)
+            _fail(span, exc, attributes)
             raise
         finally:
             context.detach(token)
             code = status()
             if code is not None:
-                span.set_attribute("http.response.status_code", code)
+                attributes["http.response.status_code"] = code
                 if code >= 500:
-                    span.set_attribute("error.type", str(code))
+                    attributes["error.type"] = str(code)
                     span.set_status(Status(StatusCode.ERROR))
+            span.set_attributes(attributes)
             span.end()
 
 
