@@ -1,5 +1,6 @@
-"""What OpenTelemetry tracing costs a chat: ``python bench/otel.py [URL] [N]`` (URL: a
-running ``bench/server.py``; without it one is started for the run).
+"""What OpenTelemetry tracing costs a chat: ``python bench/otel.py [URL|-|fake] [N]``
+(URL: a running ``bench/server.py``; ``-``: one is started for the run; ``fake``: only
+the in-memory table).
 
 Sequential ``AsyncClient.chat`` calls against the benchmark server, each mode in a
 fresh process (the import state is what differs), the modes interleaved over
@@ -12,7 +13,9 @@ fresh process (the import state is what differs), the modes interleaved over
 - ``sdk``: the SDK's ``TracerProvider`` with a ``SimpleSpanProcessor`` into an
   ``InMemorySpanExporter`` (every span recorded and exported inline).
 
-Each row is process CPU per chat (``time.process_time``) and wall time per chat.
+The same again over modelport's in-memory ``FakeProvider`` (no HTTP: only modelport's
+own work, so the difference is not lost in the transport's noise). Each row is process
+CPU per chat (``time.process_time``) and wall time per chat.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ _CHILD = r"""
 import asyncio, json, os, sys, time
 
 mode, upstream, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# "fake": modelport's in-memory FakeProvider, no HTTP: only modelport's own work.
 
 
 class Absent:
@@ -61,7 +65,12 @@ MESSAGES = [{"role": "user", "content": "Why is the sky blue?"}]
 
 
 async def main():
-    provider = modelport.OpenAICompatibleProvider(upstream, timeout=60.0)
+    if upstream == "fake":
+        from modelport.testing import FakeProvider
+
+        provider = FakeProvider(models=["bench"], name="fake")
+    else:
+        provider = modelport.OpenAICompatibleProvider(upstream, timeout=60.0)
     async with modelport.AsyncClient(services=[provider]) as client:
         for _ in range(200):
             await client.chat("bench", MESSAGES)
@@ -102,12 +111,17 @@ def one(mode: str, upstream: str, n: int) -> dict[str, float]:
 
 
 def measure(upstream: str, n: int) -> None:
+    table("the benchmark server", upstream, n)
+    table("an in-memory service (FakeProvider, no HTTP)", "fake", n * 5)
+
+
+def table(what: str, upstream: str, n: int) -> None:
     runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     for _ in range(ROUNDS):
         for mode in MODES:
             runs[mode].append(one(mode, upstream, n))
     base = statistics.median(r["cpu"] for r in runs["absent"])
-    print(f"{n} sequential chats per run, median of {ROUNDS} interleaved runs")
+    print(f"\n{what}: {n} sequential chats per run, median of {ROUNDS} interleaved runs")
     print("| mode | opentelemetry imported | CPU per chat | vs absent | wall per chat |")
     print("|---|---|---|---|---|")
     for mode in MODES:
@@ -119,6 +133,9 @@ def measure(upstream: str, n: int) -> None:
 
 def main() -> None:
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    if len(sys.argv) > 1 and sys.argv[1] == "fake":  # the in-memory table only
+        table("an in-memory service (FakeProvider, no HTTP)", "fake", n)
+        return
     if len(sys.argv) > 1 and sys.argv[1] != "-":
         measure(sys.argv[1], n)
         return
