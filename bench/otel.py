@@ -1,6 +1,6 @@
 """What OpenTelemetry tracing costs a chat: ``python bench/otel.py [URL|-|fake] [N]``
 (URL: a running ``bench/server.py``; ``-``: one is started for the run; ``fake``: only
-the in-memory table).
+the in-memory table; ``ab``: off and no-op taking turns in one process).
 
 Sequential ``AsyncClient.chat`` calls against the benchmark server, each mode in a
 fresh process (the import state is what differs), the modes interleaved over
@@ -23,6 +23,7 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -131,8 +132,43 @@ def table(what: str, upstream: str, n: int) -> None:
         print(f"| {mode} | {imported} | {cpu:,.1f} µs | {cpu - base:+,.1f} µs | {wall:,.1f} µs |")
 
 
+def alternating(n: int, rounds: int = 20) -> None:
+    """Off and no-op in one process, taking turns (``modelport._trace``'s cached import
+    state switched): the no-op's cost without the noise between processes."""
+    import asyncio
+
+    import modelport
+    from modelport import _trace
+    from modelport.testing import FakeProvider
+
+    async def main() -> dict[str, list[float]]:
+        fake = FakeProvider(models=["bench"], name="fake")
+        async with modelport.AsyncClient(services=[fake]) as client:
+            for _ in range(500):
+                await client.chat("bench", "hi")
+            _trace.tracer()
+            api = _trace._api
+            found: dict[str, list[float]] = {"off": [], "no-op": []}
+            for _ in range(rounds):
+                for mode in found:
+                    _trace._api = False if mode == "off" else api
+                    started = time.process_time()
+                    for _ in range(n):
+                        await client.chat("bench", "hi")
+                    found[mode].append((time.process_time() - started) / n * 1e6)
+            _trace._api = api
+            return found
+
+    found = asyncio.run(main())
+    for mode, values in found.items():
+        print(f"{mode}: {statistics.median(values):,.1f} µs per chat ({rounds} turns of {n})")
+
+
 def main() -> None:
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    if len(sys.argv) > 1 and sys.argv[1] == "ab":  # off and no-op in one process
+        alternating(n)
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "fake":  # the in-memory table only
         table("an in-memory service (FakeProvider, no HTTP)", "fake", n)
         return
