@@ -53,6 +53,7 @@ from ._router import (
     prefer_capable,
     replica_id,
 )
+from ._trace import traced
 from ._wire.common import ChatRequest, CompletionRequest, EmbedInputs, RerankRequest, require_model
 from .discovery import (
     GATEWAY_HEADER,
@@ -894,6 +895,7 @@ class ClientCore:
         replicas = self.router.replicas(ids)  # in the alias's order
         return replace(info, id=model, name=model, alias_of=tuple(map(replica_id, replicas)))
 
+    @traced("chat")
     def _chat(self, req: ChatRequest) -> Flow[ChatResponse]:
         if req.deadline is None and self.deadline is not None:
             req = replace(req, deadline=self.deadline)  # the client's, for every provider
@@ -910,6 +912,7 @@ class ClientCore:
         warnings = capability_warnings(target, needs)
         return replace(response, warnings=warnings) if warnings else response
 
+    @traced("chat")
     def _chat_stream(self, req: ChatRequest, warnings: list[str] | None = None) -> Flow[None]:
         """Stream a chat: fail over only until the first chunk has arrived. What the
         caller should know about the chosen target goes into ``warnings``.
@@ -924,6 +927,7 @@ class ClientCore:
             targets, lambda p, name: p._op_chat_stream(_for(req, name)), chosen
         )
 
+    @traced("text_completion")
     def _complete(self, req: CompletionRequest) -> Flow[CompletionResponse]:
         if req.deadline is None and self.deadline is not None:
             req = replace(req, deadline=self.deadline)
@@ -934,6 +938,7 @@ class ClientCore:
             )
         )
 
+    @traced("text_completion")
     def _complete_stream(self, req: CompletionRequest) -> Flow[None]:
         """Stream a completion: fail over only until the first chunk has arrived."""
         targets = yield from self._targets(req.model)
@@ -989,6 +994,7 @@ class ClientCore:
             yield from self._on_best(targets, lambda p, name: p._op_count_tokens(_for(req, name)))
         )
 
+    @traced("rerank")
     def _rerank(self, req: RerankRequest) -> Flow[RerankResult]:
         targets = prefer_capable((yield from self._targets(req.model)), ["rerank"])
         return (
@@ -997,6 +1003,7 @@ class ClientCore:
             )
         )
 
+    @traced("embeddings")
     def _embed(self, model: str, inputs: EmbedInputs) -> Flow[EmbedResponse]:
         targets = prefer_capable((yield from self._targets(model)), ["embedding"])
         return (

@@ -43,6 +43,8 @@ LAYERS = {
     "discovery": {"errors", "types", "_http", "_classify", "_coerce", "providers"},
     "testing": {"errors", "types", "_http", "_wire", "_streams", "providers"},
     "_router": {"errors", "types", "_http", "_naming", "providers"},
+    # OpenTelemetry spans around the client's flows and the gateway's requests.
+    "_trace": {"types", "_http", "_version"},
     "_core": {
         "_schedule",
         "errors",
@@ -53,6 +55,7 @@ LAYERS = {
         "discovery",
         "providers",
         "config",  # Client(config=...): the configuration file's services and aliases
+        "_trace",
     },
     "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "_core", "discovery"},
     # The gateway stands on the public client and types only (and the shared estimate and
@@ -68,6 +71,7 @@ LAYERS = {
         "_version",
         "_schedule",
         "gateway",
+        "_trace",
     },
 }
 

@@ -20,7 +20,7 @@ True
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import TypeVar
@@ -34,7 +34,9 @@ __all__ = [
     "current_headers",
     "forwarding",
     "gateway_chain",
+    "map_steps",
     "with_chain",
+    "with_headers",
 ]
 
 GATEWAY_HEADER = "x-modelport-gateway"
@@ -102,11 +104,13 @@ class forwarding:  # a context manager used as a function: cheaper than a genera
         _CHAIN.reset(chain)
 
 
-def _chained(step: S, chain: str) -> S:
-    extra = _HEADERS.get()
+def _adding(step: S, before: Mapping[str, str], after: Mapping[str, str]) -> S:
+    """``step`` with headers added to its request(s): ``before`` unless the request has
+    its own, ``after`` always.
+    """
 
     def add(request: Request) -> Request:
-        return replace(request, headers={**request.headers, **dict(extra), GATEWAY_HEADER: chain})
+        return replace(request, headers={**before, **request.headers, **after})
 
     if isinstance(step, Request):
         return add(step)  # type: ignore[return-value]
@@ -119,16 +123,39 @@ def _chained(step: S, chain: str) -> S:
 
 def with_chain(op: Generator[S, object, R], chain: str) -> Generator[S, object, R]:
     """``op`` with ``chain`` as the ``x-modelport-gateway`` header of every request
-    it sends (results and errors pass through unchanged).
+    it sends, and the forwarded headers (:func:`forwarding`) where the request has no
+    header of that name (a client span's own ``traceparent`` stays).
+    """
+    before, after = dict(_HEADERS.get()), {GATEWAY_HEADER: chain}
+    return map_steps(op, lambda step: _adding(step, before, after))
+
+
+def with_headers(
+    op: Generator[S, object, R], headers: Mapping[str, str]
+) -> Generator[S, object, R]:
+    """``op`` with ``headers`` on every request it sends."""
+    return map_steps(op, lambda step: _adding(step, {}, headers))
+
+
+def map_steps(
+    op: Generator[S, object, R],
+    rewrite: Callable[[S], S],
+    failed: Callable[[S, BaseException], object] | None = None,
+) -> Generator[S, object, R]:
+    """``op`` with each step it yields passed through ``rewrite``; results and errors go
+    back to ``op`` unchanged (``failed`` hears of each error raised at a step).
     """
     try:
         step = next(op)
         while True:
+            step = rewrite(step)
             try:
-                result = yield _chained(step, chain)
+                result = yield step
             except GeneratorExit:
                 raise
             except BaseException as exc:  # an error raised at the yield goes to ``op``
+                if failed is not None:
+                    failed(step, exc)
                 step = op.throw(exc)
             else:
                 step = op.send(result)

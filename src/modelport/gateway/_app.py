@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._core import QUEUE_WAIT
+from .._trace import server_span
 from ..client import AsyncClient
 from ..discovery import MAX_GATEWAY_HOPS, forwarding, gateway_chain
 from ..errors import ConfigurationError, ModelportError
@@ -238,10 +239,14 @@ class Gateway:
             body = await self._read_json(ex, length)
             if body is _REFUSED:
                 return
-        ids = RequestIds.of(trace, request_id)
+        span = server_span(ex.method, route.path, ex.path, trace)  # None: not traced
+        ids = RequestIds.of(trace if span is None else span.traceparent, request_id)
         ex.request_id = ids.request_id.encode()
         with forwarding((*hops, self.id), ids.upstream()):  # the handler's task starts with it
-            await self._watched(ex, handler, body)
+            if span is None:
+                await self._watched(ex, handler, body)
+            else:
+                await span.around(self._watched(ex, handler, body), lambda: ex.status)
 
     async def _options(
         self, ex: Exchange, route: Route, origin: bytes | None, allowed: bool, asked: bytes | None
