@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
 from urllib.parse import urlsplit
@@ -99,7 +98,7 @@ if TYPE_CHECKING:
     from ._schedule.gate import Action, Gate, ScheduleView, ServiceView
     from .config import Config, ServiceConfig
 
-__all__ = ["QUEUE_WAIT", "ClientCore", "ConfigInput", "ServiceSpec"]
+__all__ = ["ClientCore", "ConfigInput", "ServiceSpec"]
 
 T = TypeVar("T")
 CoreT = TypeVar("CoreT", bound="ClientCore")
@@ -171,13 +170,6 @@ class Admit:
     gate: Gate
     targets: tuple[Any, ...]
     """The scheduler's targets (``modelport._schedule.Target``), best first."""
-
-
-QUEUE_WAIT: ContextVar[list[float] | None] = ContextVar("modelport_queue_wait", default=None)
-"""Where the waits at the scheduler's gate are collected (seconds, one per admission) for
-the requests made in this context, when someone collects them: the gateway sets a list
-per request for its access log and metrics. A list, so that tasks started on the way
-(``asyncio.wait_for``) add to the same one."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._core import (
-    QUEUE_WAIT,
     Admit,
     Admitted,
     Call,
@@ -34,6 +33,7 @@ from ._streams import (
     CompletionStream,
     StreamItem,
 )
+from ._waits import note_wait
 from ._wire.common import (
     MessagesInput,
     PromptInput,
@@ -144,7 +144,7 @@ class Client(ClientCore):
                 try:
                     return Admitted(*step.gate.admit(step.targets)), None
                 finally:
-                    _note_wait(started)
+                    note_wait(started)
             if isinstance(step, Find):
                 from .discovery import discover, probe
 
@@ -364,7 +364,7 @@ class AsyncClient(ClientCore):
                 try:
                     return Admitted(*(await step.gate.admit_async(step.targets))), None
                 finally:
-                    _note_wait(started)
+                    note_wait(started)
             if isinstance(step, Find):
                 from .discovery import adiscover, aprobe
 
@@ -565,10 +565,3 @@ class AsyncClient(ClientCore):
     def __repr__(self) -> str:
         names = ", ".join(s.name for s in self.router.states) or "not discovered yet"
         return f"AsyncClient({names})"
-
-
-def _note_wait(started: float) -> None:
-    """Add the wait at the gate since ``started`` to the waits collected, if anyone does."""
-    waits = QUEUE_WAIT.get()
-    if waits is not None:
-        waits.append(time.monotonic() - started)

@@ -19,6 +19,8 @@ LAYERS = {
     "_classify": {"errors", "types", "_http", "_naming", "_classify"},
     "_wire": {"errors", "types", "_http", "_classify", "_coerce", "_wire"},
     "_streams": {"errors", "types"},
+    # The waits at the scheduler's gate, collected per request (the gateway's metrics).
+    "_waits": set(),
     # The prompt-token estimate: pure, shared by the providers (count_tokens) and the
     # gateway's Anthropic surface (count_tokens), one copy.
     "_tokens": {"types", "_wire"},
@@ -57,7 +59,17 @@ LAYERS = {
         "config",  # Client(config=...): the configuration file's services and aliases
         "_trace",
     },
-    "client": {"errors", "types", "_http", "_wire", "_streams", "_router", "_core", "discovery"},
+    "client": {
+        "errors",
+        "types",
+        "_http",
+        "_wire",
+        "_streams",
+        "_router",
+        "_core",
+        "discovery",
+        "_waits",
+    },
     # The gateway stands on the public client and types only (and the shared estimate and
     # the public model_digest's pure module).
     "gateway": {
@@ -72,6 +84,7 @@ LAYERS = {
         "_schedule",
         "gateway",
         "_trace",
+        "_waits",
     },
 }
 

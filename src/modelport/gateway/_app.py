@@ -23,8 +23,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .._core import QUEUE_WAIT
 from .._trace import server_span
+from .._waits import QUEUE_WAIT
 from ..client import AsyncClient
 from ..discovery import MAX_GATEWAY_HOPS, forwarding, gateway_chain
 from ..errors import ConfigurationError, ModelportError
