@@ -67,29 +67,29 @@ CLIENTS = {
     ),
 }
 
-NOT_YET_ASSERTED: dict[str, tuple[tuple[str, ...], str]] = {
-    "pydantic-ai": (
-        ("structured",),
+KNOWN_FAILURES: dict[tuple[str, str], tuple[str, str]] = {
+    ("pydantic-ai", "structured"): (
+        "OutputTokenLimitExceeded",
         "its default ToolOutput (a forced final_result tool): SmolLM2 wrote 96 tokens, the "
-        "cap, before the call was complete (OutputTokenLimitExceeded)",
+        "cap, before the call was complete",
     ),
-    "instructor": (
-        ("structured",),
+    ("instructor", "structured"): (
+        "IncompleteOutputException",
         "its default Mode.TOOLS (a forced tool named City): SmolLM2 wrote to the cap, 96 "
-        "and then 384 tokens, before the call was complete (IncompleteOutputException)",
+        "and then 384 tokens, before the call was complete",
     ),
 }
-"""Operations whose scripts exist but which did not pass when measured, and why: left out
-of the assertions so CI stays green, listed in docs/compatibility.md. Both are the tiny
+"""Operations that fail on SmolLM2, with the client's own error and why; listed in
+docs/compatibility.md and asserted to fail exactly so, so the matrix is what the suite
+measures (if one starts to work, its test fails and says to move it). Both are the tiny
 model's, not the gateway's: forced with tool_choice "required", llama.cpp's grammar lets
 text come before the call, and SmolLM2 writes text to the cap for these two schemas."""
 
-CASES = [
-    (name, op)
-    for name, client in CLIENTS.items()
-    for op in client.operations
-    if op not in NOT_YET_ASSERTED.get(name, ((), ""))[0]
-]
+RUNS = [(name, op) for name, client in CLIENTS.items() for op in client.operations]
+"""Every (client, operation) the suite runs."""
+
+CASES = [case for case in RUNS if case not in KNOWN_FAILURES]
+"""The operations asserted to work."""
 
 CONCURRENT_CLIENTS = 3
 """Clients run this many at a time: llama-server batches their requests (4 slots), and
@@ -107,7 +107,7 @@ def _report(name: str, gateway: CompatGateway, tmp: Path, selected: set[str]) ->
         for other, client in CLIENTS.items():
             python = _installed(client.venv) if other in selected else None
             if python is not None:
-                asserted = [op for case, op in CASES if case == other]
+                asserted = [op for case, op in RUNS if case == other]
                 env = {**dict(client.env), "COMPAT_ONLY": ",".join(asserted)}
                 _runs[other] = _pool.submit(
                     run_client, python, client.script, gateway, tmp / other, env
@@ -144,6 +144,33 @@ def test_client_operation_works_through_the_gateway(
     assert result["ok"], f"{client} {op} failed: {result['error']}\n{result.get('traceback')}"
     assert result["type"], "the result's own type is reported"
     CHECKS[op](result, compat_gateway)
+
+
+@pytest.mark.parametrize(
+    ("client", "op"), list(KNOWN_FAILURES), ids=[f"{c}-{o}" for c, o in KNOWN_FAILURES]
+)
+def test_client_operation_fails_on_the_tiny_model_as_documented(
+    client: str,
+    op: str,
+    compat_gateway: CompatGateway,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> None:
+    selected = {
+        item.callspec.params["client"]
+        for item in request.session.items
+        if hasattr(item, "callspec") and "client" in item.callspec.params
+    }
+    homes = tmp_path_factory.getbasetemp() / "compat-homes"
+    report = _report(client, compat_gateway, homes, selected)
+    result = report["operations"].get(op)
+    assert result is not None, f"{client} did not run {op}: {report}"
+    error, why = KNOWN_FAILURES[(client, op)]
+    assert not result["ok"], (
+        f"{client} {op} now works: move it from KNOWN_FAILURES to the asserted cases and "
+        f"update docs/compatibility.md ({why})"
+    )
+    assert error in result["error"], f"{client} {op}: {result['error']} (documented: {why})"
 
 
 def _models(result: dict[str, Any], gateway: CompatGateway) -> None:
