@@ -54,10 +54,18 @@ SSE = (
     b"".join(
         b"data: " + json.dumps(event).encode() + b"\n\n"
         for event in (
-            {"model": "m-2024-01", "choices": [{"delta": {"content": "Par"}}]},
-            {"model": "m-2024-01", "choices": [{"delta": {"content": "is."}}]},
-            {"model": "m-2024-01", "choices": [{"delta": {}, "finish_reason": "length"}]},
-            {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2}},
+            {"id": "chatcmpl-7", "model": "m-2024-01", "choices": [{"delta": {"content": "Par"}}]},
+            {"id": "chatcmpl-7", "model": "m-2024-01", "choices": [{"delta": {"content": "is."}}]},
+            {
+                "id": "chatcmpl-7",
+                "model": "m-2024-01",
+                "choices": [{"delta": {}, "finish_reason": "length"}],
+            },
+            {
+                "id": "chatcmpl-7",
+                "choices": [],
+                "usage": {"prompt_tokens": 7, "completion_tokens": 2},
+            },
         )
     )
     + b"data: [DONE]\n\n"
@@ -304,6 +312,7 @@ def test_a_stream_span_covers_the_whole_stream(kind: str, spans: Any) -> None:
     assert attributes["gen_ai.usage.input_tokens"] == 7
     assert attributes["gen_ai.usage.output_tokens"] == 2
     assert attributes["gen_ai.response.model"] == "m-2024-01"
+    assert attributes["gen_ai.response.id"] == "chatcmpl-7"  # every chunk carries it
     assert [r.headers["traceparent"] for r in upstream.chats] == [traceparent_of(span)]
 
 
