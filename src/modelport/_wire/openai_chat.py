@@ -662,6 +662,7 @@ class OpenAIChatStream(ChatStreamDecoder):
     def _chunk(self, data: dict[str, Any]) -> ChatChunk | None:
         # A shape error anywhere here is the decoder's to report (DecoderBase).
         acc = self.acc
+        acc.raw = data  # the last event: its id (every chunk carries it), as Ollama's last
         usage = data.get("usage")
         if usage:
             acc.usage = parse_usage(usage) or acc.usage
