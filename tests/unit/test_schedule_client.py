@@ -312,37 +312,16 @@ def test_lm_studio_parallel_predictions_become_each_loaded_models_limit() -> Non
     assert models["deepseek-r1"].max_in_flight is None  # not loaded: nothing said
 
 
-def test_limits_from_a_configuration_file_are_enforced() -> None:
-    from modelport._schedule.config_limits import limits_from_config
-    from modelport.config import parse_config
-
-    config = parse_config(
-        '[services.slots]\nurl = "http://127.0.0.1:9"\nmax_in_flight = 1\nmax_wait = "50ms"\n',
-        environ={},
-    )
-    backend = SlotProvider(hold=0.5)
-    client = modelport.Client(services=[backend], _limits=limits_from_config(config))
-    first = threading.Thread(target=client.chat, args=("m", "first"))
-    first.start()
-    for _ in range(int(PATIENT / 0.005)):
-        if backend.running:
-            break
-        threading.Event().wait(0.005)
-    with pytest.raises(BusyError) as caught:
-        client.chat("m", "second")
-    first.join(PATIENT)
-    assert caught.value.reason == "max_wait"
+ONE_SLOT_CONFIG = (
+    '[services.slots]\nurl = "http://127.0.0.1:9"\nmax_in_flight = 1\nmax_wait = "50ms"\n'
+)
+"""One slot and a 50 ms wait for the service ``slots`` (SlotProvider's name)."""
 
 
-def test_a_client_whose_configuration_sets_limits_schedules_by_them() -> None:
-    from modelport.config import parse_config
-
-    config = parse_config(
-        '[services.slots]\nurl = "http://127.0.0.1:9"\nmax_in_flight = 1\nmax_wait = "50ms"\n',
-        environ={},
-    )
-    backend = SlotProvider(hold=0.5)
-    client = modelport.Client(services=[backend], config=config)  # no private hook
+def _second_caller_is_refused_after_max_wait(
+    client: modelport.Client, backend: SlotProvider
+) -> None:
+    """While one chat holds the only slot, a second waits max_wait, then BusyError."""
     first = threading.Thread(target=client.chat, args=("m", "first"))
     first.start()
     for _ in range(int(PATIENT / 0.005)):
@@ -354,6 +333,25 @@ def test_a_client_whose_configuration_sets_limits_schedules_by_them() -> None:
     first.join(PATIENT)
     assert caught.value.reason == "max_wait"
     assert backend.peak == 1
+
+
+def test_limits_from_a_configuration_file_are_enforced() -> None:
+    from modelport._schedule.config_limits import limits_from_config
+    from modelport.config import parse_config
+
+    config = parse_config(ONE_SLOT_CONFIG, environ={})
+    backend = SlotProvider(hold=0.5)
+    client = modelport.Client(services=[backend], _limits=limits_from_config(config))
+    _second_caller_is_refused_after_max_wait(client, backend)
+
+
+def test_a_client_whose_configuration_sets_limits_schedules_by_them() -> None:
+    from modelport.config import parse_config
+
+    config = parse_config(ONE_SLOT_CONFIG, environ={})
+    backend = SlotProvider(hold=0.5)
+    client = modelport.Client(services=[backend], config=config)  # no private hook
+    _second_caller_is_refused_after_max_wait(client, backend)
 
 
 async def test_a_configuration_without_limits_puts_no_scheduler_on_the_path() -> None:
