@@ -7,7 +7,8 @@ Issue 19 asks how many Python frames sit between the caller's ``for chunk in str
 records how many frames separate the caller's frame from, in sync code, every C-level
 socket read (``recv``, ``recv_into``), and in async code (where the event loop reads the
 socket outside the caller's stack and the awaiting coroutines resume on a buffer) the
-transport's ``read`` that waits for the bytes. The server paces the chunks
+transport's ``read`` that waits for the bytes (httpx), or the asyncio pool's
+``aiter_bytes`` that takes them from the protocol's buffer. The server paces the chunks
 (``pace-CHUNKS-2``: one every 2 ms) so each arrives in its own read. The first chunk
 (sending the request, reading the head) is left out. It prints, per mode, the depth at
 the read (the most frequent and the largest) and the frames of the deepest stack, from
@@ -55,8 +56,12 @@ class _Probe:
         if depth < 0:
             return
         # Async: the socket is read by the event loop, off this stack; the awaiting
-        # chain ends in the transport's ``read``, which waits on a buffer: count to it.
-        reads = [i for i, name in enumerate(names) if name.endswith(":read")]
+        # chain ends in the transport's ``read`` (httpx), which waits on a buffer, or in
+        # modelport's asyncio pool in ``aiter_bytes``, which takes what the protocol
+        # buffered or waits for it: count to it.
+        reads = [i for i, name in enumerate(names) if name.endswith(":read")] or [
+            i for i, name in enumerate(names) if name == "aiopool.py:aiter_bytes"
+        ]
         if not self.reads_only:
             if not reads:
                 return

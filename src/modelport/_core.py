@@ -1,49 +1,27 @@
 """What :class:`~modelport.Client` and :class:`~modelport.AsyncClient` share: the
-configuration, and every method's logic written once as a *flow*.
-
-A flow is a generator, like a provider operation one level up: it yields *steps* to
-the client's driver and receives their results. The sync driver runs a step by
-calling, threading and sleeping; the async one by awaiting. So discovery, listing,
-target selection, failover and streaming are written here once; the twins in
-:mod:`modelport.client` only drive.
-
-===================================  ===================================================
-step                                 the driver...
-===================================  ===================================================
-``call(provider, op)``               runs one of the provider's operations; returns its
-                                     result (an error is raised at the yield).
-``each(flows)``                      runs flows at once; returns each one's result or
-                                     error, in order.
-``exclusive(box, flow)``             runs a flow holding a lock (sync or async).
-``Find(candidates, timeout)``        fingerprints configured URLs, or (``None``) finds
-                                     the local servers (the discovery module).
-``Open(provider, op)``               starts a provider's item operation; returns the
-                                     running iterator and its first item.
-``Pipe(items)``                      hands every remaining item to the consumer.
-``Admit(gate, targets)``             passes the scheduler's gate (:mod:`._schedule.gate`):
-                                     waits in its queue as the driver waits (a thread,
-                                     a task); returns :class:`Admitted`.
-``sleep(s)`` / ``emit(item)``        as in operations (:mod:`modelport._http.ops`).
-===================================  ===================================================
+configuration, and every method's logic written once as a *flow*
+(:mod:`modelport._flow`: generators of steps, run by the drivers in
+:mod:`modelport._drive`). Discovery, listing, target selection, failover, scheduling
+and streaming are written here once; the twins in :mod:`modelport.client` only drive.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from ._flow import Flow, Opened, Pipe, call, each, exclusive, open_items, wait_for
 from ._http.caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES
 from ._http.ops import ItemOp, Op, emit
 from ._http.retry import RetryPolicy
-from ._http.settings import check_bytes, check_seconds
 from ._router import (
     NO_SERVER_HINT,
     Feature,
-    Flow,
     LockBox,
     Router,
     ServiceState,
@@ -52,7 +30,9 @@ from ._router import (
     prefer_capable,
     replica_id,
 )
+from ._settings import ClientSettings, read_timeout
 from ._trace import traced
+from ._waits import note_wait
 from ._wire.common import ChatRequest, CompletionRequest, EmbedInputs, RerankRequest, require_model
 from .discovery import (
     GATEWAY_HEADER,
@@ -77,7 +57,6 @@ from .providers import make_provider
 from .providers.base import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_EVENT_BYTES,
-    DEFAULT_TIMEOUT,
     Provider,
 )
 from .types import (
@@ -95,6 +74,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from ._schedule import LimitsSource
+    from ._schedule import Target as Slot
     from ._schedule.gate import Action, Gate, ScheduleView, ServiceView
     from .config import Config, ServiceConfig
 
@@ -116,93 +96,6 @@ CONFIGURED_PROBE_TIMEOUT = 2.0
 ``discovery_timeout`` is given: a named server may be on another machine."""
 
 
-# --------------------------------------------------------------------------- steps
-
-
-@dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
-    provider: Provider
-    op: Op[T]
-
-
-@dataclass(frozen=True, slots=True)
-class Each:
-    flows: Sequence[Flow[Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class Exclusive:
-    box: LockBox
-    flow: Flow[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Find:
-    """Fingerprint ``candidates``; ``None``: discover the servers on this machine.
-    ``gateway_id``: drop the gateway itself (see :func:`~modelport.discovery.probe_op`).
-    """
-
-    candidates: Sequence[Candidate] | None
-    timeout: float
-    gateway_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Open:
-    """Start ``op``, an item operation: the result is :class:`Opened`."""
-
-    provider: Provider
-    op: ItemOp[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Pipe:
-    items: object
-    """An iterator (sync) or async iterator that :class:`Open` returned."""
-
-
-@dataclass(frozen=True, slots=True)
-class Admit:
-    """Pass the scheduler's gate for ``targets`` (waiting in its queue if need be); the
-    result is :class:`Admitted`. A caller cancelled while it waits leaves the queue.
-    """
-
-    gate: Gate
-    targets: tuple[Any, ...]
-    """The scheduler's targets (``modelport._schedule.Target``), best first."""
-
-
-@dataclass(frozen=True, slots=True)
-class Admitted:
-    """Through the gate: the request's id (for ``finish``) and the target chosen."""
-
-    request_id: str
-    target: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Opened:
-    """A running item operation, and its first item (none if it produced nothing)."""
-
-    items: object
-    first: list[object]
-
-
-def call(provider: Provider, op: Op[T]) -> Flow[T]:
-    """Run one of ``provider``'s operations; return its result."""
-    return cast(T, (yield Call(provider, op)))
-
-
-def each(flows: Sequence[Flow[T]]) -> Flow[list[T | ModelportError]]:
-    """Run ``flows`` at once; return each one's result or error, in order."""
-    return cast("list[T | ModelportError]", (yield Each(flows)))
-
-
-def exclusive(box: LockBox, flow: Flow[T]) -> Flow[T]:
-    """Run ``flow`` holding ``box``'s lock."""
-    return cast(T, (yield Exclusive(box, flow)))
-
-
 def api_key_variable(service: str) -> str:
     """The environment variable holding the API key of a named service.
 
@@ -210,17 +103,6 @@ def api_key_variable(service: str) -> str:
     ('MODELPORT_API_KEY_GPU_BOX', 'MODELPORT_API_KEY_HOSTED')
     """
     return "MODELPORT_API_KEY_" + re.sub(r"[^A-Za-z0-9]", "_", service).upper()
-
-
-def _env_seconds(name: str) -> float | None:
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a number of seconds.") from None
-    return check_seconds(name, value)
 
 
 def _load_config(config: ConfigInput | None) -> Config | None:
@@ -264,14 +146,6 @@ def _for(req: RequestT, name: str) -> RequestT:
 
 
 # --------------------------------------------------------------------------- the core
-
-
-class _Caps(TypedDict):
-    """The caps a client hands every provider it makes."""
-
-    max_body_bytes: int
-    max_error_bytes: int
-    max_event_bytes: int
 
 
 class ClientCore:
@@ -326,6 +200,29 @@ class ClientCore:
 
     config: Config | None
     """The configuration in force (``None``: none was given or named)."""
+    settings: ClientSettings
+    """Every other argument, checked (:class:`~modelport._settings.ClientSettings`)."""
+
+    @property
+    def timeout(self) -> float:
+        """The read timeout in seconds."""
+        return self.settings.timeout
+
+    @property
+    def connect_timeout(self) -> float:
+        return self.settings.connect_timeout
+
+    @property
+    def deadline(self) -> float | None:
+        return self.settings.deadline
+
+    @property
+    def discovery_timeout(self) -> float | None:
+        return self.settings.discovery_timeout
+
+    @property
+    def gateway_id(self) -> str | None:
+        return self.settings.gateway_id
 
     def __init__(
         self,
@@ -349,42 +246,28 @@ class ClientCore:
         _limits: LimitsSource | bool | None = None,
     ) -> None:
         self.config = _load_config(config)
-        if gateway_id is not None and (not isinstance(gateway_id, str) or not gateway_id.strip()):
-            raise ConfigurationError(f"gateway_id must be a non-empty string, not {gateway_id!r}.")
-        self.gateway_id = gateway_id
-        if api_keys is not None and not isinstance(api_keys, Mapping):
-            raise ConfigurationError("api_keys must be a dict of service name -> key.")
-        self._api_keys = dict(api_keys or {})
-        if timeout is None:
-            timeout = _env_seconds("MODELPORT_TIMEOUT") or DEFAULT_TIMEOUT
-        self.timeout = check_seconds("timeout", timeout)
-        self.connect_timeout = check_seconds("connect_timeout", connect_timeout)
-        self.deadline = None if deadline is None else check_seconds("deadline", deadline)
-        self._caps: _Caps = {
-            "max_body_bytes": check_bytes("max_body_bytes", max_body_bytes),
-            "max_error_bytes": check_bytes("max_error_bytes", max_error_bytes),
-            "max_event_bytes": check_bytes("max_event_bytes", max_event_bytes),
-        }
-        self.discovery_timeout = (
-            None
-            if discovery_timeout is None
-            else check_seconds("discovery_timeout", discovery_timeout)
-        )
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError(
-                f"max_retries must be a non-negative integer, not {max_retries!r}."
-            )
-        if (
-            isinstance(failure_threshold, bool)
-            or not isinstance(failure_threshold, int)
-            or failure_threshold < 1
-        ):
-            raise ConfigurationError("failure_threshold must be a positive integer.")
-        self.router = Router(
-            retry_policy or RetryPolicy(max_retries=max_retries),
+        self.settings = ClientSettings(
+            timeout=read_timeout(timeout),
+            connect_timeout=connect_timeout,
+            max_retries=max_retries,
+            discovery_timeout=discovery_timeout,
+            models_ttl=models_ttl,
+            cooldown=cooldown,
             failure_threshold=failure_threshold,
-            cooldown=check_seconds("cooldown", cooldown, allow_zero=True),
-            models_ttl=check_seconds("models_ttl", models_ttl, allow_zero=True),
+            retry_policy=retry_policy,
+            deadline=deadline,
+            max_body_bytes=max_body_bytes,
+            max_error_bytes=max_error_bytes,
+            max_event_bytes=max_event_bytes,
+            api_keys=api_keys if api_keys is not None else {},
+            gateway_id=gateway_id,
+        )
+        settings = self.settings
+        self.router = Router(
+            settings.retry,
+            failure_threshold=settings.failure_threshold,
+            cooldown=settings.cooldown,
+            models_ttl=settings.models_ttl,
         )
         self._setup_box = LockBox()
         self._discover = services is None
@@ -488,11 +371,11 @@ class ClientCore:
             kind,
             url,
             name=name,
-            timeout=self.timeout,
-            connect_timeout=self.connect_timeout,
-            deadline=self.deadline,
+            timeout=self.settings.timeout,
+            connect_timeout=self.settings.connect_timeout,
+            deadline=self.settings.deadline,
             api_key=self._key_for(name),
-            **self._caps,
+            **self.settings.caps,
         )
 
     def _key_for(self, name: str) -> str | None:
@@ -500,7 +383,7 @@ class ClientCore:
         else the configuration's (``--api-key``, ``MODELPORT_API_KEY_<NAME>``, the
         variable the file names), else ``MODELPORT_API_KEY_<NAME>``.
         """
-        key = self._api_keys.get(name)
+        key = self.settings.api_keys.get(name)
         if key is not None:
             return key
         configured = self.config.service(name) if self.config is not None else None
@@ -591,12 +474,12 @@ class ClientCore:
         pending, self._pending = self._pending, []
         if pending:
             timeout = self.discovery_timeout or CONFIGURED_PROBE_TIMEOUT
-            services = cast("list[Service]", (yield Find(pending, timeout, self.gateway_id)))
+            services = yield from _find(pending, timeout, self.gateway_id)
             for candidate, service in zip(pending, services, strict=True):
                 self._adopt_probe(candidate, service)
         if self._discover:
             timeout = self.discovery_timeout or 0.5
-            found = cast("list[Service]", (yield Find(None, timeout, self.gateway_id)))
+            found = yield from _find(None, timeout, self.gateway_id)
             self._adopt_discovered(found)
         self._configured = not self._discover or bool(self.router.states)
 
@@ -763,7 +646,7 @@ class ClientCore:
         wanted = tuple(Slot(t.state.name, t.model) for t in targets)
         if not gate.applies(wanted):
             return (yield from run(targets))
-        admitted = cast(Admitted, (yield Admit(gate, wanted)))
+        admitted = yield from _admit(gate, wanted)
         try:
             chosen = admitted.target
             first = [
@@ -958,9 +841,9 @@ class ClientCore:
     ) -> Flow[None]:
         router = self.router
 
-        def attempt(target: Target) -> Flow[Opened]:
+        def attempt(target: Target) -> Flow[Opened[Any]]:
             provider = target.state.provider
-            opened = cast(Opened, (yield Open(provider, op(provider, target.model))))
+            opened = yield from open_items(provider, op(provider, target.model))
             if not opened.first:
                 raise ProtocolError(
                     f"{provider.server_name} at {provider.base_url} ended the stream at once.",
@@ -1015,10 +898,64 @@ class ClientCore:
         yield from self._ensure()
         pool, name = self.router.pool(model)
         state = next((s for s in pool if s.provider.can_pull), pool[0])
-        opened = cast(Opened, (yield Open(state.provider, state.provider._op_pull(name))))
+        opened = yield from open_items(state.provider, state.provider._op_pull(name))
         if opened.first:
             yield from emit(opened.first[0])
             yield Pipe(opened.items)
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """Through the scheduler's gate: the request's id (for ``finish``) and the target chosen."""
+
+    request_id: str
+    target: Slot
+
+
+def _admit(gate: Gate, targets: tuple[Slot, ...]) -> Flow[Admitted]:
+    """Pass the scheduler's gate for ``targets`` (waiting in its queue as the driver
+    waits: a thread, a task; a caller cancelled meanwhile leaves the queue), noting the
+    wait for the request's metrics.
+    """
+
+    def sync() -> Admitted:
+        started = time.monotonic()
+        try:
+            return Admitted(*gate.admit(targets))
+        finally:
+            note_wait(started)
+
+    async def aio() -> Admitted:
+        started = time.monotonic()
+        try:
+            return Admitted(*(await gate.admit_async(targets)))
+        finally:
+            note_wait(started)
+
+    return (yield from wait_for(sync, aio))
+
+
+def _find(
+    candidates: Sequence[Candidate] | None, timeout: float, gateway_id: str | None
+) -> Flow[list[Service]]:
+    """Fingerprint ``candidates`` (``None``: find the servers on this machine), one
+    service each; ``gateway_id``: drop the gateway itself (:func:`~.discovery.probe_op`).
+    """
+    from .discovery import adiscover, aprobe, discover, probe
+
+    if candidates is None:
+        return (
+            yield from wait_for(
+                lambda: discover(timeout=timeout, gateway_id=gateway_id),
+                lambda: adiscover(timeout=timeout, gateway_id=gateway_id),
+            )
+        )
+    return (
+        yield from wait_for(
+            lambda: probe(candidates, timeout, gateway_id=gateway_id),
+            lambda: aprobe(candidates, timeout, gateway_id=gateway_id),
+        )
+    )
 
 
 def _sets_limits(config: Config) -> bool:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, cast
 
+from ._flow import Flow
 from ._http.ops import sleep
 from ._http.retry import RetryPolicy
 from ._naming import close_names, names_match, split_service_prefix
@@ -33,7 +34,6 @@ from .types import ModelInfo, Service, ServiceStatus
 
 if TYPE_CHECKING:
     import asyncio
-    from typing import TypeAlias
 
 __all__ = [
     "Feature",
@@ -50,10 +50,6 @@ __all__ = [
 T = TypeVar("T")
 
 log = logging.getLogger("modelport")
-
-Flow: TypeAlias = Generator[Any, object, T]
-"""A client flow: yields steps (provider operations to run, sleeps, ...) to the
-client's driver, receives their results, returns ``T``."""
 
 
 class LockBox:

@@ -24,10 +24,10 @@ import functools
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
+from ._flow import Call, Open, Pipe
 from ._http.forwarding import map_steps, with_headers
 from ._http.ops import Emit, Sleep
 from ._version import __version__
@@ -213,14 +213,13 @@ class _Recorder:
         if kind is Emit:  # a stream's first item
             self.item(cast(Emit[Any], step).item)
             return step
-        found: Any = step
-        provider = getattr(found, "provider", None)
-        if provider is not None and hasattr(found, "op"):  # Call, Open: an attempt
-            self.attempt(provider)
-            return replace(found, op=with_headers(found.op, self.headers))
-        items = getattr(found, "items", None)
-        if hasattr(items, "__next__") or hasattr(items, "__anext__"):  # Pipe
-            return replace(found, items=_Observed(items, self))
+        # The step is changed, not replaced: the driver fills its result in, where the
+        # flow that made it reads it.
+        if isinstance(step, (Call, Open)):  # an attempt
+            self.attempt(step.provider)
+            step.op = with_headers(step.op, self.headers)
+        elif isinstance(step, Pipe):
+            step.items = _Observed(step.items, self)
         return step
 
     def attempt(self, provider: Any) -> None:

@@ -8,23 +8,12 @@ calls, sleeps and uses threads; the async one awaits.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._core import (
-    Admit,
-    Admitted,
-    Call,
-    ClientCore,
-    Each,
-    Exclusive,
-    Find,
-    Open,
-    Opened,
-    Pipe,
-)
-from ._http.ops import Emit, Sleep
-from ._router import Flow
+from ._core import ClientCore
+from ._drive import aiterate, arun, iterate, run
+from ._flow import Flow, call
 from ._streams import (
     AsyncChatStream,
     AsyncCompletionStream,
@@ -33,7 +22,6 @@ from ._streams import (
     CompletionStream,
     StreamItem,
 )
-from ._waits import note_wait
 from ._wire.common import (
     MessagesInput,
     PromptInput,
@@ -57,15 +45,16 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from typing_extensions import Unpack
 
+    from ._router import ServiceState
     from ._wire.common import ChatOptions, CompleteOptions
 
 __all__ = ["AsyncClient", "Client"]
 
 T = TypeVar("T")
-
-_Result = tuple[object, "ModelportError | None"]
 
 
 async def _asleep(seconds: float) -> None:
@@ -86,111 +75,22 @@ class Client(ClientCore):
     # ------------------------------------------------------------------ the driver
 
     def _run(self, flow: Flow[T]) -> T:
-        value: object = None
-        error: ModelportError | None = None
-        try:
-            while True:
-                try:
-                    step = flow.send(value) if error is None else flow.throw(error)
-                except StopIteration as stop:
-                    return cast(T, stop.value)
-                value, error = self._do(step)
-        finally:
-            flow.close()
+        return run(flow, None, self._sleep)
 
     def _iterate(self, flow: Flow[None]) -> Iterator[Any]:
-        value: object = None
-        error: ModelportError | None = None
-        opened: list[Any] = []  # closed on the way out, however far they were read
-        try:
-            while True:
-                try:
-                    step = flow.send(value) if error is None else flow.throw(error)
-                except StopIteration:
-                    return
-                value = error = None
-                if type(step) is Emit:
-                    yield step.item
-                elif type(step) is Pipe:
-                    try:
-                        yield from cast(Iterator[Any], step.items)
-                    except ModelportError as exc:
-                        error = exc
-                else:
-                    value, error = self._do(step)
-                    if type(value) is Opened:
-                        opened.append(value.items)
-        finally:
-            flow.close()
-            for items in opened:
-                items.close()
-
-    def _do(self, step: object) -> _Result:
-        try:
-            if isinstance(step, Call):
-                return step.provider._run(step.op), None
-            if isinstance(step, Each):
-                return self._each(step.flows), None
-            if isinstance(step, Exclusive):
-                with step.box.lock:
-                    return self._run(step.flow), None
-            if isinstance(step, Sleep):
-                self._sleep(step.seconds)
-                return None, None
-            if isinstance(step, Open):
-                return self._open(step), None
-            if isinstance(step, Admit):
-                started = time.monotonic()
-                try:
-                    return Admitted(*step.gate.admit(step.targets)), None
-                finally:
-                    note_wait(started)
-            if isinstance(step, Find):
-                from .discovery import discover, probe
-
-                if step.candidates is None:
-                    return discover(timeout=step.timeout, gateway_id=step.gateway_id), None
-                return probe(step.candidates, step.timeout, gateway_id=step.gateway_id), None
-        except ModelportError as exc:
-            return None, exc
-        raise TypeError(f"a client flow yielded {step!r}")
-
-    def _each(self, flows: Sequence[Flow[Any]]) -> list[Any]:
-        def one(flow: Flow[Any]) -> object:
-            try:
-                return self._run(flow)
-            except ModelportError as exc:
-                return exc
-
-        if len(flows) <= 1:
-            return [one(f) for f in flows]
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(8, len(flows))) as pool:
-            return list(pool.map(one, flows))
+        return iterate(flow, None, self._sleep)
 
     def _spawn(self, flow: Flow[None]) -> None:
         """Run a background flow (a load the scheduler decided) in a thread of its own."""
         import threading
 
-        def run() -> None:
+        def background() -> None:
             try:
                 self._run(flow)
             except ModelportError:  # pragma: no cover - the flow reports its own errors
                 pass
 
-        threading.Thread(target=run, name="modelport-schedule", daemon=True).start()
-
-    @staticmethod
-    def _open(step: Open) -> Opened:
-        items: Iterator[Any] = step.provider._iterate(step.op)
-        try:
-            return Opened(items, [next(items)])
-        except StopIteration:
-            return Opened(items, [])
-        except BaseException:
-            items.close()  # type: ignore[attr-defined]
-            raise
+        threading.Thread(target=background, name="modelport-schedule", daemon=True).start()
 
     # ------------------------------------------------------------------ public API
 
@@ -218,7 +118,7 @@ class Client(ClientCore):
         """Stream a chat; fails over only before the first chunk arrives."""
         req = build_chat_request(model, messages, options)
         warnings: list[str] = []
-        source = cast(Iterator[StreamItem], self._iterate(self._chat_stream(req, warnings)))
+        source: Iterator[StreamItem] = self._iterate(self._chat_stream(req, warnings))
         return ChatStream(source, warnings)
 
     def complete(
@@ -234,9 +134,8 @@ class Client(ClientCore):
     ) -> CompletionStream:
         """Stream the completion of one prompt; fails over only before the first chunk."""
         req = build_stream_completion_request(model, prompt, options)
-        return CompletionStream(
-            cast(Iterator[CompletionItem], self._iterate(self._complete_stream(req)))
-        )
+        source: Iterator[CompletionItem] = self._iterate(self._complete_stream(req))
+        return CompletionStream(source)
 
     def count_tokens(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
@@ -272,7 +171,8 @@ class Client(ClientCore):
 
     def pull(self, model: str) -> Iterator[PullProgress]:
         """Download a model on the first service that can (``"ollama/name"`` to choose)."""
-        return cast(Iterator[PullProgress], self._iterate(self._pull(model)))
+        progress: Iterator[PullProgress] = self._iterate(self._pull(model))
+        return progress
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -297,120 +197,47 @@ class Client(ClientCore):
 class AsyncClient(ClientCore):
     """The async twin of :class:`Client`: the same methods, awaited; streams are ``async for``."""
 
-    _sleep: Callable[[float], Any] = staticmethod(_asleep)
+    _sleep: Callable[[float], Awaitable[object]] = staticmethod(_asleep)
 
     # ------------------------------------------------------------------ the driver
 
     async def _run(self, flow: Flow[T]) -> T:
-        value: object = None
-        error: ModelportError | None = None
-        try:
-            while True:
-                try:
-                    step = flow.send(value) if error is None else flow.throw(error)
-                except StopIteration as stop:
-                    return cast(T, stop.value)
-                value, error = await self._do(step)
-        finally:
-            flow.close()
+        if self._gate is not None:
+            self._note_loop()
+        return await arun(flow, None, self._sleep)
 
-    async def _iterate(self, flow: Flow[None]) -> AsyncIterator[Any]:
-        value: object = None
-        error: ModelportError | None = None
-        opened: list[Any] = []  # closed on the way out, however far they were read
-        try:
-            while True:
-                try:
-                    step = flow.send(value) if error is None else flow.throw(error)
-                except StopIteration:
-                    return
-                value = error = None
-                if type(step) is Emit:
-                    yield step.item
-                elif type(step) is Pipe:
-                    try:
-                        async for item in cast(AsyncIterator[Any], step.items):
-                            yield item
-                    except ModelportError as exc:
-                        error = exc
-                else:
-                    value, error = await self._do(step)
-                    if type(value) is Opened:
-                        opened.append(value.items)
-        finally:
-            flow.close()
-            for items in opened:
-                await items.aclose()
+    def _iterate(self, flow: Flow[None]) -> AsyncGenerator[Any, None]:
+        if self._gate is not None:
+            self._note_loop()
+        return aiterate(flow, None, self._sleep)
 
-    async def _do(self, step: object) -> _Result:
-        try:
-            if isinstance(step, Call):
-                return await step.provider._arun(step.op), None
-            if isinstance(step, Each):
-                return await self._each(step.flows), None
-            if isinstance(step, Exclusive):
-                async with step.box.alock():
-                    return await self._run(step.flow), None
-            if isinstance(step, Sleep):
-                await self._sleep(step.seconds)
-                return None, None
-            if isinstance(step, Open):
-                return await self._open(step), None
-            if isinstance(step, Admit):
-                import asyncio
-
-                self._loop = asyncio.get_running_loop()  # where the gate's loads run
-                started = time.monotonic()
-                try:
-                    return Admitted(*(await step.gate.admit_async(step.targets))), None
-                finally:
-                    note_wait(started)
-            if isinstance(step, Find):
-                from .discovery import adiscover, aprobe
-
-                if step.candidates is None:
-                    found = await adiscover(timeout=step.timeout, gateway_id=step.gateway_id)
-                    return found, None
-                probed = await aprobe(step.candidates, step.timeout, gateway_id=step.gateway_id)
-                return probed, None
-        except ModelportError as exc:
-            return None, exc
-        raise TypeError(f"a client flow yielded {step!r}")
-
-    async def _each(self, flows: Sequence[Flow[Any]]) -> list[Any]:
+    def _note_loop(self) -> None:
+        """Remember the loop requests run in: the scheduler's loads run there."""
         import asyncio
 
-        async def one(flow: Flow[Any]) -> object:
-            try:
-                return await self._run(flow)
-            except ModelportError as exc:
-                return exc
+        self._loop = asyncio.get_running_loop()
 
-        return list(await asyncio.gather(*(one(f) for f in flows)))
-
-    _loop: Any = None
-    """The event loop of the last request through the scheduler's gate."""
+    _loop: asyncio.AbstractEventLoop | None = None
+    """The event loop of the last request (where the scheduler's loads run)."""
 
     def _spawn(self, flow: Flow[None]) -> None:
         """Run a background flow (a load the scheduler decided) as a task in the loop the
         requests run in (from any thread: the gate's timer fires in its own).
         """
-        import asyncio
-
         loop = self._loop
         if loop is None or loop.is_closed():
             flow.close()
             return
         tasks: set[asyncio.Task[None]] = self.__dict__.setdefault("_tasks", set())
 
-        async def run() -> None:
+        async def background() -> None:
             try:
                 await self._run(flow)
             except ModelportError:  # pragma: no cover - the flow reports its own errors
                 pass
 
         def start() -> None:
-            task = loop.create_task(run())
+            task = loop.create_task(background())
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
@@ -418,17 +245,6 @@ class AsyncClient(ClientCore):
             loop.call_soon_threadsafe(start)
         except RuntimeError:  # the loop closed meanwhile: nothing runs there any more
             flow.close()
-
-    @staticmethod
-    async def _open(step: Open) -> Opened:
-        items: AsyncIterator[Any] = step.provider._aiterate(step.op)
-        try:
-            return Opened(items, [await items.__anext__()])
-        except StopAsyncIteration:
-            return Opened(items, [])
-        except BaseException:
-            await items.aclose()  # type: ignore[attr-defined]
-            raise
 
     # ------------------------------------------------------------------ public API
 
@@ -516,7 +332,7 @@ class AsyncClient(ClientCore):
             async for progress in steps:
                 yield progress
         finally:
-            await steps.aclose()  # type: ignore[attr-defined]
+            await steps.aclose()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -527,17 +343,16 @@ class AsyncClient(ClientCore):
         """
         import asyncio
 
-        from ._core import call
-
         states = list(self.router.states)
 
-        async def one(provider: Any) -> str | None:
+        async def one(state: ServiceState) -> str | None:
+            provider = state.provider
             try:
                 return await self._run(call(provider, provider._op_metrics()))
             except ModelportError:
                 return None
 
-        texts = await asyncio.gather(*(one(state.provider) for state in states))
+        texts = await asyncio.gather(*(one(state) for state in states))
         return [
             (
                 state.name,

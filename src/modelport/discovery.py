@@ -468,6 +468,7 @@ def probe(
     """Fingerprint every candidate at once, in order; all within ``timeout`` (and a little)."""
     import httpx
 
+    from ._drive import run
     from ._http.pool import PoolTransport
     from ._http.transport import SyncTransport
 
@@ -480,7 +481,7 @@ def probe(
 
         def one(candidate: Candidate) -> Service:
             io = probe_transport(SyncTransport, client, candidate, timeout)
-            return io.run(probe_op(candidate, timeout, gateway_id=gateway_id))
+            return run(probe_op(candidate, timeout, gateway_id=gateway_id), io)
 
         pool = ThreadPoolExecutor(max_workers=len(found))
         # each probe sees this thread's context (a gateway's chain: forwarding())
@@ -498,6 +499,7 @@ async def aprobe(
 
     import httpx
 
+    from ._drive import arun
     from ._http.pool import AsyncPoolTransport
     from ._http.transport import AsyncTransport
 
@@ -511,7 +513,7 @@ async def aprobe(
             io = probe_transport(AsyncTransport, client, candidate, timeout)
             try:
                 return await asyncio.wait_for(
-                    io.run(probe_op(candidate, timeout, gateway_id=gateway_id)),
+                    arun(probe_op(candidate, timeout, gateway_id=gateway_id), io),
                     timeout * 1.05 + 0.05,
                 )
             except asyncio.TimeoutError:

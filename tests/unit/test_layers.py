@@ -19,6 +19,10 @@ LAYERS = {
     "_classify": {"errors", "types", "_http", "_naming", "_classify"},
     "_wire": {"errors", "types", "_http", "_classify", "_coerce", "_wire"},
     "_streams": {"errors", "types"},
+    # Flows' steps and the drivers that run every step, flows' and operations' alike (one
+    # sync loop, one async): below the providers, which run their operations on them.
+    "_flow": {"errors", "_http"},
+    "_drive": {"errors", "_http", "_flow"},
     # The waits at the scheduler's gate, collected per request (the gateway's metrics).
     "_waits": set(),
     # The prompt-token estimate: pure, shared by the providers (count_tokens) and the
@@ -41,12 +45,15 @@ LAYERS = {
         "_version",
         "_tokens",
         "providers",
+        "_drive",
     },
-    "discovery": {"errors", "types", "_http", "_classify", "_coerce", "providers"},
+    "discovery": {"errors", "types", "_http", "_classify", "_coerce", "providers", "_drive"},
+    # A client's settings, checked once (as httpx's Timeout and Limits).
+    "_settings": {"errors", "_http", "providers"},
     "testing": {"errors", "types", "_http", "_wire", "_streams", "providers"},
-    "_router": {"errors", "types", "_http", "_naming", "providers"},
+    "_router": {"errors", "types", "_http", "_naming", "providers", "_flow"},
     # OpenTelemetry spans around the client's flows and the gateway's requests.
-    "_trace": {"types", "_http", "_version"},
+    "_trace": {"types", "_http", "_version", "_flow"},
     "_core": {
         "_schedule",
         "errors",
@@ -58,6 +65,9 @@ LAYERS = {
         "providers",
         "config",  # Client(config=...): the configuration file's services and aliases
         "_trace",
+        "_flow",
+        "_waits",
+        "_settings",
     },
     "client": {
         "errors",
@@ -68,7 +78,8 @@ LAYERS = {
         "_router",
         "_core",
         "discovery",
-        "_waits",
+        "_flow",
+        "_drive",
     },
     # The gateway stands on the public client and types only (and the shared estimate and
     # the public model_digest's pure module).

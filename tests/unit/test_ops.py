@@ -1,5 +1,5 @@
-"""modelport._http.ops and the drivers in modelport._http.transport: operations yield
-typed steps, and both twins run them the same way."""
+"""modelport._http.ops and the drivers (modelport._drive) over the transports:
+operations yield typed steps, and both drivers run them the same way."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from modelport import ModelportError, ServerError
 from modelport._classify import classify, facts_from_response
+from modelport._drive import aiterate, arun, iterate, run
 from modelport._http.mapping import ErrorContext
 from modelport._http.ops import (
     ItemOp,
@@ -104,18 +105,18 @@ EXPECTED = ["/one", ["Response", "ServerError"], 500]
 
 
 def test_the_sync_driver_runs_every_kind_of_step() -> None:
-    assert _sync().run(every_step()) == EXPECTED
+    assert run(every_step(), _sync()) == EXPECTED
 
 
 def test_the_async_driver_runs_every_kind_of_step() -> None:
-    assert asyncio.run(_async().run(every_step())) == EXPECTED
+    assert asyncio.run(arun(every_step(), _async())) == EXPECTED
 
 
 def test_an_item_operation_streams_until_its_decoder_says_done() -> None:
-    assert list(_sync().iterate(items())) == ["first", "a", "b", "END", "last"]
+    assert list(iterate(items(), _sync())) == ["first", "a", "b", "END", "last"]
 
     async def collect() -> list[str]:
-        return [item async for item in _async().iterate(items())]
+        return [item async for item in aiterate(items(), _async())]
 
     assert asyncio.run(collect()) == ["first", "a", "b", "END", "last"]
 
@@ -129,8 +130,44 @@ def test_an_item_step_in_an_operation_run_for_its_value_is_refused(
         return 1
 
     with pytest.raises(TypeError, match="use iterate"):
-        _sync().run(op())
+        run(op(), _sync())
+    with pytest.raises(TypeError, match="use iterate"):
+        asyncio.run(arun(op(), _async()))
 
 
 def test_sleep_of_nothing_yields_no_step() -> None:
     assert list(sleep(0)) == []
+
+
+def test_a_step_no_driver_knows_is_refused_by_both_drivers() -> None:
+    def op() -> Any:
+        yield "not a step"
+
+    with pytest.raises(TypeError, match="which no driver runs"):
+        run(op(), _sync())
+    with pytest.raises(TypeError, match="which no driver runs"):
+        asyncio.run(arun(op(), _async()))
+
+
+def test_a_request_step_outside_an_operation_is_refused() -> None:
+    """A flow has no transport of its own: its requests go inside its Call steps."""
+    with pytest.raises(TypeError, match="outside a provider's operation"):
+        run(send(Request("GET", "/one")))
+    with pytest.raises(TypeError, match="outside a provider's operation"):
+        asyncio.run(arun(send(Request("GET", "/one"))))
+
+
+def test_an_error_thrown_into_an_operation_may_be_caught_and_the_operation_goes_on() -> None:
+    def op() -> Op[list[object]]:
+        seen: list[object] = []
+        for path in ("/boom", "/one"):
+            try:
+                response = yield from send(Request("GET", path))
+            except ServerError as exc:
+                seen.append(exc.status_code)
+            else:
+                seen.append(response.json(CTX)["path"])
+        return seen
+
+    assert run(op(), _sync()) == [500, "/one"]
+    assert asyncio.run(arun(op(), _async())) == [500, "/one"]

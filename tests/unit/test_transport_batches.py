@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from modelport._classify import classify, facts_from_response
+from modelport._drive import arun, run
 from modelport._http.mapping import ErrorContext
 from modelport._http.ops import Op, Request, Response, gather
 from modelport._http.transport import AsyncTransport, SyncTransport
@@ -61,7 +62,7 @@ def test_a_large_sync_batch_runs_thirty_two_threads_at_a_time_and_answers_every_
         return httpx.Response(200, json={})
 
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
-        statuses = SyncTransport(client, BASE, CTX, **KWARGS).run(batch(40))
+        statuses = run(batch(40), SyncTransport(client, BASE, CTX, **KWARGS))
     assert statuses == [200] * 40
     assert gauge.most == 32
 
@@ -77,7 +78,7 @@ async def test_a_large_async_batch_runs_sixteen_at_a_time_and_answers_every_requ
         return httpx.Response(200, json={})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        statuses = await AsyncTransport(client, BASE, CTX, **KWARGS).run(batch(40))
+        statuses = await arun(batch(40), AsyncTransport(client, BASE, CTX, **KWARGS))
     assert statuses == [200] * 40
     assert gauge.most == 16
 
@@ -93,6 +94,6 @@ async def test_a_small_async_batch_is_sent_all_at_once() -> None:
         return httpx.Response(200, json={})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-        statuses = await AsyncTransport(client, BASE, CTX, **KWARGS).run(batch(5))
+        statuses = await arun(batch(5), AsyncTransport(client, BASE, CTX, **KWARGS))
     assert statuses == [200] * 5
     assert gauge.most == 5

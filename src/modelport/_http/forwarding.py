@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from dataclasses import replace
 from typing import TypeVar
 
-from .ops import Gather, Request, Stream
+from .ops import Gather, Request, Send, Stream
 
 __all__ = [
     "GATEWAY_HEADER",
@@ -106,22 +106,21 @@ class forwarding:  # a context manager used as a function: cheaper than a genera
 
 def _adding(step: S, before: Mapping[str, str], after: Mapping[str, str]) -> S:
     """``step`` with headers added to its request(s): ``before`` unless the request has
-    its own, ``after`` always.
+    its own, ``after`` always. The step itself is changed (the driver fills its result
+    in, where the operation reads it).
     """
 
     def add(request: Request) -> Request:
         return replace(request, headers={**before, **request.headers, **after})
 
-    if isinstance(step, Request):
-        return add(step)  # type: ignore[return-value]
-    if isinstance(step, Gather):
-        return Gather([add(r) for r in step.requests])  # type: ignore[return-value]
-    if isinstance(step, Stream):
-        return Stream(add(step.request), step.decoder)  # type: ignore[return-value]
+    if isinstance(step, (Send, Stream)):
+        step.request = add(step.request)
+    elif isinstance(step, Gather):
+        step.requests = [add(r) for r in step.requests]
     return step
 
 
-def with_chain(op: Generator[S, object, R], chain: str) -> Generator[S, object, R]:
+def with_chain(op: Generator[S, None, R], chain: str) -> Generator[S, None, R]:
     """``op`` with ``chain`` as the ``x-modelport-gateway`` header of every request
     it sends, and the forwarded headers (:func:`forwarding`) where the request has no
     header of that name (a client span's own ``traceparent`` stays).
@@ -130,27 +129,26 @@ def with_chain(op: Generator[S, object, R], chain: str) -> Generator[S, object, 
     return map_steps(op, lambda step: _adding(step, before, after))
 
 
-def with_headers(
-    op: Generator[S, object, R], headers: Mapping[str, str]
-) -> Generator[S, object, R]:
+def with_headers(op: Generator[S, None, R], headers: Mapping[str, str]) -> Generator[S, None, R]:
     """``op`` with ``headers`` on every request it sends."""
     return map_steps(op, lambda step: _adding(step, {}, headers))
 
 
 def map_steps(
-    op: Generator[S, object, R],
+    op: Generator[S, None, R],
     rewrite: Callable[[S], S],
     failed: Callable[[S, BaseException], object] | None = None,
-) -> Generator[S, object, R]:
-    """``op`` with each step it yields passed through ``rewrite``; results and errors go
-    back to ``op`` unchanged (``failed`` hears of each error raised at a step).
+) -> Generator[S, None, R]:
+    """``op`` with each step it yields passed through ``rewrite`` (which may change the
+    step, never replace it: the driver fills the result into the step ``op`` made);
+    errors go back to ``op`` unchanged (``failed`` hears of each error raised at a step).
     """
     try:
         step = next(op)
         while True:
             step = rewrite(step)
             try:
-                result = yield step
+                yield step
             except GeneratorExit:
                 raise
             except BaseException as exc:  # an error raised at the yield goes to ``op``
@@ -158,8 +156,9 @@ def map_steps(
                     failed(step, exc)
                 step = op.throw(exc)
             else:
-                step = op.send(result)
+                step = op.send(None)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        value: R = stop.value
+        return value
     finally:
         op.close()

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from ..errors import InvalidRequestError, ModelportError
 from .jsonio import parse_json, try_parse_json
@@ -52,6 +52,7 @@ __all__ = [
     "Outcome",
     "Request",
     "Response",
+    "Send",
     "Sleep",
     "Stream",
     "StreamDecoder",
@@ -73,7 +74,7 @@ class Request:
 
     method: str
     path: str
-    json: Any = None
+    json: object = None
     timeout: float | None = None
     """Read timeout override in seconds; ``None`` uses the transport's default."""
     model: str | None = None
@@ -98,7 +99,7 @@ class Response:
     content: bytes
     request: Request
 
-    def json(self, ctx: ErrorContext) -> Any:
+    def json(self, ctx: ErrorContext) -> object:
         """The body as JSON, or a :class:`ProtocolError` that names the server."""
         return parse_json(self.content, ctx, what=self.request.describe(), status=self.status)
 
@@ -136,9 +137,25 @@ class StreamDecoder(Protocol[I_co]):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+# The steps. Each is a small box: the driver does what it asks and puts the result in
+# the box (``Send.response``, ``Gather.outcomes``) before the operation resumes, so the
+# operation reads a typed field instead of receiving an untyped value at its ``yield``.
+
+
+@dataclass(slots=True)
+class Send:
+    """Send ``request``; the driver fills :attr:`response` (an error is raised at the yield)."""
+
+    request: Request
+    response: Response = field(init=False, repr=False)
+
+
+@dataclass(slots=True)
 class Gather:
+    """Send ``requests`` at once; the driver fills :attr:`outcomes`, in order."""
+
     requests: Sequence[Request]
+    outcomes: list[Outcome] = field(init=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +163,7 @@ class Sleep:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Stream(Generic[I_co]):
     request: Request
     decoder: StreamDecoder[I_co]
@@ -157,37 +174,41 @@ class Emit(Generic[I_co]):
     item: I_co
 
 
-Step = Request | Gather | Sleep
-"""What a plain operation yields."""
+Step = Send | Gather | Sleep
+"""What a plain operation yields: a closed set the drivers match on."""
 
-Op: TypeAlias = Generator[Step, object, T]
-"""An operation: yields steps, receives their results, returns ``T``."""
-ItemOp: TypeAlias = Generator[Step | Stream[I] | Emit[I], object, None]
+Op: TypeAlias = Generator[Step, None, T]
+"""An operation: yields steps (the driver fills each one's result), returns ``T``."""
+ItemOp: TypeAlias = Generator["Step | Stream[I] | Emit[I]", None, None]
 """An item operation: produces items of type ``I`` for the consumer."""
 
 
 def send(request: Request) -> Op[Response]:
     """Send one request; return its response (an error status is raised here)."""
-    return cast(Response, (yield request))
+    step = Send(request)
+    yield step
+    return step.response
 
 
 def gather(requests: Sequence[Request]) -> Op[list[Outcome]]:
     """Send several requests at once; return each one's response or error, in order."""
-    return cast("list[Outcome]", (yield Gather(requests)))
+    step = Gather(requests)
+    yield step
+    return step.outcomes
 
 
-def sleep(seconds: float) -> Op[None]:
+def sleep(seconds: float) -> Generator[Sleep, None, None]:
     """Wait ``seconds``."""
     if seconds > 0:
         yield Sleep(seconds)
 
 
-def stream(request: Request, decoder: StreamDecoder[I]) -> ItemOp[I]:
+def stream(request: Request, decoder: StreamDecoder[I]) -> Generator[Stream[I], None, None]:
     """Stream ``request`` through ``decoder``; every item goes to the consumer."""
     yield Stream(request, decoder)
 
 
-def emit(item: I) -> ItemOp[I]:
+def emit(item: I) -> Generator[Emit[I], None, None]:
     """Hand one item to the consumer."""
     yield Emit(item)
 

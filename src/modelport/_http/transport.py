@@ -1,12 +1,11 @@
-"""The I/O twins: the drivers of operations, and the only code that differs between
-sync and async.
+"""The I/O twins: how an operation's requests are sent, sync and async.
 
-Provider logic is written once, as *operations* (:mod:`modelport._http.ops`).
-:class:`SyncTransport` and :class:`AsyncTransport` run them with httpx: ``run(op)``
-for an operation that returns a value, ``iterate(op)`` for one that produces items.
-Each twin is a few lines of sending, iterating, sleeping and closing; what they
-share (building requests, reading bodies under their caps, reading a stream) is in
-:class:`_TransportBase` and the pure helpers below.
+Provider logic is written once, as *operations* (:mod:`modelport._http.ops`), run by
+the drivers (:mod:`modelport._drive`). For the request steps the drivers call
+:class:`SyncTransport` or :class:`AsyncTransport`: ``send`` (one request, its body
+read), ``send_all`` (a batch) and ``stream`` (a streamed body through a decoder).
+What the twins share (building requests, reading bodies under their caps, reading a
+stream) is in :class:`_TransportBase` and the pure helpers below.
 
 On an asyncio loop the async twin sends through modelport's own asyncio pool
 (:mod:`modelport._http.aiopool`) instead of httpx's stack, when it has one (see
@@ -20,8 +19,8 @@ import logging
 import re
 import sys
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,19 +30,7 @@ from . import aiopool
 from .caps import DEFAULT_CAPS, Body, Caps
 from .deadline import READ_DEADLINE
 from .mapping import ErrorContext, map_transport_error
-from .ops import (
-    Emit,
-    Gather,
-    ItemOp,
-    Op,
-    Outcome,
-    Request,
-    Response,
-    Sleep,
-    Stream,
-    StreamDecoder,
-    body_json,
-)
+from .ops import Outcome, Request, Response, StreamDecoder, body_json
 from .pool import AsyncPoolTransport, PoolTransport
 
 __all__ = ["AsyncTransport", "SyncTransport"]
@@ -80,6 +67,18 @@ to the client's own CPU cost: 7.6 round trips with 16 threads, 5.8 with 32, 5.4 
 OnError = Callable[[Response], ModelportError]
 """Turns an error answer (a 3xx, 4xx or 5xx with its body) into the error to raise."""
 
+if TYPE_CHECKING:
+    from typing_extensions import Required, Unpack
+
+    class Settings(TypedDict, total=False):
+        """A transport's settings, as each twin passes them on to the base."""
+
+        on_error: Required[OnError]
+        timeout: Required[float]
+        connect_timeout: Required[float]
+        caps: Caps
+        pooled: PoolTransport | AsyncPoolTransport | None
+
 
 class _TransportBase:
     """What both twins share: building httpx requests, reading bodies, mapping failures."""
@@ -111,15 +110,14 @@ class _TransportBase:
     def _build(self, request: Request, read: float | None) -> httpx.Request:
         # The client carries the common headers and the default timeout; only a
         # request's own headers and timeout are added here.
-        timeout: Any = httpx.USE_CLIENT_DEFAULT
-        if read is not None:
-            timeout = httpx.Timeout(read, connect=min(self.connect_timeout, read))
         return self.client.build_request(
             request.method,
             self.base_url + request.path,
             content=None if request.json is None else body_json(request.json),
             headers=request.headers or None,
-            timeout=timeout,
+            timeout=httpx.USE_CLIENT_DEFAULT
+            if read is None
+            else httpx.Timeout(read, connect=min(self.connect_timeout, read)),
         )
 
     def headers_changed(self) -> None:
@@ -211,16 +209,14 @@ def _stale_connection(exc: Exception) -> bool:
     return isinstance(exc, httpx.RemoteProtocolError) and "without sending a response" in str(exc)
 
 
-def _unexpected_step(step: object) -> TypeError:
-    return TypeError(f"an operation run for its value yielded {step!r}; use iterate()")
-
-
 class SyncTransport(_TransportBase):
     """Drives operations and streams with an :class:`httpx.Client`."""
 
     client: httpx.Client
 
-    def __init__(self, client: httpx.Client, base_url: str, ctx: ErrorContext, **kwargs: Any):
+    def __init__(
+        self, client: httpx.Client, base_url: str, ctx: ErrorContext, **kwargs: Unpack[Settings]
+    ):
         super().__init__(base_url, ctx, **kwargs)
         self.client = client
 
@@ -302,64 +298,13 @@ class SyncTransport(_TransportBase):
         except ModelportError as exc:
             return exc
 
-    def _send_all(self, requests: Sequence[Request]) -> list[Outcome]:
+    def send_all(self, requests: Sequence[Request]) -> list[Outcome]:
         if len(requests) <= 1:
             return [self._outcome(r) for r in requests]
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(requests))) as pool:
             return list(pool.map(self._outcome, requests))
-
-    def _step(self, step: object) -> tuple[object, ModelportError | None]:
-        """Do one step of an operation: its result, or the error to throw into it."""
-        if type(step) is Request:
-            try:
-                return self.send(step), None
-            except ModelportError as exc:
-                return None, exc
-        if type(step) is Gather:
-            return self._send_all(step.requests), None
-        if type(step) is Sleep:
-            pause(step.seconds)
-            return None, None
-        raise _unexpected_step(step)
-
-    def run(self, op: Op[T]) -> T:
-        """Run an operation to its result."""
-        value: object = None
-        error: ModelportError | None = None
-        try:
-            while True:
-                try:
-                    step = op.send(value) if error is None else op.throw(error)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-                value, error = self._step(step)
-        finally:
-            op.close()
-
-    def iterate(self, op: ItemOp[I]) -> Iterator[I]:
-        """Run an item operation, yielding its items as they come."""
-        value: object = None
-        error: ModelportError | None = None
-        try:
-            while True:
-                try:
-                    step = op.send(value) if error is None else op.throw(error)
-                except StopIteration:
-                    return
-                value = error = None
-                if type(step) is Emit:
-                    yield step.item
-                elif type(step) is Stream:
-                    try:
-                        yield from self.stream(step.request, step.decoder)
-                    except ModelportError as exc:
-                        error = exc
-                else:
-                    value, error = self._step(step)
-        finally:
-            op.close()
 
     def stream(self, request: Request, decoder: StreamDecoder[I]) -> Iterator[I]:
         """Send a streaming request and yield decoded items; closes the response on exit.
@@ -441,7 +386,13 @@ class AsyncTransport(_TransportBase):
 
     client: httpx.AsyncClient
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, ctx: ErrorContext, **kwargs: Any):
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        ctx: ErrorContext,
+        **kwargs: Unpack[Settings],
+    ):
         super().__init__(base_url, ctx, **kwargs)
         self.client = client
         self.fast: aiopool.AsyncioPool | None = None
@@ -624,7 +575,7 @@ class AsyncTransport(_TransportBase):
         except ModelportError as exc:
             return exc
 
-    async def _send_all(self, requests: Sequence[Request]) -> list[Outcome]:
+    async def send_all(self, requests: Sequence[Request]) -> list[Outcome]:
         import asyncio
 
         if len(requests) <= MAX_IN_FLIGHT:
@@ -636,61 +587,6 @@ class AsyncTransport(_TransportBase):
                 return await self._outcome(request)
 
         return list(await asyncio.gather(*(gated(r) for r in requests)))
-
-    async def _step(self, step: object) -> tuple[object, ModelportError | None]:
-        """Do one step of an operation: its result, or the error to throw into it."""
-        if type(step) is Request:
-            try:
-                return await self.send(step), None
-            except ModelportError as exc:
-                return None, exc
-        if type(step) is Gather:
-            return await self._send_all(step.requests), None
-        if type(step) is Sleep:
-            await apause(step.seconds)
-            return None, None
-        raise _unexpected_step(step)
-
-    async def run(self, op: Op[T]) -> T:
-        """Run an operation to its result."""
-        value: object = None
-        error: ModelportError | None = None
-        try:
-            while True:
-                try:
-                    step = op.send(value) if error is None else op.throw(error)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-                value, error = await self._step(step)
-        finally:
-            op.close()
-
-    async def iterate(self, op: ItemOp[I]) -> AsyncIterator[I]:
-        """Run an item operation, yielding its items as they come."""
-        value: object = None
-        error: ModelportError | None = None
-        try:
-            while True:
-                try:
-                    step = op.send(value) if error is None else op.throw(error)
-                except StopIteration:
-                    return
-                value = error = None
-                if type(step) is Emit:
-                    yield step.item
-                elif type(step) is Stream:
-                    items = self.stream(step.request, step.decoder)
-                    try:
-                        async for item in items:
-                            yield item
-                    except ModelportError as exc:
-                        error = exc
-                    finally:
-                        await items.aclose()
-                else:
-                    value, error = await self._step(step)
-        finally:
-            op.close()
 
     async def stream(self, request: Request, decoder: StreamDecoder[I]) -> AsyncGenerator[I, None]:
         """Send a streaming request and yield decoded items; closes the response on exit

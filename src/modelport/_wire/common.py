@@ -13,7 +13,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict, cast
+from typing import Any, Literal, TypedDict, TypeGuard
 
 from .._http.jsonio import BadJSON, loads
 from .._http.settings import MAX_SECONDS
@@ -94,7 +94,7 @@ class ChatOptions(CompleteOptions, total=False):
     """Tools the model may call: OpenAI-style dicts, or Python functions."""
     tool_choice: str | Mapping[str, Any]
     """``"auto"``, ``"none"``, ``"required"`` or a tool name."""
-    response_format: Any
+    response_format: Mapping[str, Any] | Literal["json"] | type[object]
     """A JSON schema dict, ``"json"``, or a class with ``model_json_schema()``."""
     think: bool | str
     """Reasoning on/off, or a level ``"low"``/``"medium"``/``"high"``."""
@@ -524,12 +524,18 @@ def normalize_message(message: Message | Mapping[str, Any], index: int = 0) -> M
     if role not in _ROLES:
         raise InvalidRequestError(_role_error(message["role"], index))
     content = message.get("content")
-    raw_images: Any = message.get("images") or ()
+    raw_images: object = message.get("images") or ()
     if isinstance(raw_images, (str, bytes, bytearray, os.PathLike)) or not isinstance(
         raw_images, Iterable
     ):
         raw_images = (raw_images,)  # one image, not a sequence of characters
-    images: list[ImageInput] = list(raw_images)
+    images = list(raw_images)
+    if not _images(images):
+        bad = next(i for i in images if not isinstance(i, _IMAGE_TYPES))
+        raise InvalidRequestError(
+            f"Message {index}: images must be bytes, file paths or strings, "
+            f"not {type(bad).__name__}."
+        )
     if content is None:
         text = ""
     elif isinstance(content, str):
@@ -592,7 +598,14 @@ def _from_content_parts(parts: Sequence[Any], index: int) -> tuple[str, list[Ima
     return "\n".join(texts), images
 
 
-def _tool_call_from_dict(data: Any, index: int) -> ToolCall:
+_IMAGE_TYPES = (str, bytes, bytearray, os.PathLike)
+
+
+def _images(items: list[object]) -> TypeGuard[list[ImageInput]]:
+    return all(isinstance(item, _IMAGE_TYPES) for item in items)
+
+
+def _tool_call_from_dict(data: object, index: int) -> ToolCall:
     if isinstance(data, ToolCall):
         return data
     if not isinstance(data, Mapping):
@@ -676,6 +689,21 @@ def _is_token(item: object) -> bool:
     return isinstance(item, int) and not isinstance(item, bool)
 
 
+def _strings(items: list[object]) -> TypeGuard[list[str]]:
+    return all(isinstance(item, str) for item in items)
+
+
+def _tokens(items: Sequence[object]) -> TypeGuard[Sequence[int]]:
+    return all(_is_token(item) for item in items)
+
+
+def _token_lists(items: list[object]) -> TypeGuard[list[Sequence[int]]]:
+    return all(
+        isinstance(item, Sequence) and not isinstance(item, str) and item and _tokens(item)
+        for item in items
+    )
+
+
 def normalize_inputs(input: EmbedInput) -> EmbedInputs:
     """Embedding inputs as a non-empty list of strings, or token ids passed on as given
     (one list of ints, or a list of non-empty lists of ints).
@@ -689,26 +717,20 @@ def normalize_inputs(input: EmbedInput) -> EmbedInputs:
         if isinstance(input, Sequence):
             raise InvalidRequestError("input is empty; pass at least one string to embed.")
         raise InvalidRequestError("input must be a string or a list of strings.")
-    items = list(input)
-    if all(isinstance(item, str) for item in items):
-        return cast("list[str]", items)
-    if all(_is_token(item) for item in items):
-        return cast("list[int]", items)
-    if all(
-        isinstance(item, Sequence)
-        and not isinstance(item, str)
-        and item
-        and all(_is_token(t) for t in item)
-        for item in items
-    ):
-        return [list(cast("Sequence[int]", item)) for item in items]
+    items: list[object] = list(input)
+    if _strings(items):
+        return items
+    if _tokens(items):
+        return list(items)
+    if _token_lists(items):
+        return [list(item) for item in items]
     raise InvalidRequestError(
         "input must be a string, a list of strings, or token ids (a list of ints, or a "
         "list of non-empty lists of ints)."
     )
 
 
-def is_text(inputs: EmbedInputs) -> bool:
+def is_text(inputs: EmbedInputs) -> TypeGuard[list[str]]:
     """Whether ``inputs`` are strings (not token ids)."""
     return isinstance(inputs[0], str)
 

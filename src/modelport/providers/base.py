@@ -26,13 +26,22 @@ kind's own rows) first, then the generic rows.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
 
 import httpx
 
 from .._classify import Rules, classify, facts_from_data, facts_from_response
+from .._drive import aiterate, arun, iterate, run
 from .._http.caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES, Caps
 from .._http.decoders import DEFAULT_MAX_LINE_BYTES
 from .._http.forwarding import current_chain, with_chain
@@ -276,7 +285,7 @@ class Provider:
         )
         return classify(facts, self.ctx, self.rules)
 
-    def _body(self, response: Response) -> Any:
+    def _body(self, response: Response) -> object:
         """The answer's JSON; an ``error`` inside a successful answer (LM Studio sends
         them with HTTP 200) is raised as the error it describes.
         """
@@ -407,24 +416,24 @@ class Provider:
     def _run(self, op: Op[T]) -> T:
         """Run one of this provider's operations (sync)."""
         chain = current_chain()
-        return self._io.run(op if chain is None else with_chain(op, chain))
+        return run(op if chain is None else with_chain(op, chain), self._io)
 
     async def _arun(self, op: Op[T]) -> T:
         """Run one of this provider's operations (async)."""
         chain = current_chain()
-        return await self._aio.run(op if chain is None else with_chain(op, chain))
+        return await arun(op if chain is None else with_chain(op, chain), self._aio)
 
-    def _iterate(self, op: ItemOp[I]) -> Iterator[I]:
+    def _iterate(self, op: ItemOp[I]) -> Generator[I, None, None]:
         """Run one of this provider's item operations, yielding its items (sync)."""
         chain = current_chain()
-        return self._io.iterate(op if chain is None else with_chain(op, chain))
+        return iterate(op if chain is None else with_chain(op, chain), self._io)
 
-    def _aiterate(self, op: ItemOp[I]) -> AsyncIterator[I]:
+    def _aiterate(self, op: ItemOp[I]) -> AsyncGenerator[I, None]:
         """Run one of this provider's item operations, yielding its items (async; the
         consumer closes it, as :class:`~modelport.AsyncChatStream` does).
         """
         chain = current_chain()
-        return self._aio.iterate(op if chain is None else with_chain(op, chain))
+        return aiterate(op if chain is None else with_chain(op, chain), self._aio)
 
     # ------------------------------------------------------------------ operations (override)
 
@@ -527,7 +536,7 @@ class Provider:
     def _text_only(self, inputs: EmbedInputs) -> list[str]:
         """``inputs`` as strings, for a server whose embeddings take text only."""
         if is_text(inputs):
-            return cast("list[str]", inputs)
+            return inputs
         raise self._unsupported(
             "token ids as embedding input (it embeds text only)",
             hint="Send the text instead. LangChain's OpenAIEmbeddings sends token ids by "

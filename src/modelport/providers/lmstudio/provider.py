@@ -298,8 +298,10 @@ class LMStudioProvider(OpenAICompatibleProvider):
         self._mark(req.model, True)
         return reply
 
-    def _with_stats(self, reply: ChatResponse, data: Mapping[str, Any]) -> ChatResponse:
+    def _with_stats(self, reply: ChatResponse, data: object) -> ChatResponse:
         """Fill timings (and a missing finish reason) from REST v0's ``stats``."""
+        if not isinstance(data, Mapping):  # _reply has refused it already
+            return reply
         stats = data.get("stats")
         context = opt_pos_int(field_of(data.get("model_info"), "context_length"))
         if context:
