@@ -1,0 +1,38 @@
+"""A client flow's type, and the locks flows take (one for sync, one for async callers)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
+    from typing import TypeAlias
+
+__all__ = ["Flow", "LockBox"]
+
+T = TypeVar("T")
+
+Flow: TypeAlias = Generator[Any, object, T]
+"""A client flow: yields steps (provider operations to run, sleeps, ...) to the
+client's driver, receives their results, returns ``T``."""
+
+
+class LockBox:
+    """A lock for sync callers and one for async callers (one per event loop)."""
+
+    __slots__ = ("_async", "_loop", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._async: asyncio.Lock | None = None
+        self._loop: object = None
+
+    def alock(self) -> asyncio.Lock:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._loop is not loop:
+            self._async, self._loop = asyncio.Lock(), loop
+        return self._async
