@@ -421,7 +421,7 @@ class ClientCore:
         if down:
             provider = self._provider("openai", candidate.address, name)
             state = self._add(provider, service=service)
-            self.router.record_unreachable(state, service.error)
+            self.router.health.record_unreachable(state, service.error)
         else:
             provider = self._provider(service.kind, candidate.address, name)
             self._add(provider, service=replace(service, name=provider.name))
@@ -492,10 +492,10 @@ class ClientCore:
         not asked, unless ``force``: every other candidate is cooling down too.
         """
         router = self.router
-        if not force and not router.usable(state):
-            raise router.unavailable_error(state)
+        if not force and not router.health.usable(state):
+            raise router.health.unavailable_error(state)
         if not refresh:
-            cached = router.cached_models(state)
+            cached = router.lists.cached(state)
             if cached is not None:
                 return cached
         seen_at = state.models_at
@@ -506,15 +506,16 @@ class ClientCore:
         waited for the lock (concurrent callers share one refresh).
         """
         router = self.router
-        shared = router.after_wait(state, refresh, seen_at)
+        shared = router.lists.after_wait(state, refresh, seen_at)
         if shared is not None:
             return shared
         try:
             models = yield from call(state.provider, state.provider._op_models(refresh))
         except ModelportError as exc:
-            router.record_failure(state, exc)
+            router.health.record_failure(state, exc)
             raise
-        router.listed(state, models)
+        router.health.record_probe(state)  # a listing answered: it is reachable
+        router.lists.listed(state, models)
         if self._gate is not None:
             loaded = {m.name: m.loaded for m in models}
             self._gate.learn(state.name, state.provider._server_hints(), loaded)
@@ -534,7 +535,7 @@ class ClientCore:
         models = [m for r in results if not isinstance(r, ModelportError) for m in r]
         if self.config is not None:  # exact aliases after the models (globs are patterns)
             for alias in self.config.alias_entries():
-                info = self.router.alias_model(alias.name, alias.targets)
+                info = self.router.names.alias_model(alias.name, alias.targets)
                 if info is not None:
                     models.append(info)
         return models
@@ -556,16 +557,16 @@ class ClientCore:
     def _alias_targets(self, alias: str, ids: tuple[str, ...]) -> Flow[list[Target]]:
         """The replicas an alias reaches across services, best first (one replica set)."""
         router = self.router
-        pool = list(dict.fromkeys(s for model in ids for s in router.pool(model)[0]))
-        force = not any(router.usable(s) for s in pool)
+        pool = list(dict.fromkeys(s for model in ids for s in router.names.pool(model)[0]))
+        force = not any(router.health.usable(s) for s in pool)
         results = yield from self._list_all(pool, refresh=False, force=force)
-        found = router.replicas(ids)
+        found = router.names.replicas(ids)
         if not found:
             errors = [r for r in results if isinstance(r, ModelportError)]
             if errors and len(errors) == len(results):
                 raise self._all_failed(errors, f"No service could be asked for {alias!r}")
-            raise router.alias_not_found(alias, ids)
-        return router.ranked(found)
+            raise router.names.alias_not_found(alias, ids)
+        return router.names.ranked(found)
 
     def _targets(self, model: str, *, require_listed: bool = False) -> Flow[list[Target]]:
         model = require_model(model)
@@ -575,10 +576,10 @@ class ClientCore:
             return (yield from self._alias_targets(model, ids))
         router = self.router
         results: list[list[ModelInfo] | ModelportError] = []
-        pool, _ = router.pool(model)
+        pool, _ = router.names.pool(model)
         if require_listed or len(pool) > 1:  # one service is asked without its list
             # When every candidate is cooling down, all are asked, as failover tries them.
-            force = not any(router.usable(s) for s in pool)
+            force = not any(router.health.usable(s) for s in pool)
             results = yield from self._list_all(pool, refresh=False, force=force)
         elif self._gate is not None and pool and pool[0].name not in self._asked:
             # The scheduler needs what the server says about its capacity: list it once.
@@ -588,7 +589,7 @@ class ClientCore:
             except ModelportError:
                 pass  # the request itself will meet (and report) what is wrong
         try:
-            return router.targets(model, require_listed=require_listed)
+            return router.names.targets(model, require_listed=require_listed)
         except ModelNotFoundError:
             errors = [r for r in results if isinstance(r, ModelportError)]
             if errors and len(errors) == len(results):  # nothing could be asked
@@ -622,7 +623,7 @@ class ClientCore:
             return (yield from call(target.state.provider, op(target.state.provider, target.model)))
 
         def run(order: list[Target]) -> Flow[tuple[Target, T]]:
-            return (yield from self.router.failover(order, attempt))
+            return (yield from self.router.failover.run(order, attempt))
 
         if scheduled:
             _, result = yield from self._scheduled(targets, run)
@@ -697,7 +698,7 @@ class ClientCore:
                 except ModelportError:
                     pass  # already gone, or the server cannot say: nothing to do
         finally:
-            self.router.stale(state)
+            self.router.lists.stale(state)
 
     def _schedule_snapshot(self) -> ScheduleView | None:
         """What the scheduler holds now, read-only (``None``: this client schedules
@@ -754,12 +755,12 @@ class ClientCore:
 
     def _health(self, state: ServiceState) -> Flow[None]:
         service = yield from call(state.provider, state.provider._op_health_safe())
-        self.router.record_health(state, replace(service, name=state.name))
+        self.router.health.record_health(state, replace(service, name=state.name))
         if service.status is ServiceStatus.UNAVAILABLE:
             error = ServiceUnavailableError(service.error or "unavailable")
-            self.router.record_failure(state, error)
+            self.router.health.record_failure(state, error)
         else:
-            self.router.record_probe(state)
+            self.router.health.record_probe(state)
 
     def _model_info(self, model: str) -> Flow[ModelInfo]:
         targets = yield from self._targets(model, require_listed=True)
@@ -767,7 +768,7 @@ class ClientCore:
         ids = self._aliased(model)
         if ids is None:
             return info
-        replicas = self.router.replicas(ids)  # in the alias's order
+        replicas = self.router.names.replicas(ids)  # in the alias's order
         return replace(info, id=model, name=model, alias_of=tuple(map(replica_id, replicas)))
 
     @traced("chat")
@@ -781,7 +782,7 @@ class ClientCore:
             return (yield from call(provider, provider._op_chat(_for(req, target.model))))
 
         def run(order: list[Target]) -> Flow[tuple[Target, ChatResponse]]:
-            return (yield from self.router.failover(order, attempt))
+            return (yield from self.router.failover.run(order, attempt))
 
         target, response = yield from self._scheduled(targets, run)
         warnings = capability_warnings(target, needs)
@@ -851,17 +852,17 @@ class ClientCore:
                 )
             return opened
 
-        target, opened = yield from router.failover(targets, attempt, keep=True)
+        target, opened = yield from router.failover.run(targets, attempt, keep=True)
         if chosen is not None:
             chosen(target)
         try:
             yield from emit(opened.first[0])
             yield Pipe(opened.items)
         except StreamError as exc:  # too late to fail over, but it counts against health
-            router.record_failure(target.state, exc)
+            router.health.record_failure(target.state, exc)
             raise
         finally:
-            router.release(target.state, target.model)
+            router.in_flight.release(target.state, target.model)
 
     def _count_tokens(self, req: ChatRequest) -> Flow[TokenCount]:
         targets = yield from self._targets(req.model)
@@ -891,12 +892,12 @@ class ClientCore:
         targets = yield from self._targets(model)
         target = targets[0]
         yield from self._on_best([target], op)
-        self.router.stale(target.state)  # what is loaded changed: ask again next time
+        self.router.lists.stale(target.state)  # what is loaded changed: ask again next time
 
     def _pull(self, model: str) -> Flow[None]:
         model = require_model(model)
         yield from self._ensure()
-        pool, name = self.router.pool(model)
+        pool, name = self.router.names.pool(model)
         state = next((s for s in pool if s.provider.can_pull), pool[0])
         opened = yield from open_items(state.provider, state.provider._op_pull(name))
         if opened.first:

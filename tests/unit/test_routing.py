@@ -380,7 +380,7 @@ def test_when_every_cooling_replica_fails_the_error_counts_what_was_tried() -> N
     client.router.clock = lambda: now[0]
     client.models()  # lists cached while both are up
     for state in client.router.states:
-        client.router.record_failure(state, ServiceUnavailableError("down"))
+        client.router.health.record_failure(state, ServiceUnavailableError("down"))
     order: list[str] = []
     a.chat_script = [_recording(order, "a", refused)]
     b.chat_script = [_recording(order, "b", refused)]
@@ -400,7 +400,7 @@ def test_when_every_replica_is_cooling_down_their_lists_are_asked_for_too() -> N
     now = [0.0]
     client.router.clock = lambda: now[0]
     for state in client.router.states:
-        client.router.record_failure(state, ServiceUnavailableError("down"))
+        client.router.health.record_failure(state, ServiceUnavailableError("down"))
     now[0] = 1.0
     assert client.chat("m", "hi").text == "from a"
     assert (a.listings, b.listings) == (1, 1)
