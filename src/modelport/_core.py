@@ -30,7 +30,7 @@ from ._router import (
     prefer_capable,
     replica_id,
 )
-from ._settings import ClientSettings, read_timeout
+from ._settings import ClientOptions, ClientSettings, read_timeout
 from ._trace import traced
 from ._waits import note_wait
 from ._wire.common import ChatRequest, CompletionRequest, EmbedInputs, RerankRequest, require_model
@@ -73,10 +73,13 @@ from .types import (
 if TYPE_CHECKING:
     from typing import TypeAlias
 
+    from typing_extensions import Unpack
+
     from ._schedule import LimitsSource
     from ._schedule import Target as Slot
     from ._schedule.gate import Action, Gate, ScheduleView, ServiceView
     from .config import Config, ServiceConfig
+    from .types import ProviderKind
 
 __all__ = ["ClientCore", "ConfigInput", "ServiceSpec"]
 
@@ -300,7 +303,9 @@ class ClientCore:
 
     @classmethod
     def from_config(
-        cls: type[CoreT], path: str | os.PathLike[str] | None = None, **options: Any
+        cls: type[CoreT],
+        path: str | os.PathLike[str] | None = None,
+        **options: Unpack[ClientOptions],
     ) -> CoreT:
         """A client configured by a file, found as the CLI finds it: ``path``, else
         ``MODELPORT_CONFIG``, ``./modelport.toml``, then the user's configuration folder
@@ -365,7 +370,7 @@ class ClientCore:
 
     # ------------------------------------------------------------------ services
 
-    def _provider(self, kind: Any, url: str, name: str) -> Provider:
+    def _provider(self, kind: ProviderKind, url: str, name: str) -> Provider:
         name = self._unique_name(name)
         return make_provider(
             kind,
@@ -400,14 +405,14 @@ class ClientCore:
             n += 1
         return f"{name}-{n}"
 
-    def _add(self, provider: Provider, **fields: Any) -> ServiceState:
+    def _add(self, provider: Provider, service: Service | None = None) -> ServiceState:
         if any(s.name == provider.name for s in self.router.states):
             raise ConfigurationError(
                 f"Two services are named {provider.name!r}; give one a name (name=URL)."
             )
         if self.gateway_id is not None:
             provider._set_header(GATEWAY_HEADER, self.gateway_id)
-        state = ServiceState(provider, **fields)
+        state = ServiceState(provider, service=service)
         self.router.states.append(state)
         return state
 

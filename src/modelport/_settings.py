@@ -28,7 +28,7 @@ from ._http.settings import check_bytes, check_seconds
 from .errors import ConfigurationError
 from .providers.base import DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_EVENT_BYTES, DEFAULT_TIMEOUT
 
-__all__ = ["Caps", "ClientSettings", "read_timeout"]
+__all__ = ["Caps", "ClientOptions", "ClientSettings", "read_timeout"]
 
 
 def read_timeout(given: float | None, default: float = DEFAULT_TIMEOUT) -> float:
@@ -56,6 +56,27 @@ class Caps(TypedDict):
     max_body_bytes: int
     max_error_bytes: int
     max_event_bytes: int
+
+
+class ClientOptions(TypedDict, total=False):
+    """A client's keyword arguments besides ``services`` and ``config``
+    (for :meth:`~modelport.Client.from_config`).
+    """
+
+    timeout: float | None
+    connect_timeout: float
+    max_retries: int
+    discovery_timeout: float | None
+    models_ttl: float
+    cooldown: float
+    failure_threshold: int
+    retry_policy: RetryPolicy | None
+    deadline: float | None
+    max_body_bytes: int
+    max_error_bytes: int
+    max_event_bytes: int
+    api_keys: Mapping[str, str] | None
+    gateway_id: str | None
 
 
 def _non_negative_int(name: str, value: object) -> int:

@@ -192,7 +192,7 @@ def _tool_from_function(func: Callable[..., Any]) -> Mapping[str, Any]:
     }
 
 
-def _annotation_schema(annotation: Any) -> dict[str, Any]:
+def _annotation_schema(annotation: object) -> dict[str, Any]:
     if annotation in _JSON_TYPES:
         return {"type": _JSON_TYPES[annotation]}
     origin = get_origin(annotation)

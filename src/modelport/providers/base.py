@@ -123,6 +123,16 @@ METRICS_TIMEOUT = 5.0
 DEFAULT_MAX_EVENT_BYTES = DEFAULT_MAX_LINE_BYTES  # the stream decoders' own bound
 
 
+class ServiceFields(TypedDict, total=False):
+    """What a provider says of its service besides its name, kind and URL."""
+
+    status: ServiceStatus
+    version: str | None
+    latency_ms: float | None
+    model_count: int | None
+    error: str | None
+
+
 class ProviderOptions(TypedDict, total=False):
     """The keyword arguments every provider takes (see :class:`Provider`)."""
 
@@ -566,7 +576,7 @@ class Provider:
     def _model_id(self, name: str) -> str:
         return f"{self.name}/{name}"
 
-    def _service(self, **fields: Any) -> Service:
+    def _service(self, **fields: Unpack[ServiceFields]) -> Service:
         return Service(name=self.name, kind=self.kind, base_url=self.base_url, **fields)
 
     def _op_health_safe(self) -> Op[Service]:
