@@ -121,7 +121,26 @@ def _drive(
                     case Send():
                         step.response = _sync_io(io, step).send(step.request)
                     case Stream() if streaming:
-                        yield from _sync_io(io, step).stream(step.request, step.decoder)
+                        reading = _sync_io(io, step).open_stream(step.request, step.decoder)
+                        try:
+                            chunks = reading.chunks
+                            if not isinstance(chunks, Iterator):
+                                raise _refused(step)
+                            for data in chunks:
+                                decoded = reading.decoder.feed(data)
+                                yield from decoded
+                                if reading.after(decoded):
+                                    break
+                            else:
+                                yield from reading.decoder.finish()
+                                reading.finished()
+                        except Exception as exc:
+                            failure = reading.failed(exc)
+                            if failure is exc:
+                                raise
+                            raise failure from exc
+                        finally:
+                            reading.close()
                     case Emit() if streaming:
                         yield step.item
                     case Call():
@@ -240,12 +259,28 @@ async def _adrive(
                     case Send():
                         step.response = await _async_io(io, step).send(step.request)
                     case Stream() if streaming:
-                        items = _async_io(io, step).stream(step.request, step.decoder)
+                        reading = await _async_io(io, step).open_stream(step.request, step.decoder)
                         try:
-                            async for item in items:
-                                yield item
+                            chunks = reading.chunks
+                            if not isinstance(chunks, AsyncIterator):
+                                raise _refused(step)
+                            async for data in chunks:
+                                decoded = reading.decoder.feed(data)
+                                for item in decoded:
+                                    yield item
+                                if reading.after(decoded):
+                                    break
+                            else:
+                                for item in reading.decoder.finish():
+                                    yield item
+                                reading.finished()
+                        except Exception as exc:
+                            failure = reading.failed(exc)
+                            if failure is exc:
+                                raise
+                            raise failure from exc
                         finally:
-                            await items.aclose()
+                            await reading.aclose()
                     case Emit() if streaming:
                         yield step.item
                     case Call():

@@ -1,16 +1,19 @@
 """Operations: protocol logic written once, run by a sync or an async driver.
 
-An *operation* is a generator that yields *steps* and receives each step's result.
-It never does I/O itself, so one body serves :class:`~modelport.Client` and
-:class:`~modelport.AsyncClient` alike. Write steps with the typed helpers and
-``yield from``; each reads as one line and gives mypy the result's type::
+An *operation* is a generator that yields *steps* (:class:`Send`, :class:`Gather`,
+:class:`Sleep`, :class:`Stream`, :class:`Emit`: a closed set) to a driver
+(:mod:`modelport._drive`), which does each one and puts its result in the step before
+it resumes the operation. It never does I/O itself, so one body serves
+:class:`~modelport.Client` and :class:`~modelport.AsyncClient` alike. Write steps with
+the typed helpers and ``yield from``; each reads as one line and gives mypy the
+result's type::
 
     def _op_chat(self, req: ChatRequest) -> Op[ChatResponse]:
         response = yield from send(self._chat_request(req, stream=False))
         return parse_chat(response.json(self.ctx), self.ctx, model=req.model)
 
 ===================================  =====================================================
-step                                 what the driver does, and what the ``yield`` returns
+step                                 what the driver does, and what the helper returns
 ===================================  =====================================================
 ``send(request)``                    sends one request; returns the :class:`Response`. An
                                      error status is raised *at the yield* as the mapped
@@ -25,8 +28,8 @@ step                                 what the driver does, and what the ``yield`
 ``emit(item)``                       (item operations only) hands one item to the consumer.
 ===================================  =====================================================
 
-An :data:`Op` returns a value (``driver.run(op)``); an :data:`ItemOp` produces items
-(``driver.iterate(op)``: pulls, chat streams) and may use every step.
+An :data:`Op` returns a value (``run(op, transport)``); an :data:`ItemOp` produces
+items (``iterate(op, transport)``: pulls, chat streams) and may use every step.
 """
 
 from __future__ import annotations

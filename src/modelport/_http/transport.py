@@ -19,8 +19,8 @@ import logging
 import re
 import sys
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -209,6 +209,91 @@ def _stale_connection(exc: Exception) -> bool:
     return isinstance(exc, httpx.RemoteProtocolError) and "without sending a response" in str(exc)
 
 
+class Reading(Generic[I]):
+    """A streamed answer being read, by the driver (:mod:`modelport._drive`).
+
+    The driver runs the loop, so that no frame of ours sits between it and the read::
+
+        for data in reading.chunks:          # async for, in the async driver
+            items = reading.decoder.feed(data)
+            ...hand each item on...
+            if reading.after(items):         # the stream's own end
+                break
+        else:
+            ...hand on reading.decoder.finish(), then reading.finished()
+
+    with :meth:`failed` for what the loop raises, and :meth:`close` (or :meth:`aclose`)
+    at its end, however it ends. Reading stops at the stream's own end
+    (``decoder.done``). A stream that sends bytes but no item (comments, keep-alives)
+    for longer than the read timeout times out; so does one that sends nothing at all.
+    """
+
+    __slots__ = (
+        "_idle_since",
+        "_patience",
+        "_transport",
+        "chunks",
+        "decoder",
+        "request",
+        "response",
+    )
+
+    def __init__(
+        self,
+        transport: SyncTransport | AsyncTransport,
+        request: Request,
+        decoder: StreamDecoder[I],
+        response: httpx.Response | aiopool.Response,
+        chunks: Iterator[bytes] | AsyncIterator[bytes],
+    ) -> None:
+        self._transport = transport
+        self.request = request
+        self.decoder = decoder
+        self.response = response
+        self.chunks = chunks
+        """The body's bytes as they arrive: an iterator (sync) or async iterator."""
+        self._patience = request.timeout if request.timeout is not None else transport.timeout
+        self._idle_since: float | None = None
+
+    def after(self, items: Sequence[I]) -> bool:
+        """After a piece's ``items`` are handed on: raise what the decoder found wrong;
+        whether the stream has ended; a timeout once only keep-alives came too long.
+        """
+        decoder = self.decoder
+        if items:
+            self._idle_since = None
+        if decoder.error is not None:
+            raise decoder.error
+        if decoder.done:
+            return True
+        if not items:
+            self._idle_since = self._transport._idle(
+                self.request, decoder, self._idle_since, self._patience
+            )
+        return False
+
+    def finished(self) -> None:
+        """After the body's end and ``decoder.finish()``'s items: raise what it found."""
+        if self.decoder.error is not None:
+            raise self.decoder.error
+
+    def failed(self, exc: Exception) -> Exception:
+        """What to raise for ``exc``, raised while reading: a broken connection becomes
+        the decoder's word for a stream cut part-way; anything else stays as it is.
+        """
+        if isinstance(exc, httpx.HTTPError):
+            return self.decoder.interrupted(self._transport.transport_error(exc, self.request))
+        return exc
+
+    def close(self) -> None:
+        response = self.response
+        if isinstance(response, httpx.Response):
+            response.close()
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
 class SyncTransport(_TransportBase):
     """Drives operations and streams with an :class:`httpx.Client`."""
 
@@ -306,38 +391,17 @@ class SyncTransport(_TransportBase):
         with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(requests))) as pool:
             return list(pool.map(self._outcome, requests))
 
-    def stream(self, request: Request, decoder: StreamDecoder[I]) -> Iterator[I]:
-        """Send a streaming request and yield decoded items; closes the response on exit.
-
-        Reading stops at the stream's own end (``decoder.done``). A stream that sends
-        bytes but no item (comments, keep-alives) for longer than the read timeout
-        times out; so does one that sends nothing at all.
+    def open_stream(self, request: Request, decoder: StreamDecoder[I]) -> Reading[I]:
+        """Send a streaming request; its answer's body, to be read by the driver (see
+        :class:`Reading`). An error status is raised here, its response closed.
         """
         response = self._open(request, request.timeout)
-        try:
-            if response.status_code >= 300:
-                raise self._error(response, request)
-            patience = request.timeout if request.timeout is not None else self.timeout
-            idle_since: float | None = None
+        if response.status_code >= 300:
             try:
-                for data in response.iter_bytes():
-                    items = decoder.feed(data)
-                    if items:
-                        yield from items
-                        idle_since = None
-                    if decoder.error is not None:
-                        raise decoder.error
-                    if decoder.done:
-                        return
-                    if not items:
-                        idle_since = self._idle(request, decoder, idle_since, patience)
-            except httpx.HTTPError as exc:
-                raise decoder.interrupted(self.transport_error(exc, request)) from exc
-            yield from decoder.finish()
-            if decoder.error is not None:
-                raise decoder.error
-        finally:
-            response.close()
+                raise self._error(response, request)
+            finally:
+                response.close()
+        return Reading(self, request, decoder, response, response.iter_bytes())
 
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -588,34 +652,14 @@ class AsyncTransport(_TransportBase):
 
         return list(await asyncio.gather(*(gated(r) for r in requests)))
 
-    async def stream(self, request: Request, decoder: StreamDecoder[I]) -> AsyncGenerator[I, None]:
-        """Send a streaming request and yield decoded items; closes the response on exit
-        (see :meth:`SyncTransport.stream`).
+    async def open_stream(self, request: Request, decoder: StreamDecoder[I]) -> Reading[I]:
+        """Send a streaming request; its answer's body, to be read by the driver (see
+        :class:`Reading` and :meth:`SyncTransport.open_stream`).
         """
         response = await self._open(request, request.timeout)
-        try:
-            if response.status_code >= 300:
-                raise await self._error(response, request)
-            patience = request.timeout if request.timeout is not None else self.timeout
-            idle_since: float | None = None
+        if response.status_code >= 300:
             try:
-                async for data in response.aiter_bytes():
-                    items = decoder.feed(data)
-                    for item in items:
-                        yield item
-                    if items:
-                        idle_since = None
-                    if decoder.error is not None:
-                        raise decoder.error
-                    if decoder.done:
-                        return
-                    if not items:
-                        idle_since = self._idle(request, decoder, idle_since, patience)
-            except httpx.HTTPError as exc:
-                raise decoder.interrupted(self.transport_error(exc, request)) from exc
-            for item in decoder.finish():
-                yield item
-            if decoder.error is not None:
-                raise decoder.error
-        finally:
-            await response.aclose()
+                raise await self._error(response, request)
+            finally:
+                await response.aclose()
+        return Reading(self, request, decoder, response, response.aiter_bytes())
