@@ -365,13 +365,11 @@ def _url(value: object) -> str:
 
 
 def _kind(value: object) -> ProviderKind:
-    from ..discovery import _KIND_ALIASES, KINDS  # the spellings --service accepts
+    from ..discovery import _KIND_NAMES  # the spellings --service accepts
 
-    text = value.strip().lower() if isinstance(value, str) else ""
-    if text in KINDS:
-        return text
-    if text in _KIND_ALIASES:
-        return _KIND_ALIASES[text]
+    kind = _KIND_NAMES.get(value.strip().lower()) if isinstance(value, str) else None
+    if kind is not None:
+        return kind
     raise ValueError(f"{_shown(value)} is not a kind of server modelport knows.")
 
 
