@@ -449,8 +449,8 @@ def _gateway(entries: dict[Path, Setting], b: _Builder) -> GatewayConfig:
     return GatewayConfig(**values)
 
 
-def _gateway_text(key: str, value: Any) -> str:
-    if key == "max_body":
+def _gateway_text(key: str, value: object) -> str:
+    if key == "max_body" and isinstance(value, int):
         return size_text(value)
     if isinstance(value, tuple):
         return json.dumps(list(value))
