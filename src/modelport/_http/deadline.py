@@ -17,12 +17,8 @@ import ssl
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
 
 import httpcore
-
-if TYPE_CHECKING:
-    from httpcore._backends.base import SOCKET_OPTION
 
 __all__ = ["READ_DEADLINE", "DeadlineBackend"]
 
@@ -84,7 +80,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
         port: int,
         timeout: float | None = None,
         local_address: str | None = None,
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         return _Stream(
             self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
@@ -94,7 +90,7 @@ class DeadlineBackend(httpcore.NetworkBackend):
         self,
         path: str,
         timeout: float | None = None,
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         return _Stream(self._backend.connect_unix_socket(path, timeout, socket_options))
 
