@@ -11,7 +11,7 @@ httpx) and the configuration load on first use, so ``import modelport`` stays ch
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import (
@@ -185,7 +185,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'modelport' has no attribute {name!r}")

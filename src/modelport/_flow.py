@@ -78,8 +78,18 @@ I = TypeVar("I")  # noqa: E741 - the type of the items a stream produces
 
 class Runs(Protocol):
     """What a :class:`Call` or an :class:`Open` needs of a provider: to run one of its
-    operations (its requests through its own transport), sync or async.
+    operations (its requests through its own transport), sync or async; and what it is
+    (for the spans that record each attempt, :mod:`modelport._trace`).
     """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def base_url(self) -> str: ...
 
     def _run(self, op: Op[T]) -> T: ...
 

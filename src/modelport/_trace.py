@@ -24,7 +24,7 @@ import functools
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from ._flow import Call, Open, Pipe
@@ -40,7 +40,19 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import Span, Tracer
+    from opentelemetry.trace import Span, Tracer, TracerProvider
+    from opentelemetry.util.types import AttributeValue
+
+    class _Service(Protocol):
+        """What a span records of a provider (``providers.base.Provider``)."""
+
+        @property
+        def name(self) -> str: ...
+        @property
+        def kind(self) -> str: ...
+        @property
+        def base_url(self) -> str: ...
+
 
 __all__ = ["CAPTURE_CONTENT", "DISABLE", "ServerSpan", "server_span", "traced", "tracer"]
 
@@ -49,15 +61,38 @@ DISABLE = "MODELPORT_OTEL"
 CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 """``true``: record prompts and replies on the spans (the conventions' opt-in)."""
 
-F = TypeVar("F", bound=Callable[..., Generator[Any, Any, Any]])
 
-_api: Any = None
+class _TraceAPI(Protocol):
+    """What modelport calls on the ``opentelemetry.trace`` module (looked up on each
+    call: the application may set its provider at any time).
+    """
+
+    def get_tracer_provider(self) -> TracerProvider: ...
+
+
+class _Request(Protocol):
+    """A traced flow's request (``ChatRequest``, ``CompletionRequest``,
+    ``RerankRequest``); embeddings are traced with the model's name instead.
+    """
+
+    @property
+    def model(self) -> str: ...
+
+
+P = ParamSpec("P")
+SelfT = TypeVar("SelfT")  # the object whose method the flow is
+Q = TypeVar("Q", bound="str | _Request")
+Y = TypeVar("Y")
+R = TypeVar("R")
+I = TypeVar("I")  # noqa: E741 - a stream's items
+
+_api: _TraceAPI | Literal[False] | None = None
 """``opentelemetry.trace`` once imported; ``False`` when absent or disabled."""
 _noop_providers: tuple[type, ...] = ()
-_cached: tuple[object, Any] = (None, None)
+_cached: tuple[object, Tracer | None] = (None, None)
 
 
-def _load() -> Any:
+def _load() -> _TraceAPI | Literal[False]:
     global _api, _noop_providers
     if os.environ.get(DISABLE, "").strip().lower() in ("off", "0", "false", "no"):
         _api = False
@@ -83,7 +118,7 @@ def tracer() -> Tracer | None:
         return None
     if _cached[0] is not provider:
         _cached = (provider, provider.get_tracer("modelport", __version__))
-    return cast("Tracer", _cached[1])
+    return _cached[1]
 
 
 def _capture() -> bool:
@@ -102,7 +137,7 @@ def _error_type(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _fail(span: Span, error: BaseException, attributes: dict[str, Any]) -> None:
+def _fail(span: Span, error: BaseException, attributes: dict[str, AttributeValue]) -> None:
     from opentelemetry.trace import Status, StatusCode
 
     kind = _error_type(error)
@@ -129,27 +164,38 @@ _ADDRESSES: dict[str, tuple[str, int] | None] = {}
 # --------------------------------------------------------------------------- client spans
 
 
-def traced(operation: str) -> Callable[[F], F]:
+def traced(
+    operation: str,
+) -> Callable[
+    [Callable[Concatenate[SelfT, Q, P], Generator[Y, None, R]]],
+    Callable[Concatenate[SelfT, Q, P], Generator[Y, None, R]],
+]:
     """Trace a client flow method as the GenAI operation ``operation``. Its first
     argument is the request (or, for embeddings, the model name).
     """
 
-    def decorate(method: F) -> F:
+    def decorate(
+        method: Callable[Concatenate[SelfT, Q, P], Generator[Y, None, R]],
+    ) -> Callable[Concatenate[SelfT, Q, P], Generator[Y, None, R]]:
         @functools.wraps(method)
-        def wrapper(self: object, request: Any, *args: Any) -> Generator[Any, Any, Any]:
-            flow = method(self, request, *args)
+        def wrapper(
+            self: SelfT, request: Q, /, *args: P.args, **kwargs: P.kwargs
+        ) -> Generator[Y, None, R]:
+            flow = method(self, request, *args, **kwargs)
             found = tracer()
             if found is None:
                 return flow
-            return _traced(flow, _Recorder(found, operation, request))
+            return _traced(flow, found, operation, request)
 
-        return cast(F, wrapper)
+        return wrapper
 
     return decorate
 
 
-def _traced(flow: Generator[Any, Any, Any], rec: _Recorder) -> Generator[Any, Any, Any]:
-    rec.start()
+def _traced(
+    flow: Generator[Y, None, R], found: Tracer, operation: str, request: str | _Request
+) -> Generator[Y, None, R]:
+    rec = _Recorder(found, operation, request)
     try:
         result = yield from map_steps(flow, rec.step, rec.failed)
         if result is not None:
@@ -166,52 +212,42 @@ def _traced(flow: Generator[Any, Any, Any], rec: _Recorder) -> Generator[Any, An
 
 
 class _Recorder:
-    """What one traced flow learns along the way, written on its span."""
+    """What one traced flow learns along the way, written on its span (started here)."""
 
-    def __init__(self, found: Tracer, operation: str, request: Any) -> None:
-        self.tracer = found
-        self.operation = operation
-        self.request = request
-        self.model: str = request if isinstance(request, str) else request.model
-        self.span: Span = cast("Span", None)
-        self.headers: Mapping[str, str] = {}
-        self.provider: Any = None
-        self.failure: tuple[Any, BaseException] | None = None
-        self.retries = 0
-        self.waited = 0.0
-        self.attributes: dict[str, Any] = {}
-        """Set on the span as it ends, at once (cheaper than one call each)."""
-        self.capture = False
-
-    def start(self) -> None:
+    def __init__(self, found: Tracer, operation: str, request: str | _Request) -> None:
         from opentelemetry.trace import SpanKind
 
-        attributes: dict[str, Any] = {
-            "gen_ai.operation.name": self.operation,
+        self.model = request if isinstance(request, str) else request.model
+        self.provider: _Service | None = None
+        self.failure: tuple[_Service, BaseException] | None = None
+        self.retries = 0
+        self.waited = 0.0
+        self.attributes: dict[str, AttributeValue] = {}
+        """Set on the span as it ends, at once (cheaper than one call each)."""
+        attributes: dict[str, AttributeValue] = {
+            "gen_ai.operation.name": operation,
             "gen_ai.request.model": self.model,
         }
-        req = self.request
         for name, key in _REQUEST_ATTRIBUTES:
-            given = getattr(req, name, None)
+            given = getattr(request, name, None)
             if given is not None and given != ():
                 attributes[key] = given
-        if getattr(req, "json_mode", False) or getattr(req, "schema", None) is not None:
+        if getattr(request, "json_mode", False) or getattr(request, "schema", None) is not None:
             attributes["gen_ai.output.type"] = "json"
         self.capture = _capture()
         if self.capture:
-            attributes.update(_input_content(req))
-        self.span = self.tracer.start_span(
-            f"{self.operation} {self.model}", kind=SpanKind.CLIENT, attributes=attributes
+            attributes.update(_input_content(request))
+        self.span: Span = found.start_span(
+            f"{operation} {self.model}", kind=SpanKind.CLIENT, attributes=attributes
         )
-        self.headers = {"traceparent": _traceparent(self.span)}
+        self.headers: Mapping[str, str] = {"traceparent": _traceparent(self.span)}
 
-    def step(self, step: object) -> object:
-        kind = type(step)
-        if kind is Sleep:
-            self.waited += cast(Sleep, step).seconds
+    def step(self, step: Y) -> Y:
+        if isinstance(step, Sleep):
+            self.waited += step.seconds
             return step
-        if kind is Emit:  # a stream's first item
-            self.item(cast(Emit[Any], step).item)
+        if isinstance(step, Emit):  # a stream's first item
+            self.item(step.item)
             return step
         # The step is changed, not replaced: the driver fills its result in, where the
         # flow that made it reads it.
@@ -219,10 +255,14 @@ class _Recorder:
             self.attempt(step.provider)
             step.op = with_headers(step.op, self.headers)
         elif isinstance(step, Pipe):
-            step.items = _Observed(step.items, self)
+            items = step.items
+            if isinstance(items, Iterator):
+                step.items = _Observed(items, self)
+            else:
+                step.items = _AsyncObserved(items, self)
         return step
 
-    def attempt(self, provider: Any) -> None:
+    def attempt(self, provider: _Service) -> None:
         span = self.span
         if self.failure is not None:
             before, error = self.failure
@@ -259,9 +299,8 @@ class _Recorder:
                 attributes["server.address"], attributes["server.port"] = address
 
     def failed(self, step: object, error: BaseException) -> None:
-        provider = getattr(step, "provider", None)
-        if provider is not None:
-            self.failure = (provider, error)
+        if isinstance(step, (Call, Open)):
+            self.failure = (step.provider, error)
 
     def item(self, item: object) -> None:
         """Record a stream's item: the last one is the whole reply."""
@@ -305,29 +344,39 @@ _REQUEST_ATTRIBUTES = (
 )
 
 
-class _Observed:
+class _Observed(Generic[I]):
     """A stream's remaining items on their way to the caller, the last one (the whole
-    reply) recorded on the span. Sync or async, as the items are.
+    reply) recorded on the span.
     """
 
     __slots__ = ("_items", "_rec")
 
-    def __init__(self, items: Any, rec: _Recorder) -> None:
+    def __init__(self, items: Iterator[I], rec: _Recorder) -> None:
         self._items = items
         self._rec = rec
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[I]:
         return self
 
-    def __next__(self) -> Any:
+    def __next__(self) -> I:
         item = next(self._items)
         self._rec.item(item)
         return item
 
-    def __aiter__(self) -> AsyncIterator[Any]:
+
+class _AsyncObserved(Generic[I]):
+    """:class:`_Observed` for an async stream."""
+
+    __slots__ = ("_items", "_rec")
+
+    def __init__(self, items: AsyncIterator[I], rec: _Recorder) -> None:
+        self._items = items
+        self._rec = rec
+
+    def __aiter__(self) -> AsyncIterator[I]:
         return self
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> I:
         item = await self._items.__anext__()
         self._rec.item(item)
         return item
@@ -336,8 +385,8 @@ class _Observed:
 # --------------------------------------------------------------------------- content (opt-in)
 
 
-def _parts(message: Message) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = []
+def _parts(message: Message) -> list[dict[str, object]]:
+    parts: list[dict[str, object]] = []
     if message.role == "tool":
         return [
             {"type": "tool_call_response", "id": message.tool_call_id, "result": message.content}
@@ -355,7 +404,7 @@ def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _input_content(req: Any) -> dict[str, str]:
+def _input_content(req: object) -> dict[str, str]:
     messages: tuple[Message, ...] | None = getattr(req, "messages", None)
     if messages is not None:
         system = [{"type": "text", "content": m.content} for m in messages if m.role == "system"]
@@ -380,7 +429,7 @@ def _input_content(req: Any) -> dict[str, str]:
 def _output_content(value: object) -> dict[str, str]:
     if isinstance(value, ChatResponse):
         message = Message(role="assistant", content=value.text, tool_calls=value.tool_calls)
-        out: dict[str, Any] = {"role": "assistant", "parts": _parts(message)}
+        out: dict[str, object] = {"role": "assistant", "parts": _parts(message)}
         if value.finish_reason:
             out["finish_reason"] = value.finish_reason
         return {"gen_ai.output.messages": _dumps([out])}
@@ -421,7 +470,7 @@ class ServerSpan:
         from opentelemetry.trace import Status, StatusCode
 
         span = self.span
-        attributes: dict[str, Any] = {}
+        attributes: dict[str, AttributeValue] = {}
         token = context.attach(trace.set_span_in_context(span))
         try:
             await work

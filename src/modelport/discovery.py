@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -70,6 +70,8 @@ DEFAULT_CANDIDATES: tuple[tuple[str, str, ProviderKind | None], ...] = (
 """Where each server listens by default. The kind is only a hint; the fingerprint decides."""
 
 T = TypeVar("T")
+C = TypeVar("C", contravariant=True)
+T_co = TypeVar("T_co", covariant=True)
 
 log = logging.getLogger("modelport")
 
@@ -134,8 +136,8 @@ def parse_service_spec(entry: str, *, variable: str | None = None) -> Candidate:
                 "URL should start; write one service as name=URL.",
             )
     lowered = entry.lower()
-    if lowered in KINDS or lowered in _KIND_ALIASES:
-        kind = _KIND_ALIASES.get(lowered) or cast(ProviderKind, lowered)
+    kind = _KIND_NAMES.get(lowered)
+    if kind is not None:
         url = _default_url(kind)
         if url is None:
             raise ConfigurationError(
@@ -150,7 +152,8 @@ def parse_service_spec(entry: str, *, variable: str | None = None) -> Candidate:
     return Candidate(name, url, None, True, given=entry if "@" in entry else "")
 
 
-_KIND_ALIASES: dict[str, ProviderKind] = {
+_KIND_NAMES: dict[str, ProviderKind] = {
+    **{kind: kind for kind in KINDS},
     "lm-studio": "lmstudio",
     "lm_studio": "lmstudio",
     "llama.cpp": "llamacpp",
@@ -159,6 +162,8 @@ _KIND_ALIASES: dict[str, ProviderKind] = {
     "llama-server": "llamacpp",
     "openai-compatible": "openai",
 }
+"""Every spelling of a kind that ``--service`` and the configuration file accept: the
+kinds themselves and their other names."""
 
 
 def _default_url(kind: ProviderKind) -> str | None:
@@ -411,10 +416,29 @@ def _on_error(ctx: ErrorContext) -> Callable[[Response], ModelportError]:
     return on_error
 
 
-def probe_transport(io_class: type[T], client: Any, candidate: Candidate, timeout: float) -> T:
+class _TransportClass(Protocol[C, T_co]):
+    """A transport class (``SyncTransport`` over an ``httpx.Client``, ``AsyncTransport``
+    over an ``httpx.AsyncClient``), as a probe makes one.
+    """
+
+    def __call__(
+        self,
+        client: C,
+        base_url: str,
+        ctx: ErrorContext,
+        *,
+        on_error: Callable[[Response], ModelportError],
+        timeout: float,
+        connect_timeout: float,
+    ) -> T_co: ...
+
+
+def probe_transport(
+    io_class: _TransportClass[C, T], client: C, candidate: Candidate, timeout: float
+) -> T:
     """A transport for probing one candidate: no auth, every wait bounded by ``timeout``."""
     ctx = _probe_ctx(candidate)
-    return io_class(  # type: ignore[call-arg]
+    return io_class(
         client,
         candidate.url,
         ctx,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path as FilePath
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 from .._coerce import duration_seconds
@@ -55,7 +55,9 @@ SERVICE_KEYS = (
     "max_loaded",
     "swap_after",
 )
-MODEL_KEYS = ("max_in_flight", "max_queue", "max_wait", "ttl")
+_MODEL_WHOLE: tuple[Literal["max_in_flight", "max_queue"], ...] = ("max_in_flight", "max_queue")
+_MODEL_SECONDS: tuple[Literal["max_wait", "ttl"], ...] = ("max_wait", "ttl")
+MODEL_KEYS = (*_MODEL_WHOLE, *_MODEL_SECONDS)
 GATEWAY_KEYS = ("host", "port", "api_keys_env", "cors_origins", "max_body")
 _SYNONYMS = {
     "time_to_live": "ttl",
@@ -306,13 +308,13 @@ def _service(name: str, entries: dict[Path, Setting], b: _Builder) -> ServiceCon
         if key_env is not None:
             b.row((*base, "api_key_env"), key_env, setting.source)
     key = _service_key(name, unnamed, values.get("api_key"), key_env, b)
-    limits: dict[str, Any] = {}
-    for field_name in ("max_in_flight", "max_queue", "max_loaded"):
-        if field_name in values:
-            limits[field_name] = b.whole((*base, field_name), values[field_name])
-    for field_name in ("max_wait", "swap_after"):
-        if field_name in values:
-            limits[field_name] = b.seconds((*base, field_name), values[field_name])
+    limits: _ServiceLimits = {}
+    for whole in _WHOLE_LIMITS:
+        if whole in values:
+            limits[whole] = b.whole((*base, whole), values[whole])
+    for seconds in _SECONDS_LIMITS:
+        if seconds in values:
+            limits[seconds] = b.seconds((*base, seconds), values[seconds])
     if url is None:
         return None
     return ServiceConfig(
@@ -324,6 +326,33 @@ def _service(name: str, entries: dict[Path, Setting], b: _Builder) -> ServiceCon
         credentials=credentials,
         **limits,
     )
+
+
+class _ServiceLimits(TypedDict, total=False):
+    """A service's scheduling limits, as :class:`ServiceConfig` takes them."""
+
+    max_in_flight: int | None
+    max_queue: int | None
+    max_loaded: int | None
+    max_wait: float | None
+    swap_after: float | None
+
+
+_WHOLE_LIMITS: tuple[Literal["max_in_flight", "max_queue", "max_loaded"], ...] = (
+    "max_in_flight",
+    "max_queue",
+    "max_loaded",
+)
+_SECONDS_LIMITS: tuple[Literal["max_wait", "swap_after"], ...] = ("max_wait", "swap_after")
+
+
+class _ModelLimits(TypedDict, total=False):
+    """A ``[models.PATTERN]`` table's settings, as :class:`ModelConfig` takes them."""
+
+    max_in_flight: int | None
+    max_queue: int | None
+    max_wait: float | None
+    ttl: float | None
 
 
 def _variable_for(name: str) -> str:
@@ -365,13 +394,11 @@ def _url(value: object) -> str:
 
 
 def _kind(value: object) -> ProviderKind:
-    from ..discovery import _KIND_ALIASES, KINDS  # the spellings --service accepts
+    from ..discovery import _KIND_NAMES  # the spellings --service accepts
 
-    text = value.strip().lower() if isinstance(value, str) else ""
-    if text in KINDS:
-        return text
-    if text in _KIND_ALIASES:
-        return _KIND_ALIASES[text]
+    kind = _KIND_NAMES.get(value.strip().lower()) if isinstance(value, str) else None
+    if kind is not None:
+        return kind
     raise ValueError(f"{_shown(value)} is not a kind of server modelport knows.")
 
 
@@ -406,17 +433,18 @@ def _alias(name: str, entries: dict[Path, Setting], b: _Builder) -> AliasConfig 
 
 
 def _model(pattern: str, entries: dict[Path, Setting], b: _Builder) -> ModelConfig:
-    values: dict[str, Any] = {}
+    values: _ModelLimits = {}
     for path, setting in entries.items():
+        key = path[2] if len(path) == 3 else None
         if len(path) == 2:
             if setting.value != {}:
                 b.problem(path, setting.source, "must be a table.", TABLES["models"])
-        elif len(path) > 3 or path[2] not in MODEL_KEYS:
-            b.unknown(path[:3], setting, MODEL_KEYS, f"models.{format_path((pattern,))}")
-        elif path[2] in ("max_wait", "ttl"):
-            values[path[2]] = b.seconds(path, setting)
+        elif key in _MODEL_SECONDS:
+            values[key] = b.seconds(path, setting)
+        elif key in _MODEL_WHOLE:
+            values[key] = b.whole(path, setting)
         else:
-            values[path[2]] = b.whole(path, setting)
+            b.unknown(path[:3], setting, MODEL_KEYS, f"models.{format_path((pattern,))}")
     return ModelConfig(pattern, **values)
 
 
@@ -451,8 +479,8 @@ def _gateway(entries: dict[Path, Setting], b: _Builder) -> GatewayConfig:
     return GatewayConfig(**values)
 
 
-def _gateway_text(key: str, value: Any) -> str:
-    if key == "max_body":
+def _gateway_text(key: str, value: object) -> str:
+    if key == "max_body" and isinstance(value, int):
         return size_text(value)
     if isinstance(value, tuple):
         return json.dumps(list(value))

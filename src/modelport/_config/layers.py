@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from .model import GatewayConfig, Source
 from .toml import Path, key_lines, loads, parse_path
@@ -77,7 +76,7 @@ def file_settings(text: str, name: str) -> Settings:
                 return Source("file", name, lines[path[:end]])
         return Source("file", name)
 
-    def flatten(value: Any, path: Path) -> None:
+    def flatten(value: object, path: Path) -> None:
         if isinstance(value, dict) and (value or not path):
             for key, item in value.items():
                 flatten(item, (*path, key))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 from ..types import ProviderKind
 from .aliases import is_glob, resolve
@@ -23,6 +23,8 @@ __all__ = [
     "ServiceConfig",
     "Source",
 ]
+
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -239,11 +241,13 @@ class Config:
             (r, i, entry) for i, entry in enumerate(self.models) if (r := rank(entry)) is not None
         )
 
-        def first(name: str) -> Any:
-            return next(
-                (getattr(e, name) for _, _, e in ranked if getattr(e, name) is not None), None
-            )
+        def first(setting: Callable[[ModelConfig], V | None]) -> V | None:
+            return next((v for _, _, e in ranked if (v := setting(e)) is not None), None)
 
         return ModelConfig(
-            model_id, first("max_in_flight"), first("max_queue"), first("max_wait"), first("ttl")
+            model_id,
+            first(lambda e: e.max_in_flight),
+            first(lambda e: e.max_queue),
+            first(lambda e: e.max_wait),
+            first(lambda e: e.ttl),
         )

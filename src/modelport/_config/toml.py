@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,7 +59,7 @@ def error_place(exc: ValueError) -> tuple[int | None, int | None]:
     return int(match.group(1)), int(match.group(2))
 
 
-def loads(text: str) -> dict[str, Any]:
+def loads(text: str) -> dict[str, object]:
     """The TOML document as dicts and lists.
 
     Raises:

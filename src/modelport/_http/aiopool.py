@@ -40,10 +40,25 @@ import asyncio
 import sys
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
+
+    T = TypeVar("T")
+
+    class Parser(Protocol):
+        """What a connection calls on its response parser (httptools'
+        ``HttpResponseParser``, which calls the connection back as it parses).
+        """
+
+        def feed_data(self, data: bytes) -> None: ...
+        def get_status_code(self) -> int: ...
+        def should_keep_alive(self) -> bool: ...
+
 
 __all__ = ["HIGH_WATER", "MAX_HEAD_BYTES", "PIECE", "AsyncioPool", "Connection", "Response", "load"]
 
@@ -58,7 +73,7 @@ Origin = tuple[str, int]
 """Where a connection goes: host and port."""
 
 
-def load() -> Any | None:
+def load() -> Callable[[Connection], Parser] | None:
     """The response parser class of httptools, or ``None`` when it is not installed."""
     try:
         import httptools
@@ -441,13 +456,13 @@ class Response:
 
 if sys.version_info >= (3, 11):
 
-    async def _within(seconds: float, awaitable: Any) -> Any:
+    async def _within(seconds: float, awaitable: Awaitable[T]) -> T:
         async with asyncio.timeout(seconds):
             return await awaitable
 
 else:  # pragma: no cover - Python 3.10
 
-    async def _within(seconds: float, awaitable: Any) -> Any:
+    async def _within(seconds: float, awaitable: Awaitable[T]) -> T:
         return await asyncio.wait_for(awaitable, seconds)
 
 
@@ -463,7 +478,7 @@ class AsyncioPool:
 
     def __init__(
         self,
-        parser: Callable[[Connection], Any],
+        parser: Callable[[Connection], Parser],
         *,
         max_connections: int | None,
         max_keepalive: int | None,

@@ -9,7 +9,7 @@ bound.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .jsonio import BadJSON, loads
 
@@ -115,7 +115,7 @@ class NDJSONDecoder:
         self._lines = LineDecoder(max_line_bytes)
         self._pending: MalformedLineError | None = None
 
-    def feed(self, data: bytes) -> list[Any]:
+    def feed(self, data: bytes) -> list[object]:
         """Add bytes; return the JSON values of every completed line.
 
         A malformed line is raised on the *next* call when values came before it in
@@ -123,14 +123,14 @@ class NDJSONDecoder:
         """
         return self._parse(self._lines.feed(data))
 
-    def finish(self) -> list[Any]:
+    def finish(self) -> list[object]:
         """Decode a final line that had no newline (or raise a pending error)."""
         return self._parse(self._lines.finish())
 
-    def _parse(self, lines: list[bytes]) -> list[Any]:
+    def _parse(self, lines: list[bytes]) -> list[object]:
         if self._pending is not None:
             raise self._pending
-        values: list[Any] = []
+        values: list[object] = []
         for line in lines:
             if line.strip():
                 try:
@@ -152,7 +152,7 @@ class SSEEvent(NamedTuple):
     event: str | None = None
     id: str | None = None
 
-    def json(self) -> Any:
+    def json(self) -> object:
         """The ``data`` parsed as JSON; raises :class:`MalformedLineError` if it is not."""
         try:
             return loads(self.data)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from json.scanner import make_scanner
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import ProtocolError
 
@@ -28,7 +28,7 @@ class BadJSON(ValueError):
 _scan_once = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
-def loads(text: str | bytes | bytearray) -> Any:
+def loads(text: str | bytes | bytearray) -> object:
     """``json.loads`` that raises only :class:`BadJSON`, about a third faster on small
     documents.
 
@@ -64,7 +64,7 @@ def loads(text: str | bytes | bytearray) -> Any:
 
 def parse_json(
     content: bytes | str, ctx: ErrorContext, *, what: str, status: int | None = None
-) -> Any:
+) -> object:
     """``content`` as JSON, or a :class:`ProtocolError` naming the server and ``what``."""
     try:
         return loads(content)

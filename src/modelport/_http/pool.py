@@ -31,14 +31,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
-from typing import Any, NoReturn
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from typing import TYPE_CHECKING, NoReturn, Protocol, TypedDict
 
 import httpcore
 import httpx
 
-from .aiopool import AsyncioPool, load
+from .aiopool import AsyncioPool, Connection, load
 from .deadline import DeadlineBackend
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs, Unpack
 
 __all__ = ["AsyncPoolTransport", "PoolTransport"]
 
@@ -96,7 +100,7 @@ def _core_request(request: httpx.Request) -> httpcore.Request:
     )
 
 
-def _ssl_context(tls: bool) -> Any:
+def _ssl_context(tls: bool) -> ssl.SSLContext | None:
     """A verifying TLS context (httpx's) for a pool that will speak TLS. ``None`` for
     a plain-http server: loading the CA certificates costs ~20 ms, and httpcore makes
     a verifying context itself should an https URL come after all.
@@ -104,7 +108,64 @@ def _ssl_context(tls: bool) -> Any:
     return httpx.create_ssl_context(verify=True, trust_env=False) if tls else None
 
 
-def _pool_options(limits: httpx.Limits, tls: bool) -> dict[str, Any]:
+class _PoolOptions(TypedDict):
+    """What both pools are made with (httpcore's ``ConnectionPool`` arguments)."""
+
+    ssl_context: ssl.SSLContext | None
+    max_connections: int | None
+    max_keepalive_connections: int | None
+    keepalive_expiry: float | None
+
+
+class _ConnectionOptions(TypedDict):
+    """What the async pool's connections are made with, beside their origin."""
+
+    ssl_context: ssl.SSLContext | None
+    keepalive_expiry: float | None
+    network_backend: httpcore.AsyncNetworkBackend
+
+
+class _SyncStream(Protocol):
+    """A response body from httpcore's sync pool."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+    def close(self) -> None: ...
+
+
+class _AsyncStream(Protocol):
+    """A response body from httpcore's async pool."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+    async def aclose(self) -> None: ...
+
+
+def _is_sync(stream: Iterable[bytes] | AsyncIterable[bytes]) -> TypeIs[_SyncStream]:
+    return hasattr(stream, "__iter__") and hasattr(stream, "close")
+
+
+def _is_async(stream: Iterable[bytes] | AsyncIterable[bytes]) -> TypeIs[_AsyncStream]:
+    return hasattr(stream, "__aiter__") and hasattr(stream, "aclose")
+
+
+def _sync_body(response: httpcore.Response) -> _SyncStream:
+    """The body of a response from httpcore's sync pool (httpcore types it as either
+    kind; its sync pool's are sync).
+    """
+    stream = response.stream
+    if not _is_sync(stream):
+        raise TypeError(f"httpcore's sync pool answered with a {type(stream).__name__} body")
+    return stream
+
+
+def _async_body(response: httpcore.Response) -> _AsyncStream:
+    """The body of a response from httpcore's async pool (see :func:`_sync_body`)."""
+    stream = response.stream
+    if not _is_async(stream):
+        raise TypeError(f"httpcore's async pool answered with a {type(stream).__name__} body")
+    return stream
+
+
+def _pool_options(limits: httpx.Limits, tls: bool) -> _PoolOptions:
     return {
         "ssl_context": _ssl_context(tls),
         "max_connections": limits.max_connections,
@@ -119,7 +180,7 @@ def _pool_options(limits: httpx.Limits, tls: bool) -> dict[str, Any]:
 class _Body(httpx.SyncByteStream):
     """A response body from the pool, its errors raised as httpx's."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: _SyncStream) -> None:
         self.stream = stream
 
     def __iter__(self) -> Iterator[bytes]:
@@ -165,7 +226,7 @@ class PoolTransport(httpx.BaseTransport):
             response = self.pool.handle_request(_core_request(request))
         except Exception as exc:
             _raise_as_httpx(exc)
-        return _response(response, _Body(response.stream))
+        return _response(response, _Body(_sync_body(response)))
 
     def close(self) -> None:
         self.pool.close()
@@ -192,8 +253,8 @@ class _Connection(httpcore.AsyncHTTPConnection):
     and the pool gives that request another one.
     """
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, origin: httpcore.Origin, **options: Unpack[_ConnectionOptions]) -> None:
+        super().__init__(origin, **options)
         self.used = False
         self.retired = False
 
@@ -216,7 +277,7 @@ class _Connection(httpcore.AsyncHTTPConnection):
         except BaseException:
             await self.drop()  # left NEW: connected for this request, never sent on
             raise
-        response.stream = _Released(response.stream, self)
+        response.stream = _Released(_async_body(response), self)
         return response
 
     async def drop(self) -> None:
@@ -234,12 +295,12 @@ class _Released:
     its record of that request, a small object; the socket and the slot are freed.
     """
 
-    def __init__(self, stream: Any, connection: _Connection) -> None:
+    def __init__(self, stream: _AsyncStream, connection: _Connection) -> None:
         self.stream = stream
         self.connection = connection
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self.stream.__aiter__()  # type: ignore[no-any-return]
+        return self.stream.__aiter__()
 
     async def aclose(self) -> None:
         try:
@@ -254,12 +315,18 @@ class _AsyncPool(httpcore.AsyncConnectionPool):
     connections cancelled requests were handed retired.
     """
 
-    def __init__(self, *, connection: dict[str, Any], **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(
+        self,
+        *,
+        connection: _ConnectionOptions,
+        network_backend: httpcore.AsyncNetworkBackend,
+        **options: Unpack[_PoolOptions],
+    ) -> None:
+        super().__init__(network_backend=network_backend, **options)
         self.connection_options = connection
 
     def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
-        return _Connection(origin=origin, **self.connection_options)
+        return _Connection(origin, **self.connection_options)
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         try:
@@ -279,7 +346,7 @@ class _AsyncPool(httpcore.AsyncConnectionPool):
 class _AsyncBody(httpx.AsyncByteStream):
     """A response body from the async pool, its errors raised as httpx's."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: _AsyncStream) -> None:
         self.stream = stream
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -339,11 +406,11 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
         )
 
     @property
-    def connections(self) -> list[Any]:
+    def connections(self) -> list[httpcore.AsyncConnectionInterface | Connection]:
         """The connections of both pools now (httpcore's, then the asyncio pool's; each
         with ``is_idle()`` and ``is_closed()``).
         """
-        fast: list[Any] = [] if self.fast is None else self.fast.connections
+        fast: list[Connection] = [] if self.fast is None else self.fast.connections
         return [*self.pool.connections, *fast]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -351,7 +418,7 @@ class AsyncPoolTransport(httpx.AsyncBaseTransport):
             response = await self.pool.handle_async_request(_core_request(request))
         except Exception as exc:
             _raise_as_httpx(exc)
-        return _response(response, _AsyncBody(response.stream))
+        return _response(response, _AsyncBody(_async_body(response)))
 
     async def aclose(self) -> None:
         if self.fast is not None and self.fast.close():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import click
 
@@ -29,7 +28,7 @@ EXIT_INTERRUPTED = 130
 class _Group(click.Group):
     """A group that turns modelport errors and Ctrl-C into one line and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except ModelportError as exc:

@@ -6,16 +6,19 @@ import shutil
 import sys
 import time
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import ModelNotFoundError, ModelportError, StreamError
 from ..types import ChatChunk, ChatResponse, Message
 from . import _context
-from ._output import Paint, echo_json, report_error
+from ._output import Paint, Style, echo_json, report_error
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .. import ChatOptions
     from ..client import Client
 
 __all__ = ["COMMANDS"]
@@ -71,7 +74,13 @@ def chat(
     """
     state = ctx.find_object(_context.State)
     assert state is not None
-    options = _context.given(temperature=temperature, max_tokens=max_tokens, think=think)
+    options: ChatOptions = {}
+    if temperature is not None:
+        options["temperature"] = temperature
+    if max_tokens is not None:
+        options["max_tokens"] = max_tokens
+    if think is not None:
+        options["think"] = think
 
     interactive = _context.stdin_is_tty()
     piped = None if interactive else sys.stdin.read()
@@ -197,7 +206,7 @@ class _Printer:
         width = max(20, shutil.get_terminal_size().columns)
         self._wrap = WordWrap(width) if self.terminal else None
 
-    def _write(self, where: str, raw: str, **style: Any) -> None:
+    def _write(self, where: str, raw: str, **style: Unpack[Style]) -> None:
         if where == "out" and self._wrap is not None:
             raw = self._wrap.feed(raw)
         if not raw:
@@ -227,7 +236,7 @@ class _Printer:
             self.text += chunk.text
             self._write("out", piece)
 
-    def _end_word(self, **style: Any) -> None:
+    def _end_word(self, **style: Unpack[Style]) -> None:
         if self._wrap is not None:
             rest = self._wrap.finish()
             if rest:
@@ -241,7 +250,7 @@ class _Printer:
         ``held=False`` drops a word still held back for wrapping instead of showing it.
         """
         if held:
-            thinking = {"dim": True, "italic": True} if self._mode == "thinking" else {}
+            thinking: Style = {"dim": True, "italic": True} if self._mode == "thinking" else {}
             self._end_word(**thinking)
         elif self._wrap is not None:
             self._wrap.discard()
@@ -254,7 +263,7 @@ def _stream_answer(
     client: Client,
     model: str,
     messages: str | list[Message],
-    options: dict[str, Any],
+    options: ChatOptions,
     printer: _Printer,
 ) -> tuple[ChatResponse, float]:
     started = time.perf_counter()
@@ -322,7 +331,7 @@ def _conversation(
     state: _context.State,
     model: str,
     system: str | None,
-    options: dict[str, Any],
+    options: ChatOptions,
     stats: bool,
 ) -> None:
     _enable_line_editing()

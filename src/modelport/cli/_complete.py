@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from . import _context
 from ._output import echo_json
+
+if TYPE_CHECKING:
+    from .. import CompleteOptions
 
 __all__ = ["COMMANDS"]
 
@@ -42,9 +47,13 @@ def complete(
     """
     state = ctx.find_object(_context.State)
     assert state is not None
-    options = _context.given(
-        temperature=temperature, max_tokens=max_tokens, stop=list(stop) if stop else None
-    )
+    options: CompleteOptions = {}
+    if temperature is not None:
+        options["temperature"] = temperature
+    if max_tokens is not None:
+        options["max_tokens"] = max_tokens
+    if stop:
+        options["stop"] = list(stop)
     client = state.client
     if as_json:
         echo_json(client.complete(model, prompt, **options))

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .. import Config
@@ -144,12 +144,3 @@ class State:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-def given(**values: Any) -> dict[str, Any]:
-    """The options a command was given (``None``: not given, so not sent).
-
-    >>> given(temperature=None, max_tokens=8)
-    {'max_tokens': 8}
-    """
-    return {name: value for name, value in values.items() if value is not None}

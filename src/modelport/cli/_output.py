@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 import click
 
@@ -22,11 +22,13 @@ from . import _context
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from typing_extensions import Unpack
 
 __all__ = [
     "Cell",
     "Column",
     "Paint",
+    "Style",
     "dash",
     "echo_json",
     "human_bytes",
@@ -87,6 +89,15 @@ def dash(value: object) -> str:
     return DASH if value is None else str(value)
 
 
+class Style(TypedDict, total=False):
+    """The ``click.style`` options modelport paints with."""
+
+    fg: str
+    bold: bool
+    dim: bool
+    italic: bool
+
+
 class Paint:
     """ANSI styling when the stream is a terminal and ``NO_COLOR`` is not set."""
 
@@ -101,7 +112,7 @@ class Paint:
     def stderr(cls) -> Paint:
         return cls(_context.stderr_is_terminal())
 
-    def __call__(self, text: str, **style: Any) -> str:
+    def __call__(self, text: str, **style: Unpack[Style]) -> str:
         return click.style(text, **style) if self.enabled and text else text
 
 

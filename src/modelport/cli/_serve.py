@@ -11,7 +11,7 @@ import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,7 +22,7 @@ from . import _context
 if TYPE_CHECKING:
     from .. import Config
     from ..client import AsyncClient
-    from ..gateway import ServerLimits
+    from ..gateway import Gateway, ServerLimits
 
 __all__ = ["COMMANDS", "INSTALL_HINT", "make_client", "run", "serve"]
 
@@ -85,7 +85,7 @@ def _gateway_keys(flags: Sequence[str], config: Config) -> tuple[list[str], list
 
 
 def run(
-    app: Any,
+    app: Gateway,
     *,
     host: str,
     port: int,

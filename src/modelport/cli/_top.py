@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -27,6 +27,7 @@ from ..errors import AuthenticationError, ProtocolError, ServiceUnavailableError
 from ._output import echo_json
 
 if TYPE_CHECKING:
+    import httpx
     from rich.console import RenderableType
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Snapshot",
     "Window",
     "fetch",
+    "fetch_health",
     "render_top",
     "services_from_health",
     "snapshot",
@@ -316,14 +318,31 @@ def ps_rows(services: Sequence[GatewayService]) -> list[list[str | tuple[str, st
 # --------------------------------------------------------------------------- fetching
 
 
-def fetch(url: str, key: str | None, path: str, *, timeout: float = 5.0) -> Any:
-    """GET ``path`` from the gateway at ``url``: the JSON (``/health``) or the text.
+def fetch(url: str, key: str | None, path: str, *, timeout: float = 5.0) -> str:
+    """GET ``path`` from the gateway at ``url``: its text.
 
     Raises:
         ServiceUnavailableError: the gateway cannot be reached.
         AuthenticationError: it refused the key (or asked for one).
         ProtocolError: any other answer than 200.
     """
+    return _get(url, key, path, timeout).text
+
+
+def fetch_health(url: str, key: str | None, *, timeout: float = 5.0) -> object:
+    """The gateway's ``/health``, parsed (raises as :func:`fetch` does, and
+    :class:`~modelport.ProtocolError` for a body that is not JSON).
+    """
+    response = _get(url, key, "/health", timeout)
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ProtocolError(
+            f"The gateway at {url.rstrip('/')} answered /health with no JSON."
+        ) from exc
+
+
+def _get(url: str, key: str | None, path: str, timeout: float) -> httpx.Response:
     import httpx
 
     headers = {"authorization": f"Bearer {key}"} if key else {}
@@ -343,12 +362,7 @@ def fetch(url: str, key: str | None, path: str, *, timeout: float = 5.0) -> Any:
         )
     if response.status_code != 200:
         raise ProtocolError(f"The gateway at {base} answered {path} with {response.status_code}.")
-    if path == "/health":
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ProtocolError(f"The gateway at {base} answered /health with no JSON.") from exc
-    return response.text
+    return response
 
 
 def _idle(seconds: float) -> str | None:
@@ -424,13 +438,13 @@ def top(url: str, key: str | None, interval: float) -> None:
 
     console = rich_console()
     history: deque[tuple[float, Snapshot]] = deque()
-    services = services_from_health(fetch(url, key, "/health"))
+    services = services_from_health(fetch_health(url, key))
     health_at = time.monotonic()
     with _keys() as pressed, Live(console=console, auto_refresh=False) as live:
         while True:
             now = time.monotonic()
             if now - health_at >= HEALTH_EVERY:
-                services, health_at = services_from_health(fetch(url, key, "/health")), now
+                services, health_at = services_from_health(fetch_health(url, key)), now
             latest = snapshot(fetch(url, key, "/metrics"))
             history.append((now, latest))
             while len(history) > 2 and now - history[1][0] >= WINDOW_SECONDS:
@@ -451,7 +465,7 @@ def ps_gateway(url: str, key: str | None, as_json: bool) -> None:
     """
     from ._output import Column, print_table
 
-    services = services_from_health(fetch(url, key, "/health"))
+    services = services_from_health(fetch_health(url, key))
     if as_json:
         echo_json(services)
         return

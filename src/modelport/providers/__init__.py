@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError
 from ..types import ProviderKind
 from .base import Provider
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .base import ProviderOptions
     from .llamacpp import LlamaCppProvider
     from .lmstudio import LMStudioProvider
     from .ollama import OllamaProvider
@@ -46,12 +49,16 @@ def provider_class(kind: str) -> type[Provider]:
     return cls
 
 
-def make_provider(kind: ProviderKind, base_url: str | None = None, **kwargs: Any) -> Provider:
-    """Build a provider of the given kind."""
+def make_provider(
+    kind: ProviderKind, base_url: str | None = None, **kwargs: Unpack[ProviderOptions]
+) -> Provider:
+    """Build a provider of the given kind. ``kwargs`` are the options every provider
+    takes; a kind's own options (``OllamaProvider(show_cache_ttl=...)``) go to its class.
+    """
     return provider_class(kind)(base_url, **kwargs)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _BY_CLASS_NAME:
         module, cls = _BY_CLASS_NAME[name]
         return getattr(import_module(f".{module}", __name__), cls)

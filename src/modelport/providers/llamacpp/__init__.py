@@ -10,7 +10,7 @@ discovery reading the listing functions loads nothing else.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .provider import LlamaCppProvider
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["LlamaCppProvider"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name == "LlamaCppProvider":
         return import_module(".provider", __name__).LlamaCppProvider
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -402,7 +402,7 @@ def _text_of(data: object, key: str) -> str:
     return value
 
 
-def _list_of(data: object, key: str) -> list[Any]:
+def _list_of(data: object, key: str) -> list[object]:
     value = data[key] if isinstance(data, Mapping) else None
     if not isinstance(value, list):
         raise TypeError(f"{key!r} is not a list")

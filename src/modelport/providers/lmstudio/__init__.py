@@ -10,7 +10,7 @@ on first use, so reading the config (as discovery does) loads nothing else.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..._coerce import duration_seconds
 from .config import find_lmstudio_home, server_port_from_config
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["LMStudioProvider", "duration_seconds", "find_lmstudio_home", "server_port_from_config"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name == "LMStudioProvider":
         return import_module(".provider", __name__).LMStudioProvider
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

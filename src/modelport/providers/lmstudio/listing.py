@@ -11,12 +11,15 @@ Listing tries them newest first (see the provider); this module only reads them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..._coerce import field_of, opt_pos_int, opt_str
 from ..._wire import openai_chat as wire
 from ...types import Capabilities, ModelInfo
 from ..openai_compatible import model_from_entry
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["LISTINGS", "aliases", "instances_of", "listing_of", "thinking"]
 
@@ -133,7 +136,23 @@ def _from_v0(entry: Mapping[str, Any], service: str) -> ModelInfo:
     )
 
 
-def _model(name: str, service: str, entry: Mapping[str, Any], **fields: Any) -> ModelInfo:
+class _Fields(TypedDict, total=False):
+    """The :class:`ModelInfo` fields each native family reads its own way."""
+
+    loaded_context_length: int | None
+    loaded: bool | None
+    capabilities: Capabilities
+    family: str | None
+    parameter_size: str | None
+    quantization: str | None
+    format: str | None
+    size_bytes: int | None
+    details: Mapping[str, Any]
+
+
+def _model(
+    name: str, service: str, entry: Mapping[str, object], **fields: Unpack[_Fields]
+) -> ModelInfo:
     """What both native families share: the id, and the context the model supports."""
     return ModelInfo(
         id=f"{service}/{name}",

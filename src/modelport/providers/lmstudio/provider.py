@@ -340,7 +340,7 @@ class LMStudioProvider(OpenAICompatibleProvider):
 
     # ------------------------------------------------------------------ model management
 
-    def _op_native(self, request: Request, what: str, command: str) -> Op[Any]:
+    def _op_native(self, request: Request, what: str, command: str) -> Op[object]:
         """A request to the native ``/api/v1`` API, which LM Studio before 0.4 lacks."""
         try:
             response = yield from send(request)
