@@ -144,7 +144,7 @@ def _drive(
                     case Emit() if streaming:
                         yield step.item
                     case Call():
-                        step.result = step.provider._run(step.op)
+                        step.result = step.provider._run_op(step.op)
                     case Open():
                         step.opened = _open(step)
                         opened.append(_sync_items(step.opened))
@@ -189,7 +189,7 @@ def _sync_items(opened: Opened[T]) -> Generator[T, None, None]:
 
 
 def _open(step: Open[T]) -> Opened[T]:
-    items = step.provider._iterate(step.op)
+    items = step.provider._iterate_op(step.op)
     try:
         return Opened(items, [next(items)])
     except StopIteration:
@@ -284,7 +284,7 @@ async def _adrive(
                     case Emit() if streaming:
                         yield step.item
                     case Call():
-                        step.result = await step.provider._arun(step.op)
+                        step.result = await step.provider._arun_op(step.op)
                     case Open():
                         step.opened = await _aopen(step)
                         opened.append(_async_items(step.opened))
@@ -330,7 +330,7 @@ def _async_items(opened: Opened[T]) -> AsyncGenerator[T, None]:
 
 
 async def _aopen(step: Open[T]) -> Opened[T]:
-    items = step.provider._aiterate(step.op)
+    items = step.provider._aiterate_op(step.op)
     try:
         return Opened(items, [await items.__anext__()])
     except StopAsyncIteration:

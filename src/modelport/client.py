@@ -74,10 +74,10 @@ class Client(ClientCore):
 
     # ------------------------------------------------------------------ the driver
 
-    def _run(self, flow: Flow[T]) -> T:
+    def _run_flow(self, flow: Flow[T]) -> T:
         return run(flow, None, self._sleep)
 
-    def _iterate(self, flow: Flow[None]) -> Iterator[Any]:
+    def _iterate_flow(self, flow: Flow[None]) -> Iterator[Any]:
         return iterate(flow, None, self._sleep)
 
     def _spawn(self, flow: Flow[None]) -> None:
@@ -86,7 +86,7 @@ class Client(ClientCore):
 
         def background() -> None:
             try:
-                self._run(flow)
+                self._run_flow(flow)
             except ModelportError:  # pragma: no cover - the flow reports its own errors
                 pass
 
@@ -96,21 +96,21 @@ class Client(ClientCore):
 
     def services(self, refresh: bool = False) -> list[Service]:
         """Every configured or discovered service, with its health."""
-        return self._run(self._services(refresh))
+        return self._run_flow(self._services(refresh))
 
     def models(self, refresh: bool = False) -> list[ModelInfo]:
         """Every model on every reachable service."""
-        return self._run(self._models(refresh))
+        return self._run_flow(self._models(refresh))
 
     def model_info(self, model: str) -> ModelInfo:
         """One model, with its capabilities queried live from its server."""
-        return self._run(self._model_info(model))
+        return self._run_flow(self._model_info(model))
 
     def chat(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
     ) -> ChatResponse:
         """Send a chat to whichever service has the model; return the whole reply."""
-        return self._run(self._chat(build_chat_request(model, messages, options)))
+        return self._run_flow(self._chat(build_chat_request(model, messages, options)))
 
     def chat_stream(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
@@ -118,7 +118,7 @@ class Client(ClientCore):
         """Stream a chat; fails over only before the first chunk arrives."""
         req = build_chat_request(model, messages, options)
         warnings: list[str] = []
-        source: Iterator[StreamItem] = self._iterate(self._chat_stream(req, warnings))
+        source: Iterator[StreamItem] = self._iterate_flow(self._chat_stream(req, warnings))
         return ChatStream(source, warnings)
 
     def complete(
@@ -127,14 +127,14 @@ class Client(ClientCore):
         """Continue a prompt (or each of a list) as given, with no chat template (the
         legacy text completion), on whichever service has the model.
         """
-        return self._run(self._complete(build_completion_request(model, prompt, options)))
+        return self._run_flow(self._complete(build_completion_request(model, prompt, options)))
 
     def complete_stream(
         self, model: str, prompt: str, **options: Unpack[CompleteOptions]
     ) -> CompletionStream:
         """Stream the completion of one prompt; fails over only before the first chunk."""
         req = build_stream_completion_request(model, prompt, options)
-        source: Iterator[CompletionItem] = self._iterate(self._complete_stream(req))
+        source: Iterator[CompletionItem] = self._iterate_flow(self._complete_stream(req))
         return CompletionStream(source)
 
     def count_tokens(
@@ -143,7 +143,7 @@ class Client(ClientCore):
         """The prompt tokens this chat would send (messages, tools, system prompt) on the
         service that would serve it: exact where it counts them, else an estimate.
         """
-        return self._run(self._count_tokens(build_chat_request(model, messages, options)))
+        return self._run_flow(self._count_tokens(build_chat_request(model, messages, options)))
 
     def rerank(
         self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
@@ -151,27 +151,27 @@ class Client(ClientCore):
         """Score ``documents`` against ``query`` on a service whose model reranks; the most
         relevant first (at most ``top_n``).
         """
-        return self._run(self._rerank(build_rerank_request(model, query, documents, top_n)))
+        return self._run_flow(self._rerank(build_rerank_request(model, query, documents, top_n)))
 
     def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
         """Embed a string, a list of strings, or token ids (servers that take them)."""
-        return self._run(self._embed(model, normalize_inputs(input)))
+        return self._run_flow(self._embed(model, normalize_inputs(input)))
 
     def load(self, model: str, context_length: int | None = None, ttl: float | None = None) -> None:
         """Load a model into memory where its server supports it."""
-        self._run(self._manage(model, lambda p, name: p._op_load(name, context_length, ttl)))
+        self._run_flow(self._manage(model, lambda p, name: p._op_load(name, context_length, ttl)))
 
     def unload(self, model: str) -> None:
         """Unload a model from memory where its server supports it."""
-        self._run(self._manage(model, lambda p, name: p._op_unload(name)))
+        self._run_flow(self._manage(model, lambda p, name: p._op_unload(name)))
 
     def delete(self, model: str) -> None:
         """Delete a downloaded model where its server supports it."""
-        self._run(self._manage(model, lambda p, name: p._op_delete(name)))
+        self._run_flow(self._manage(model, lambda p, name: p._op_delete(name)))
 
     def pull(self, model: str) -> Iterator[PullProgress]:
         """Download a model on the first service that can (``"ollama/name"`` to choose)."""
-        progress: Iterator[PullProgress] = self._iterate(self._pull(model))
+        progress: Iterator[PullProgress] = self._iterate_flow(self._pull(model))
         return progress
 
     # ------------------------------------------------------------------ lifecycle
@@ -201,12 +201,12 @@ class AsyncClient(ClientCore):
 
     # ------------------------------------------------------------------ the driver
 
-    async def _run(self, flow: Flow[T]) -> T:
+    async def _run_flow(self, flow: Flow[T]) -> T:
         if self._gate is not None:
             self._note_loop()
         return await arun(flow, None, self._sleep)
 
-    def _iterate(self, flow: Flow[None]) -> AsyncGenerator[Any, None]:
+    def _iterate_flow(self, flow: Flow[None]) -> AsyncGenerator[Any, None]:
         if self._gate is not None:
             self._note_loop()
         return aiterate(flow, None, self._sleep)
@@ -232,7 +232,7 @@ class AsyncClient(ClientCore):
 
         async def background() -> None:
             try:
-                await self._run(flow)
+                await self._run_flow(flow)
             except ModelportError:  # pragma: no cover - the flow reports its own errors
                 pass
 
@@ -250,21 +250,21 @@ class AsyncClient(ClientCore):
 
     async def services(self, refresh: bool = False) -> list[Service]:
         """Every configured or discovered service, with its health."""
-        return await self._run(self._services(refresh))
+        return await self._run_flow(self._services(refresh))
 
     async def models(self, refresh: bool = False) -> list[ModelInfo]:
         """Every model on every reachable service."""
-        return await self._run(self._models(refresh))
+        return await self._run_flow(self._models(refresh))
 
     async def model_info(self, model: str) -> ModelInfo:
         """One model, with its capabilities queried live from its server."""
-        return await self._run(self._model_info(model))
+        return await self._run_flow(self._model_info(model))
 
     async def chat(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
     ) -> ChatResponse:
         """Send a chat to whichever service has the model; return the whole reply."""
-        return await self._run(self._chat(build_chat_request(model, messages, options)))
+        return await self._run_flow(self._chat(build_chat_request(model, messages, options)))
 
     def chat_stream(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
@@ -272,7 +272,7 @@ class AsyncClient(ClientCore):
         """Stream a chat; fails over only before the first chunk arrives."""
         req = build_chat_request(model, messages, options)
         warnings: list[str] = []
-        return AsyncChatStream(self._iterate(self._chat_stream(req, warnings)), warnings)
+        return AsyncChatStream(self._iterate_flow(self._chat_stream(req, warnings)), warnings)
 
     async def complete(
         self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
@@ -280,14 +280,16 @@ class AsyncClient(ClientCore):
         """Continue a prompt (or each of a list) as given, with no chat template (the
         legacy text completion), on whichever service has the model.
         """
-        return await self._run(self._complete(build_completion_request(model, prompt, options)))
+        return await self._run_flow(
+            self._complete(build_completion_request(model, prompt, options))
+        )
 
     def complete_stream(
         self, model: str, prompt: str, **options: Unpack[CompleteOptions]
     ) -> AsyncCompletionStream:
         """Stream the completion of one prompt; fails over only before the first chunk."""
         req = build_stream_completion_request(model, prompt, options)
-        return AsyncCompletionStream(self._iterate(self._complete_stream(req)))
+        return AsyncCompletionStream(self._iterate_flow(self._complete_stream(req)))
 
     async def count_tokens(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
@@ -296,7 +298,7 @@ class AsyncClient(ClientCore):
         service that would serve it: exact where it counts them, else an estimate.
         """
         req = build_chat_request(model, messages, options)
-        return await self._run(self._count_tokens(req))
+        return await self._run_flow(self._count_tokens(req))
 
     async def rerank(
         self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
@@ -305,29 +307,31 @@ class AsyncClient(ClientCore):
         relevant first (at most ``top_n``).
         """
         req = build_rerank_request(model, query, documents, top_n)
-        return await self._run(self._rerank(req))
+        return await self._run_flow(self._rerank(req))
 
     async def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
         """Embed a string, a list of strings, or token ids (servers that take them)."""
-        return await self._run(self._embed(model, normalize_inputs(input)))
+        return await self._run_flow(self._embed(model, normalize_inputs(input)))
 
     async def load(
         self, model: str, context_length: int | None = None, ttl: float | None = None
     ) -> None:
         """Load a model into memory where its server supports it."""
-        await self._run(self._manage(model, lambda p, name: p._op_load(name, context_length, ttl)))
+        await self._run_flow(
+            self._manage(model, lambda p, name: p._op_load(name, context_length, ttl))
+        )
 
     async def unload(self, model: str) -> None:
         """Unload a model from memory where its server supports it."""
-        await self._run(self._manage(model, lambda p, name: p._op_unload(name)))
+        await self._run_flow(self._manage(model, lambda p, name: p._op_unload(name)))
 
     async def delete(self, model: str) -> None:
         """Delete a downloaded model where its server supports it."""
-        await self._run(self._manage(model, lambda p, name: p._op_delete(name)))
+        await self._run_flow(self._manage(model, lambda p, name: p._op_delete(name)))
 
     async def pull(self, model: str) -> AsyncIterator[PullProgress]:
         """Download a model on the first service that can (``"ollama/name"`` to choose)."""
-        steps = self._iterate(self._pull(model))
+        steps = self._iterate_flow(self._pull(model))
         try:
             async for progress in steps:
                 yield progress
@@ -348,7 +352,7 @@ class AsyncClient(ClientCore):
         async def one(state: ServiceState) -> str | None:
             provider = state.provider
             try:
-                return await self._run(call(provider, provider._op_metrics()))
+                return await self._run_flow(call(provider, provider._op_metrics()))
             except ModelportError:
                 return None
 

@@ -193,7 +193,7 @@ def test_an_unknown_step_in_a_flow_is_a_bug_reported_as_such() -> None:
         yield "not a step"
 
     with pytest.raises(TypeError, match="not a step"):
-        client._run(flow())
+        client._run_flow(flow())
 
 
 class Loading(FakeProvider):

@@ -244,7 +244,7 @@ def test_lmstudio_port_from_its_server_config_is_a_candidate(tmp_path: Any) -> N
 def test_client_fingerprints_a_url_given_as_a_service(serve: Callable[[Routes], str]) -> None:
     url = serve(OLLAMA)
     client = modelport.Client(services=[url, f"box={serve(LLAMACPP)}"])
-    states = client._run(client._ensure())
+    states = client._run_flow(client._ensure())
     assert [(s.name, s.provider.kind) for s in states] == [
         ("ollama", "ollama"),
         ("box", "llamacpp"),

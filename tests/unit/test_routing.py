@@ -537,9 +537,9 @@ def test_client_without_arguments_uses_what_discovery_finds(
     monkeypatch.setattr(discovery, "discover", fake)
     client = modelport.Client()
     assert calls == []  # lazy: nothing happens until first use
-    states = client._run(client._ensure())
+    states = client._run_flow(client._ensure())
     assert [(s.name, s.provider.kind) for s in states] == [("llamacpp", "llamacpp")]
-    client._run(client._ensure())
+    client._run_flow(client._ensure())
     assert len(calls) == 1
 
 

@@ -12,7 +12,7 @@ yield steps and return a result (see :mod:`modelport._http.ops`), for example::
 This base class turns each operation into a public sync method and its
 ``a``-prefixed async twin, so no protocol code is written twice.
 
-**The seam.** :meth:`_run`, :meth:`_arun`, :meth:`_iterate` and :meth:`_aiterate`
+**The seam.** :meth:`_run_op`, :meth:`_arun_op`, :meth:`_iterate_op` and :meth:`_aiterate_op`
 run one of this provider's operations on its own HTTP connections. The public
 methods here and the :class:`~modelport.Client` both go through them, with requests
 validated once (:func:`~modelport._wire.common.build_chat_request`), so a provider is
@@ -423,22 +423,22 @@ class Provider:
     # A request served by a gateway that came through other gateways first carries
     # their chain (:mod:`modelport._http.forwarding`) on everything sent for it.
 
-    def _run(self, op: Op[T]) -> T:
+    def _run_op(self, op: Op[T]) -> T:
         """Run one of this provider's operations (sync)."""
         chain = current_chain()
         return run(op if chain is None else with_chain(op, chain), self._io)
 
-    async def _arun(self, op: Op[T]) -> T:
+    async def _arun_op(self, op: Op[T]) -> T:
         """Run one of this provider's operations (async)."""
         chain = current_chain()
         return await arun(op if chain is None else with_chain(op, chain), self._aio)
 
-    def _iterate(self, op: ItemOp[I]) -> Generator[I, None, None]:
+    def _iterate_op(self, op: ItemOp[I]) -> Generator[I, None, None]:
         """Run one of this provider's item operations, yielding its items (sync)."""
         chain = current_chain()
         return iterate(op if chain is None else with_chain(op, chain), self._io)
 
-    def _aiterate(self, op: ItemOp[I]) -> AsyncGenerator[I, None]:
+    def _aiterate_op(self, op: ItemOp[I]) -> AsyncGenerator[I, None]:
         """Run one of this provider's item operations, yielding its items (async; the
         consumer closes it, as :class:`~modelport.AsyncChatStream` does).
         """
@@ -598,28 +598,28 @@ class Provider:
 
     def health(self) -> Service:
         """Ask the server whether it is up; never raises for an unreachable server."""
-        return self._run(self._op_health_safe())
+        return self._run_op(self._op_health_safe())
 
     def models(self, refresh: bool = False) -> list[ModelInfo]:
         """Every model this server offers, with what it says about each."""
-        return self._run(self._op_models(refresh))
+        return self._run_op(self._op_models(refresh))
 
     def model_info(self, model: str) -> ModelInfo:
         """One model, with its capabilities read live from the server."""
-        return self._run(self._op_model_info(require_model(model)))
+        return self._run_op(self._op_model_info(require_model(model)))
 
     def chat(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
     ) -> ChatResponse:
         """Send a chat and return the whole reply. See :class:`ChatOptions` for options."""
-        return self._run(self._op_chat(build_chat_request(model, messages, options)))
+        return self._run_op(self._op_chat(build_chat_request(model, messages, options)))
 
     def chat_stream(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
     ) -> ChatStream:
         """Send a chat and stream the reply as :class:`ChatChunk` deltas."""
         req = build_chat_request(model, messages, options)
-        return ChatStream(self._iterate(self._op_chat_stream(req)))
+        return ChatStream(self._iterate_op(self._op_chat_stream(req)))
 
     def complete(
         self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
@@ -627,14 +627,14 @@ class Provider:
         """Continue a prompt (or each of a list) as given, with no chat template: the
         legacy text completion. See :class:`CompleteOptions` for options.
         """
-        return self._run(self._op_complete(build_completion_request(model, prompt, options)))
+        return self._run_op(self._op_complete(build_completion_request(model, prompt, options)))
 
     def complete_stream(
         self, model: str, prompt: str, **options: Unpack[CompleteOptions]
     ) -> CompletionStream:
         """Stream the completion of one prompt as :class:`ChatChunk` text deltas."""
         req = build_stream_completion_request(model, prompt, options)
-        return CompletionStream(self._iterate(self._op_complete_stream(req)))
+        return CompletionStream(self._iterate_op(self._op_complete_stream(req)))
 
     def count_tokens(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
@@ -643,107 +643,107 @@ class Provider:
         exact where the server counts them, else an estimate (``TokenCount.exact``).
         """
         req = build_chat_request(model, messages, options)
-        return self._run(self._op_count_tokens(req))
+        return self._run_op(self._op_count_tokens(req))
 
     def rerank(
         self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
     ) -> RerankResult:
         """Score ``documents`` against ``query``; the most relevant first (at most ``top_n``)."""
-        return self._run(self._op_rerank(build_rerank_request(model, query, documents, top_n)))
+        return self._run_op(self._op_rerank(build_rerank_request(model, query, documents, top_n)))
 
     def embed(self, model: str, input: EmbedInput) -> EmbedResponse:
         """Embed one string, a list of strings, or token ids (servers that take them)."""
-        return self._run(self._op_embed(require_model(model), normalize_inputs(input)))
+        return self._run_op(self._op_embed(require_model(model), normalize_inputs(input)))
 
     def load(self, model: str, context_length: int | None = None, ttl: float | None = None) -> None:
         """Load a model into memory, where the server supports it."""
-        self._run(self._op_load(require_model(model), context_length, ttl))
+        self._run_op(self._op_load(require_model(model), context_length, ttl))
 
     def unload(self, model: str) -> None:
         """Unload a model from memory, where the server supports it."""
-        self._run(self._op_unload(require_model(model)))
+        self._run_op(self._op_unload(require_model(model)))
 
     def delete(self, model: str) -> None:
         """Delete a downloaded model, where the server supports it."""
-        self._run(self._op_delete(require_model(model)))
+        self._run_op(self._op_delete(require_model(model)))
 
     def pull(self, model: str) -> Iterator[PullProgress]:
         """Download a model, yielding progress; raises if the download fails."""
-        return self._iterate(self._op_pull(require_model(model)))
+        return self._iterate_op(self._op_pull(require_model(model)))
 
     # ------------------------------------------------------------------ public API (async)
 
     async def ahealth(self) -> Service:
         """Async :meth:`health`."""
-        return await self._arun(self._op_health_safe())
+        return await self._arun_op(self._op_health_safe())
 
     async def amodels(self, refresh: bool = False) -> list[ModelInfo]:
         """Async :meth:`models`."""
-        return await self._arun(self._op_models(refresh))
+        return await self._arun_op(self._op_models(refresh))
 
     async def amodel_info(self, model: str) -> ModelInfo:
         """Async :meth:`model_info`."""
-        return await self._arun(self._op_model_info(require_model(model)))
+        return await self._arun_op(self._op_model_info(require_model(model)))
 
     async def achat(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
     ) -> ChatResponse:
         """Async :meth:`chat`."""
-        return await self._arun(self._op_chat(build_chat_request(model, messages, options)))
+        return await self._arun_op(self._op_chat(build_chat_request(model, messages, options)))
 
     def achat_stream(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
     ) -> AsyncChatStream:
         """Async :meth:`chat_stream`: use ``async for`` / ``async with``."""
         req = build_chat_request(model, messages, options)
-        return AsyncChatStream(self._aiterate(self._op_chat_stream(req)))
+        return AsyncChatStream(self._aiterate_op(self._op_chat_stream(req)))
 
     async def acomplete(
         self, model: str, prompt: PromptInput, **options: Unpack[CompleteOptions]
     ) -> CompletionResponse:
         """Async :meth:`complete`."""
         req = build_completion_request(model, prompt, options)
-        return await self._arun(self._op_complete(req))
+        return await self._arun_op(self._op_complete(req))
 
     def acomplete_stream(
         self, model: str, prompt: str, **options: Unpack[CompleteOptions]
     ) -> AsyncCompletionStream:
         """Async :meth:`complete_stream`: use ``async for`` / ``async with``."""
         req = build_stream_completion_request(model, prompt, options)
-        return AsyncCompletionStream(self._aiterate(self._op_complete_stream(req)))
+        return AsyncCompletionStream(self._aiterate_op(self._op_complete_stream(req)))
 
     async def acount_tokens(
         self, model: str, messages: MessagesInput, **options: Unpack[ChatOptions]
     ) -> TokenCount:
         """Async :meth:`count_tokens`."""
         req = build_chat_request(model, messages, options)
-        return await self._arun(self._op_count_tokens(req))
+        return await self._arun_op(self._op_count_tokens(req))
 
     async def arerank(
         self, model: str, query: str, documents: Sequence[str], top_n: int | None = None
     ) -> RerankResult:
         """Async :meth:`rerank`."""
         req = build_rerank_request(model, query, documents, top_n)
-        return await self._arun(self._op_rerank(req))
+        return await self._arun_op(self._op_rerank(req))
 
     async def aembed(self, model: str, input: EmbedInput) -> EmbedResponse:
         """Async :meth:`embed`."""
-        return await self._arun(self._op_embed(require_model(model), normalize_inputs(input)))
+        return await self._arun_op(self._op_embed(require_model(model), normalize_inputs(input)))
 
     async def aload(
         self, model: str, context_length: int | None = None, ttl: float | None = None
     ) -> None:
         """Async :meth:`load`."""
-        await self._arun(self._op_load(require_model(model), context_length, ttl))
+        await self._arun_op(self._op_load(require_model(model), context_length, ttl))
 
     async def aunload(self, model: str) -> None:
         """Async :meth:`unload`."""
-        await self._arun(self._op_unload(require_model(model)))
+        await self._arun_op(self._op_unload(require_model(model)))
 
     async def adelete(self, model: str) -> None:
         """Async :meth:`delete`."""
-        await self._arun(self._op_delete(require_model(model)))
+        await self._arun_op(self._op_delete(require_model(model)))
 
     def apull(self, model: str) -> AsyncIterator[PullProgress]:
         """Async :meth:`pull`."""
-        return self._aiterate(self._op_pull(require_model(model)))
+        return self._aiterate_op(self._op_pull(require_model(model)))

@@ -148,11 +148,11 @@ class OllamaProvider(Provider):
 
     def ps(self) -> list[ModelInfo]:
         """The models loaded in memory now (``/api/ps``), with their allocated context."""
-        return self._run(self._op_ps())
+        return self._run_op(self._op_ps())
 
     async def aps(self) -> list[ModelInfo]:
         """Async :meth:`ps`."""
-        return await self._arun(self._op_ps())
+        return await self._arun_op(self._op_ps())
 
     def _op_models(self, refresh: bool = False) -> Op[list[ModelInfo]]:
         """Every installed model, with capabilities and context from ``/api/show``.
