@@ -135,10 +135,7 @@ def _drive(
                                 yield from reading.decoder.finish()
                                 reading.finished()
                         except Exception as exc:
-                            failure = reading.failed(exc)
-                            if failure is exc:
-                                raise
-                            raise failure from exc
+                            reading.fail(exc)
                         finally:
                             reading.close()
                     case Emit() if streaming:
@@ -275,10 +272,7 @@ async def _adrive(
                                     yield item
                                 reading.finished()
                         except Exception as exc:
-                            failure = reading.failed(exc)
-                            if failure is exc:
-                                raise
-                            raise failure from exc
+                            reading.fail(exc)
                         finally:
                             await reading.aclose()
                     case Emit() if streaming:

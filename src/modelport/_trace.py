@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from typing import TYPE_CHECKING, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from ._flow import Call, Open, Pipe
+from ._flow import Call, Open, Pipe, Runs
 from ._http.forwarding import map_steps, with_headers
 from ._http.ops import Emit, Sleep
 from ._version import __version__
@@ -42,16 +42,6 @@ from .types import (
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer, TracerProvider
     from opentelemetry.util.types import AttributeValue
-
-    class _Service(Protocol):
-        """What a span records of a provider (``providers.base.Provider``)."""
-
-        @property
-        def name(self) -> str: ...
-        @property
-        def kind(self) -> str: ...
-        @property
-        def base_url(self) -> str: ...
 
 
 __all__ = ["CAPTURE_CONTENT", "DISABLE", "ServerSpan", "server_span", "traced", "tracer"]
@@ -218,8 +208,8 @@ class _Recorder:
         from opentelemetry.trace import SpanKind
 
         self.model = request if isinstance(request, str) else request.model
-        self.provider: _Service | None = None
-        self.failure: tuple[_Service, BaseException] | None = None
+        self.provider: Runs | None = None
+        self.failure: tuple[Runs, BaseException] | None = None
         self.retries = 0
         self.waited = 0.0
         self.attributes: dict[str, AttributeValue] = {}
@@ -262,7 +252,7 @@ class _Recorder:
                 step.items = _AsyncObserved(items, self)
         return step
 
-    def attempt(self, provider: _Service) -> None:
+    def attempt(self, provider: Runs) -> None:
         span = self.span
         if self.failure is not None:
             before, error = self.failure

@@ -20,7 +20,7 @@ import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -222,7 +222,7 @@ class Reading(Generic[I]):
         else:
             ...hand on reading.decoder.finish(), then reading.finished()
 
-    with :meth:`failed` for what the loop raises, and :meth:`close` (or :meth:`aclose`)
+    with :meth:`fail` for what the loop raises, and :meth:`close` (or :meth:`aclose`)
     at its end, however it ends. Reading stops at the stream's own end
     (``decoder.done``). A stream that sends bytes but no item (comments, keep-alives)
     for longer than the read timeout times out; so does one that sends nothing at all.
@@ -277,13 +277,14 @@ class Reading(Generic[I]):
         if self.decoder.error is not None:
             raise self.decoder.error
 
-    def failed(self, exc: Exception) -> Exception:
-        """What to raise for ``exc``, raised while reading: a broken connection becomes
-        the decoder's word for a stream cut part-way; anything else stays as it is.
+    def fail(self, exc: Exception) -> NoReturn:
+        """Raise for ``exc``, raised while reading: a broken connection as the decoder's
+        word for a stream cut part-way; anything else as it is.
         """
         if isinstance(exc, httpx.HTTPError):
-            return self.decoder.interrupted(self._transport.transport_error(exc, self.request))
-        return exc
+            error = self._transport.transport_error(exc, self.request)
+            raise self.decoder.interrupted(error) from exc
+        raise exc
 
     def close(self) -> None:
         response = self.response
