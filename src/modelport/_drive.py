@@ -1,4 +1,4 @@
-"""The drivers: one loop that runs every kind of step, sync, and its async twin.
+"""The drivers: what runs every kind of step, sync, and its async twin.
 
 Flows (:mod:`modelport._flow`, the client's logic) and operations
 (:mod:`modelport._http.ops`, a provider's protocol logic) are generators that yield
@@ -7,12 +7,15 @@ steps and never do I/O. A driver carries each step out, puts its result in the s
 :class:`~modelport.ModelportError` the step raised into it at the ``yield``, where the
 flow or operation may catch it (a fallback, a failover).
 
-The steps form one closed union (:data:`AnyStep`), matched in one place per mode:
+The steps form one closed union (:data:`AnyStep`). Each mode does every step that
+returns a value in one place (:func:`_do`, :func:`_ado`: one ``match``); its two loops
+only pull steps:
 
 - :func:`run` / :func:`arun` run a flow or an operation to its value; an item step
   (``Emit``, ``Stream``, ``Pipe``) there is a mistake, refused with :class:`TypeError`.
 - :func:`iterate` / :func:`aiterate` run one that produces items (a stream, a pull)
-  and hand each item on as it comes.
+  and hand each item on as it comes: they do the item steps themselves, a stream's
+  read loop included, so no frame of ours sits between the caller and the read.
 
 ``io`` is the transport an operation's requests go through (its provider's); a flow
 has none: its requests are inside the operations its ``Call`` and ``Open`` steps run.
@@ -85,29 +88,7 @@ def _items_refused(step: object) -> TypeError:
 
 def run(flow: Driven[T], io: SyncTransport | None = None, sleep: SyncSleep = _pause) -> T:
     """Run ``flow`` (a flow, or with ``io`` an operation) to its value."""
-    loop = _drive(flow, io, sleep, False)
-    try:
-        next(loop)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
-    loop.close()  # pragma: no cover - _drive refuses item steps when not streaming
-    raise TypeError("run() met an item")
-
-
-def iterate(
-    flow: Driven[None], io: SyncTransport | None = None, sleep: SyncSleep = _pause
-) -> Generator[Any, None, None]:
-    """Run ``flow``, yielding its items as they come."""
-    return _drive(flow, io, sleep, True)
-
-
-def _drive(
-    flow: Driven[T], io: SyncTransport | None, sleep: SyncSleep, streaming: bool
-) -> Generator[Any, None, T]:
-    """The one sync loop (see the module's docstring)."""
     error: ModelportError | None = None
-    opened: list[Generator[Any, None, None]] = []  # closed on the way out, however far read
     try:
         while True:
             try:
@@ -115,12 +96,29 @@ def _drive(
             except StopIteration as stop:
                 value: T = stop.value
                 return value
-            error = None
+            error = _do(step, io, sleep, None)
+    finally:
+        flow.close()
+
+
+def iterate(
+    flow: Driven[None], io: SyncTransport | None = None, sleep: SyncSleep = _pause
+) -> Generator[Any, None, None]:
+    """Run ``flow``, yielding its items as they come. A stream's bytes are read here,
+    in this loop, so that no other frame of ours sits between the caller and the read.
+    """
+    error: ModelportError | None = None
+    opened: list[Generator[Any, None, None]] = []  # closed on the way out, however far read
+    try:
+        while True:
             try:
-                match step:
-                    case Send():
-                        step.response = _sync_io(io, step).send(step.request)
-                    case Stream() if streaming:
+                step = flow.send(None) if error is None else flow.throw(error)
+            except StopIteration:
+                return
+            error = None
+            match step:
+                case Stream():
+                    try:
                         reading = _sync_io(io, step).open_stream(step.request, step.decoder)
                         try:
                             chunks = reading.chunks
@@ -138,39 +136,63 @@ def _drive(
                             reading.fail(exc)
                         finally:
                             reading.close()
-                    case Emit() if streaming:
-                        yield step.item
-                    case Call():
-                        step.result = step.provider._run_op(step.op)
-                    case Open():
-                        step.opened = _open(step)
-                        opened.append(_sync_items(step.opened))
-                    case Pipe() if streaming:
-                        items = step.items
-                        if not isinstance(items, Iterator):
-                            raise _refused(step)
-                        yield from items
-                    case Gather():
-                        step.outcomes = _sync_io(io, step).send_all(step.requests)
-                    case Sleep():
-                        sleep(step.seconds)
-                    case Each():
-                        step.results = _each(step.flows, sleep)
-                    case Exclusive():
-                        with step.box.lock:
-                            step.result = run(step.flow, None, sleep)
-                    case WaitFor():
-                        step.result = step.sync()
-                    case Emit() | Stream() | Pipe():
-                        raise _items_refused(step)
-                    case _:
+                    except ModelportError as exc:
+                        error = exc
+                case Emit():
+                    yield step.item
+                case Pipe():
+                    items = step.items
+                    if not isinstance(items, Iterator):
                         raise _refused(step)
-            except ModelportError as exc:
-                error = exc
+                    try:
+                        yield from items
+                    except ModelportError as exc:
+                        error = exc
+                case _:
+                    error = _do(step, io, sleep, opened)
     finally:
         flow.close()
         for items in opened:
             items.close()
+
+
+def _do(
+    step: AnyStep,
+    io: SyncTransport | None,
+    sleep: SyncSleep,
+    opened: list[Generator[Any, None, None]] | None,
+) -> ModelportError | None:
+    """Do one step that returns a value (every kind but the item steps), filling its
+    result in; the error it raised, to throw into the flow.
+    """
+    try:
+        match step:
+            case Send():
+                step.response = _sync_io(io, step).send(step.request)
+            case Call():
+                step.result = step.provider._run_op(step.op)
+            case Open():
+                step.opened = _open(step)
+                if opened is not None:
+                    opened.append(_sync_items(step.opened))
+            case Gather():
+                step.outcomes = _sync_io(io, step).send_all(step.requests)
+            case Sleep():
+                sleep(step.seconds)
+            case Each():
+                step.results = _each(step.flows, sleep)
+            case Exclusive():
+                with step.box.lock:
+                    step.result = run(step.flow, None, sleep)
+            case WaitFor():
+                step.result = step.sync()
+            case Emit() | Stream() | Pipe():
+                raise _items_refused(step)
+            case _:
+                raise _refused(step)
+    except ModelportError as exc:
+        return exc
+    return None
 
 
 def _sync_io(io: SyncTransport | None, step: object) -> SyncTransport:
@@ -216,46 +238,37 @@ def _each(flows: Sequence[Flow[T]], sleep: SyncSleep) -> list[T | ModelportError
 
 async def arun(flow: Driven[T], io: AsyncTransport | None = None, sleep: AsyncSleep = _apause) -> T:
     """Run ``flow`` (a flow, or with ``io`` an operation) to its value."""
-    out: list[T] = []
-    loop = _adrive(flow, io, sleep, out)
-    async for _ in loop:  # pragma: no cover - _adrive refuses item steps when not streaming
-        await loop.aclose()
-        raise TypeError("arun() met an item")
-    return out[0]
+    error: ModelportError | None = None
+    try:
+        while True:
+            try:
+                step = flow.send(None) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                value: T = stop.value
+                return value
+            error = await _ado(step, io, sleep, None)
+    finally:
+        flow.close()
 
 
-def aiterate(
+async def aiterate(
     flow: Driven[None], io: AsyncTransport | None = None, sleep: AsyncSleep = _apause
 ) -> AsyncGenerator[Any, None]:
-    """Run ``flow``, yielding its items as they come (the consumer closes it, as
-    :class:`~modelport.AsyncChatStream` does).
+    """Run ``flow``, yielding its items as they come (:func:`iterate`'s twin; the
+    consumer closes it, as :class:`~modelport.AsyncChatStream` does).
     """
-    return _adrive(flow, io, sleep, None)
-
-
-async def _adrive(
-    flow: Driven[T], io: AsyncTransport | None, sleep: AsyncSleep, out: list[T] | None
-) -> AsyncGenerator[Any, None]:
-    """The one async loop: :func:`_drive`'s twin. ``out`` receives the flow's value
-    (an async generator cannot return one); ``None``: a stream, whose items go on.
-    """
-    streaming = out is None
     error: ModelportError | None = None
     opened: list[AsyncGenerator[Any, None]] = []
     try:
         while True:
             try:
                 step = flow.send(None) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                if out is not None:
-                    out.append(stop.value)
+            except StopIteration:
                 return
             error = None
-            try:
-                match step:
-                    case Send():
-                        step.response = await _async_io(io, step).send(step.request)
-                    case Stream() if streaming:
+            match step:
+                case Stream():
+                    try:
                         reading = await _async_io(io, step).open_stream(step.request, step.decoder)
                         try:
                             chunks = reading.chunks
@@ -275,40 +288,62 @@ async def _adrive(
                             reading.fail(exc)
                         finally:
                             await reading.aclose()
-                    case Emit() if streaming:
-                        yield step.item
-                    case Call():
-                        step.result = await step.provider._arun_op(step.op)
-                    case Open():
-                        step.opened = await _aopen(step)
-                        opened.append(_async_items(step.opened))
-                    case Pipe() if streaming:
-                        piped = step.items
-                        if not isinstance(piped, AsyncIterator):
-                            raise _refused(step)
+                    except ModelportError as exc:
+                        error = exc
+                case Emit():
+                    yield step.item
+                case Pipe():
+                    piped = step.items
+                    if not isinstance(piped, AsyncIterator):
+                        raise _refused(step)
+                    try:
                         async for item in piped:
                             yield item
-                    case Gather():
-                        step.outcomes = await _async_io(io, step).send_all(step.requests)
-                    case Sleep():
-                        await sleep(step.seconds)
-                    case Each():
-                        step.results = await _aeach(step.flows, sleep)
-                    case Exclusive():
-                        async with step.box.alock():
-                            step.result = await arun(step.flow, None, sleep)
-                    case WaitFor():
-                        step.result = await step.aio()
-                    case Emit() | Stream() | Pipe():
-                        raise _items_refused(step)
-                    case _:
-                        raise _refused(step)
-            except ModelportError as exc:
-                error = exc
+                    except ModelportError as exc:
+                        error = exc
+                case _:
+                    error = await _ado(step, io, sleep, opened)
     finally:
         flow.close()
         for items in opened:
             await items.aclose()
+
+
+async def _ado(
+    step: AnyStep,
+    io: AsyncTransport | None,
+    sleep: AsyncSleep,
+    opened: list[AsyncGenerator[Any, None]] | None,
+) -> ModelportError | None:
+    """:func:`_do`'s twin."""
+    try:
+        match step:
+            case Send():
+                step.response = await _async_io(io, step).send(step.request)
+            case Call():
+                step.result = await step.provider._arun_op(step.op)
+            case Open():
+                step.opened = await _aopen(step)
+                if opened is not None:
+                    opened.append(_async_items(step.opened))
+            case Gather():
+                step.outcomes = await _async_io(io, step).send_all(step.requests)
+            case Sleep():
+                await sleep(step.seconds)
+            case Each():
+                step.results = await _aeach(step.flows, sleep)
+            case Exclusive():
+                async with step.box.alock():
+                    step.result = await arun(step.flow, None, sleep)
+            case WaitFor():
+                step.result = await step.aio()
+            case Emit() | Stream() | Pipe():
+                raise _items_refused(step)
+            case _:
+                raise _refused(step)
+    except ModelportError as exc:
+        return exc
+    return None
 
 
 def _async_io(io: AsyncTransport | None, step: object) -> AsyncTransport:
