@@ -9,6 +9,7 @@ import pytest
 
 import modelport
 from modelport import InvalidRequestError, LlamaCppProvider, Message
+from modelport._wire.common import build_chat_request
 
 
 def _provider() -> tuple[LlamaCppProvider, list[httpx.Request]]:
@@ -125,3 +126,18 @@ def test_a_single_image_string_is_one_image_not_a_list_of_characters() -> None:
     png = "iVBORw0KGgo="
     assert Message(role="user", content="x", images=png).images == (png,)  # type: ignore[arg-type]
     assert normalize_message({"role": "user", "content": "x", "images": png}).images == (png,)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"role": "user", "content": "hi", "images": [42]},
+        {"role": "user", "content": "hi", "images": [b"\x89PNG", None]},
+        modelport.Message(role="user", content="hi", images=(3.5,)),  # type: ignore[arg-type]
+    ],
+)
+def test_an_image_that_is_no_image_is_refused_naming_the_message_and_its_type(
+    message: object,
+) -> None:
+    with pytest.raises(InvalidRequestError, match=r"Message 0: images must be bytes.*not "):
+        build_chat_request("m", [message], {})  # type: ignore[list-item]

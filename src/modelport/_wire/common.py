@@ -153,11 +153,8 @@ def build_chat_request(
         )
     for index, message in enumerate(normalized):
         for image in message.images:
-            if not isinstance(image, (str, bytes, bytearray, os.PathLike)):
-                raise InvalidRequestError(
-                    f"Message {index}: images must be bytes, file paths or strings "
-                    f"(data URLs, base64), not {type(image).__name__}."
-                )
+            if not isinstance(image, _IMAGE_TYPES):
+                raise InvalidRequestError(_image_error(index, image))
     if all(m.role == "system" for m in normalized):
         raise InvalidRequestError(
             "Only system messages were given; there is nothing for the model to answer.",
@@ -532,10 +529,7 @@ def normalize_message(message: Message | Mapping[str, Any], index: int = 0) -> M
     images = list(raw_images)
     if not _images(images):
         bad = next(i for i in images if not isinstance(i, _IMAGE_TYPES))
-        raise InvalidRequestError(
-            f"Message {index}: images must be bytes, file paths or strings, "
-            f"not {type(bad).__name__}."
-        )
+        raise InvalidRequestError(_image_error(index, bad))
     if content is None:
         text = ""
     elif isinstance(content, str):
@@ -599,6 +593,13 @@ def _from_content_parts(parts: Sequence[Any], index: int) -> tuple[str, list[Ima
 
 
 _IMAGE_TYPES = (str, bytes, bytearray, os.PathLike)
+
+
+def _image_error(index: int, image: object) -> str:
+    return (
+        f"Message {index}: images must be bytes, file paths or strings (data URLs, base64), "
+        f"not {type(image).__name__}."
+    )
 
 
 def _images(items: list[object]) -> TypeGuard[list[ImageInput]]:
