@@ -57,6 +57,7 @@ from .providers import make_provider
 from .providers.base import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_TIMEOUT,
     Provider,
 )
 from .types import (
@@ -189,6 +190,8 @@ class ClientCore:
             folder). Kept as :attr:`config`. Its limits (``max_in_flight``,
             ``max_queue``, ``max_wait``, ``max_loaded``, ``swap_after``, ``ttl``) are
             enforced by the scheduler (see ``_limits``).
+        _default_timeout: (private, keyword only) the read timeout when neither
+            ``timeout`` nor ``MODELPORT_TIMEOUT`` gives one (``modelport serve``: 600 s).
         _limits: (private, keyword only) the limits the scheduler enforces, a
             ``modelport._schedule.LimitsSource`` such as ``limits_from_config(config)``
             or ``StaticLimits()`` (``True``: the configuration's limits if any, and what
@@ -247,10 +250,11 @@ class ClientCore:
         gateway_id: str | None = None,
         config: ConfigInput | None = None,
         _limits: LimitsSource | bool | None = None,
+        _default_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.config = _load_config(config)
         self.settings = ClientSettings(
-            timeout=read_timeout(timeout),
+            timeout=read_timeout(timeout, _default_timeout),
             connect_timeout=connect_timeout,
             max_retries=max_retries,
             discovery_timeout=discovery_timeout,

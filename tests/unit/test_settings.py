@@ -79,3 +79,13 @@ def test_a_client_keeps_its_settings_and_reads_them_back(monkeypatch: pytest.Mon
     client = modelport.Client(services=[], deadline=30, gateway_id="gw1")
     assert client.settings.timeout == client.timeout == 9.0
     assert (client.deadline, client.gateway_id) == (30.0, "gw1")
+
+
+def test_a_gateway_default_timeout_applies_only_when_neither_argument_nor_variable_gives_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MODELPORT_TIMEOUT", raising=False)
+    assert modelport.AsyncClient(services=[], _default_timeout=600.0).timeout == 600.0
+    assert modelport.AsyncClient(services=[], timeout=5, _default_timeout=600.0).timeout == 5.0
+    monkeypatch.setenv("MODELPORT_TIMEOUT", "30")
+    assert modelport.AsyncClient(services=[], _default_timeout=600.0).timeout == 30.0

@@ -50,14 +50,13 @@ def make_client(
     """
     import modelport
 
-    if timeout is None and not os.environ.get("MODELPORT_TIMEOUT", "").strip():
-        timeout = SERVE_TIMEOUT
     return modelport.AsyncClient(
         services=list(services) or None,
         timeout=timeout,
         gateway_id=gateway_id,
         config=config,
         _limits=True,
+        _default_timeout=SERVE_TIMEOUT,
     )
 
 
