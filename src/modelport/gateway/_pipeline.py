@@ -144,19 +144,25 @@ async def relay(ex: Exchange, stream: Any, encoder: Encoder, framing: Framing) -
         if first is not None:
             await ex.write(encoder.chunk(first))
         clock = time.perf_counter
+        following = stream.__anext__
+        encode = encoder.chunk
+        write = ex.write
+        waited = 0.0  # each wait for the service timed (the rest is the gateway's own)
         try:
-            while True:  # each wait for the service timed (the rest is the gateway's own)
+            while True:
                 began = clock()
                 try:
-                    chunk = await stream.__anext__()
+                    chunk = await following()
                 except StopAsyncIteration:
-                    ex.upstream += clock() - began
+                    waited += clock() - began
                     break
-                ex.upstream += clock() - began
-                await ex.write(encoder.chunk(chunk))
+                waited += clock() - began
+                await write(encode(chunk))
         except ModelportError as exc:
             await _failed(ex, exc, framing)
             return
+        finally:
+            ex.upstream += waited
         if stream.done:
             ex.note(stream.response.service, stream.response.usage)
         await ex.write(encoder.end())
