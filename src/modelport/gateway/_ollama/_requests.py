@@ -97,7 +97,7 @@ def _unload(body: Mapping[str, Any]) -> bool:
     return value is not None and _keep_alive(value) in (0, "0", "0s")
 
 
-def _message(message: Any) -> Any:
+def _message(message: object) -> object:
     """A message as sent, except tool-call arguments this surface kept raw (see
     :data:`~modelport.gateway._toolcalls.RAW_ARGUMENTS_KEY`) go back as their text.
     """
