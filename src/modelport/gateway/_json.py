@@ -58,11 +58,12 @@ def _writer(ensure_ascii: bool) -> Callable[[object], str]:
 
 _compact = _writer(ensure_ascii=False)
 _escaped = _writer(ensure_ascii=True)
+_string = _encoder.encode_basestring
 
 
 def dumps(data: object) -> bytes:
     """Compact JSON bytes (escaped ASCII when the text holds a lone surrogate)."""
-    text = _compact(data)
+    text = _string(data) if type(data) is str else _compact(data)
     try:
         return text.encode()
     except UnicodeEncodeError:
