@@ -5,7 +5,9 @@ One gateway process runs modelport from ``OLD_SRC`` (a ``src`` directory put fir
 other this checkout; both in front of one benchmark server, measured in interleaved
 rounds at the same moment, so that a change's effect shows even on a machine whose
 load moves (every wall-clock figure of two separate runs then differs by more than the
-change). Needs wrk and the bench venv (``.cache/bench-venv/bin/python``).
+change). Needs wrk and a venv with the ``serve`` extra whose ``modelport`` is this
+checkout (``.cache/bench-venv/bin/python``, or the checkout's ``.venv``: the "after"
+gateway imports whatever ``modelport`` the interpreter has).
 
 Per round and gateway: wrk at 1 and 32 connections (requests/s, p50, p99, the gateway
 process's CPU per request from ``/proc``) and the paced streams at each STREAMS count

@@ -17,11 +17,9 @@ import asyncio
 import hmac
 import json
 import logging
-import re
 import secrets
-import time
+import sys
 from collections.abc import Sequence
-from typing import Any
 
 from .._trace import server_span
 from .._waits import QUEUE_WAIT
@@ -29,7 +27,7 @@ from ..client import AsyncClient
 from ..discovery import MAX_GATEWAY_HOPS, forwarding, gateway_chain
 from ..errors import ConfigurationError, ModelportError
 from . import _errors as errors
-from ._access import access_record
+from ._access import ACCESS_LOGS, shown, write_access_log
 from ._budget import BodyBudget
 from ._config import DEFAULT_MAX_BODY, check_keys, is_loopback_host
 from ._cors import Origins
@@ -43,6 +41,7 @@ from ._exchange import (
     Receive,
     Scope,
     Send,
+    read_headers,
     until_disconnect,
 )
 from ._ops import OpsSurface, metrics_for
@@ -54,8 +53,6 @@ from ._upstream import RequestIds
 __all__ = ["GATEWAY_HEADER", "Gateway"]
 
 log = logging.getLogger("modelport.gateway")
-access_log = logging.getLogger("modelport.gateway.access")
-"""Where the JSON request log goes (one JSON object a record), beside the gateway's log."""
 
 
 class Gateway:
@@ -151,7 +148,7 @@ class Gateway:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug here: answer 500 if we still can, and say so
-            log.exception("gateway error on %s %s", ex.method, _shown(path))
+            log.exception("gateway error on %s %s", ex.method, shown(path))
             if not ex.headers_sent:
                 await ex.fail(failure_for(exc))
             elif ex.streaming:
@@ -163,43 +160,17 @@ class Gateway:
                 ex.queue_wait = sum(waits)
             QUEUE_WAIT.reset(collecting)
             if route is None or not route.quiet:
-                self._access_log(ex)
+                write_access_log(ex, self.access_log)
             if self.metrics is not None:
                 self.metrics.record(ex, "unmatched" if route is None else route.path)
 
     async def _serve(
         self, ex: Exchange, surface: Surface, route: Route | None, param: str | None
     ) -> None:
-        auth: bytes | None = None
-        api_key: bytes | None = None
-        length: bytes | None = None
-        host: bytes | None = None
-        origin: bytes | None = None
-        preflight: bytes | None = None
-        trace: bytes | None = None
-        request_id: bytes | None = None
-        chain: list[bytes] = []
-        for name, value in ex.scope["headers"]:
-            if name == b"authorization":
-                auth = value
-            elif name == b"x-api-key":
-                api_key = value
-            elif name == b"content-length":
-                length = value
-            elif name == b"host":
-                host = value
-            elif name == b"origin":
-                origin = value
-            elif name == b"access-control-request-headers":
-                preflight = value
-            elif name == b"access-control-request-method":
-                preflight = preflight or b""
-            elif name == self.stamp[0]:
-                chain.append(value)
-            elif name == b"traceparent":
-                trace = value
-            elif name == b"x-request-id":
-                request_id = value
+        found, chain = read_headers(ex.scope["headers"])
+        auth, api_key, length, host, origin, asked, method, trace, request_id = found
+        # A preflight asks for a method and maybe headers: what it asks for (b"": none).
+        preflight = asked if asked is not None else (None if method is None else b"")
         if not self._keys and host is not None and not is_loopback_host(host.decode("latin-1")):
             await ex.fail(errors.forbidden_host(host.decode("latin-1")))
             return
@@ -283,14 +254,16 @@ class Gateway:
                 await ex.fail(errors.busy(BUSY_RETRY_AFTER))
                 return _REFUSED
             ex.held = declared
-        data = bytearray()
+        data = b""  # one piece: its bytes as they are; more: joined in ``joined``
+        joined: bytearray | None = None
+        size = 0
         while True:
             message = await ex.receive()
             if message["type"] == "http.disconnect":
                 raise Disconnected
             chunk: bytes = message.get("body", b"")
-            data += chunk
-            if len(data) > self.max_body:
+            size += len(chunk)
+            if size > self.max_body:
                 await ex.fail(errors.too_large(self.max_body))
                 return _REFUSED
             if declared is None and chunk:
@@ -298,10 +271,17 @@ class Gateway:
                     await ex.fail(errors.busy(BUSY_RETRY_AFTER))
                     return _REFUSED
                 ex.held += len(chunk)
+            if joined is not None:
+                joined += chunk
+            elif data:
+                joined = bytearray(data)
+                joined += chunk
+            else:
+                data = chunk
             if not message.get("more_body", False):
                 break
         try:
-            body = json.loads(data)
+            body = json.loads(data if joined is None else joined)
         except RecursionError:
             await ex.fail(errors.too_deep())
             return _REFUSED
@@ -316,23 +296,36 @@ class Gateway:
     async def _watched(self, ex: Exchange, handler: Handler, body: object) -> None:
         """Run the handler while watching for the caller to leave; if it does, cancel
         the handler at once (its ``finally`` blocks close the upstream request).
+
+        The handler runs in this task; only the watch is a task of its own, which
+        cancels this one when the caller leaves while the handler still runs.
         """
-        work = asyncio.ensure_future(self._handle(ex, handler, body))
-        watch = asyncio.ensure_future(until_disconnect(ex.receive))
+        task = asyncio.current_task()
+        assert task is not None
+        running = True
+        left = False
+
+        def leave(_: object) -> None:
+            nonlocal left
+            if running and not watch.cancelled():
+                left = True
+                task.cancel()
+
+        watch = asyncio.get_running_loop().create_task(until_disconnect(ex.receive))
+        watch.add_done_callback(leave)
         try:
-            done, _ = await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
+            await self._handle(ex, handler, body)
         except asyncio.CancelledError:
-            work.cancel()
+            if not left or _cancelled_again(task):
+                raise  # cancelled from outside (the server shutting down)
+            if not ex.closed:
+                ex.status = CLIENT_CLOSED
+        else:
+            if left:  # the handler finished anyway: the cancel is no longer wanted
+                _cancelled_again(task)
+        finally:
+            running = False
             watch.cancel()
-            raise
-        if work in done:
-            watch.cancel()
-            work.result()
-            return
-        work.cancel()
-        await asyncio.gather(work, return_exceptions=True)
-        if not ex.closed:
-            ex.status = CLIENT_CLOSED
 
     async def _handle(self, ex: Exchange, handler: Handler, body: object) -> None:
         try:
@@ -346,52 +339,20 @@ class Gateway:
         if ex.streaming:
             await ex.finish()
 
-    def _access_log(self, ex: Exchange) -> None:
-        if not log.isEnabledFor(logging.INFO):
-            return
-        if self.access_log == "json":
-            access_log.info("%s", json.dumps(access_record(ex), separators=(",", ":")))
-            return
-        usage = ex.usage
-        tokens = (
-            f"{usage.prompt_tokens or 0}+{usage.completion_tokens or 0}"
-            if usage is not None
-            else "-"
-        )
-        log.info(
-            "%s %s %d model=%s service=%s %.1fms tokens=%s",
-            _shown(ex.method),
-            _shown(ex.path),
-            ex.status or CLIENT_CLOSED,
-            _shown(ex.model or "-"),
-            _shown(ex.service or "-"),
-            (time.perf_counter() - ex.started) * 1000.0,
-            tokens,
-        )
 
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-_UNSAFE = re.compile(r"[\x00-\x20\x7f-\xa0\\\u2028\u2029]")
-
-
-def _shown(text: str) -> str:
-    """``text`` for one log line: control characters, spaces and backslashes escaped
-    (``\\x0a``), so a caller's path or model name cannot forge a line or a field.
+def _cancelled_again(task: asyncio.Task[None]) -> bool:
+    """Take back one cancel of ``task`` (the watch's): whether another is still
+    pending (Python 3.11+; before it, there is no count to consult).
     """
-    return _UNSAFE.sub(_escape, text)
+    if sys.version_info >= (3, 11):
+        return task.uncancel() > 0
+    return False
 
 
-ACCESS_LOGS = ("text", "json")
-"""The forms of the access log: one plain line per request, or one JSON object."""
 BODIES_HELD = 4
 """The default memory cap for request bodies held at once: this many bodies of the limit."""
 BUSY_RETRY_AFTER = 2
 """Seconds a caller refused for the body memory cap is asked to wait."""
 
-_REFUSED: Any = object()
+_REFUSED = object()
 """What reading a body returns when the request was already answered (413, 400)."""

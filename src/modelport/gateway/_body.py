@@ -19,7 +19,11 @@ def json_object(body: object) -> Mapping[str, Any]:
 
 def model_of(body: Mapping[str, Any], *, names: tuple[str, ...] = ("model",)) -> str:
     """The model the request names, under the first of ``names`` that is set."""
-    model = next((body[n] for n in names if body.get(n)), None)
+    model = None
+    for name in names:
+        model = body.get(name)
+        if model:
+            break
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequestError("The request names no model ('model' is missing or empty).")
     return model

@@ -29,6 +29,7 @@ __all__ = [
     "Receive",
     "Scope",
     "Send",
+    "read_headers",
     "until_disconnect",
 ]
 
@@ -179,15 +180,13 @@ class Exchange:
 
     async def _start(self, status: int, headers: Iterable[tuple[bytes, bytes]]) -> None:
         self.status = status
-        extra = [*self.cors, VARY, self.stamp]
+        out = [*headers, *self.cors, VARY, self.stamp]
         if self.request_id is not None:
-            extra.append((b"x-request-id", self.request_id))
+            out.append((b"x-request-id", self.request_id))
         if self.warnings:
             value = "; ".join(_header_text(w) for w in self.warnings)
-            extra.append((WARNING_HEADER, value.encode()))
-        await self.send(
-            {"type": "http.response.start", "status": status, "headers": [*headers, *extra]}
-        )
+            out.append((WARNING_HEADER, value.encode()))
+        await self.send({"type": "http.response.start", "status": status, "headers": out})
 
     async def json(
         self, status: int, body: object, headers: Sequence[tuple[bytes, bytes]] = ()
@@ -203,7 +202,7 @@ class Exchange:
         headers: Sequence[tuple[bytes, bytes]] = (),
     ) -> None:
         """A whole response with these bytes."""
-        length = (b"content-length", str(len(data)).encode())
+        length = (b"content-length", b"%d" % len(data))
         await self._start(status, [(b"content-type", content_type), length, *headers])
         body = b"" if self.method == "HEAD" else data
         await self.send({"type": "http.response.body", "body": body})
@@ -229,6 +228,38 @@ class Exchange:
         if not self.closed:
             self.closed = True
             await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+_READ = {
+    b"authorization": 0,
+    b"x-api-key": 1,
+    b"content-length": 2,
+    b"host": 3,
+    b"origin": 4,
+    b"access-control-request-headers": 5,
+    b"access-control-request-method": 6,
+    b"traceparent": 7,
+    b"x-request-id": 8,
+}
+_CHAIN = GATEWAY_HEADER.encode()
+
+
+def read_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[list[bytes | None], list[bytes]]:
+    """The request headers the gateway reads, in the order of ``_READ`` (the last of
+    each, ``None`` when absent), and every value of the gateway chain.
+    """
+    found: list[bytes | None] = [None] * len(_READ)
+    chain: list[bytes] = []
+    slot_of = _READ.get
+    for name, value in headers:
+        slot = slot_of(name)
+        if slot is not None:
+            found[slot] = value
+        elif name == _CHAIN:
+            chain.append(value)
+    return found, chain
 
 
 async def until_disconnect(receive: Receive) -> None:

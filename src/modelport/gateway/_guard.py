@@ -38,8 +38,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Iterable, Sequence
+from typing import cast
 
 import httptools
 
@@ -149,7 +149,7 @@ class Guard(asyncio.Protocol):
         """The server stopped reading (flow control): nothing counts against the caller."""
         self.answered = False
         """A response to the current request has started (a timeout then sends no 408)."""
-        self._parser: Any = httptools.HttpRequestParser(self)
+        self._parser: httptools.HttpRequestParser | None = httptools.HttpRequestParser(self)
         self._answers = _Answers(self)
         self._pending: deque[bytes] = deque()
         """The methods of the requests whose response has not ended yet."""
@@ -212,7 +212,8 @@ class Guard(asyncio.Protocol):
         self.phase = BODY
         self.head_bytes = 0
         self._tail = b""
-        self._pending.append(self._parser.get_method())
+        if self._parser is not None:  # (it is: only its feed_data calls this)
+            self._pending.append(self._parser.get_method())
 
     def on_message_complete(self) -> None:
         self.phase = ANSWER
@@ -292,7 +293,7 @@ class _Answers:
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
-        self.parser: Any = httptools.HttpResponseParser(self)
+        self.parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self._fresh = False
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
@@ -306,12 +307,16 @@ class _Answers:
             self._fresh = False
             self.parser = httptools.HttpResponseParser(self)
 
-    def on_headers_complete(self) -> None:
+    def on_headers_complete(self) -> None:  # the parser's callbacks: it is there
+        if self.parser is None:
+            return
         if self.parser.get_status_code() >= 200 and self.guard.asked_head():
             self.guard.answered_one()
             self._fresh = True  # a parser that does not wait for a body that never comes
 
     def on_message_complete(self) -> None:
+        if self.parser is None:
+            return
         if not self._fresh and self.parser.get_status_code() >= 200:
             self.guard.answered_one()
 
@@ -334,7 +339,7 @@ class _Watched(asyncio.Transport):
             self._transport.write(data)
             self._guard._answers.feed(data)
 
-    def writelines(self, list_of_data: Any) -> None:
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
         for data in list_of_data:
             self.write(data)
 
@@ -363,7 +368,7 @@ class _Watched(asyncio.Transport):
     def is_closing(self) -> bool:
         return self.detached or self._transport.is_closing()
 
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
+    def get_extra_info(self, name: str, default: object = None) -> object:
         return self._transport.get_extra_info(name, default)
 
     def can_write_eof(self) -> bool:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from importlib import resources
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigurationError
 from . import _errors as errors
 from ._exchange import Exchange
-from ._surface import Route, Surface
+from ._surface import App, Route, Surface
 
 if TYPE_CHECKING:
     from ..client import AsyncClient
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["OpsSurface", "metrics_for"]
 
 
-class _Observed(Protocol):
-    """The gateway as these routes see it: its metrics (``None``: off)."""
+class _Observed(App, Protocol):
+    """The gateway as these routes see it: its client, id and metrics (``None``: off)."""
 
     @property
     def metrics(self) -> Metrics | None: ...
@@ -38,9 +38,9 @@ class OpsSurface(Surface):
         yield Route("/metrics/upstream", {"GET": self.upstream}, quiet=True)
         yield Route("/ui", {"GET": self.ui}, public=True, quiet=True)
 
-    @property
-    def _gateway(self) -> _Observed:
-        return cast("_Observed", self.app)
+    def __init__(self, app: _Observed) -> None:
+        super().__init__(app)
+        self._gateway = app
 
     async def metrics(self, ex: Exchange, _: object) -> None:
         metrics = self._gateway.metrics

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -26,7 +26,7 @@ from ..types import ChatChunk, ChatResponse, Usage
 from ._errors import Failure
 from ._exchange import Exchange
 
-__all__ = ["Chat", "Encoder", "Framing", "call", "chat", "relay"]
+__all__ = ["Chat", "Encoder", "Framing", "Relayed", "call", "chat", "relay"]
 
 T = TypeVar("T")
 
@@ -81,6 +81,23 @@ class _Result(Protocol):
 R = TypeVar("R", bound=_Result)
 
 
+class Relayed(Protocol):
+    """A chat or text-completion stream of the client, as :func:`relay` reads it."""
+
+    async def __anext__(self) -> ChatChunk: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def response(self) -> _Result: ...
+
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+
+    async def aclose(self) -> None: ...
+
+
 async def call(ex: Exchange, model: str, work: Awaitable[R], operation: str) -> R:
     """One client call for ``model``: its result, noted for the access log and the
     metrics (``operation``: the GenAI operation name, ``chat``, ``embeddings``...).
@@ -124,7 +141,7 @@ async def chat(
     await ex.json(200, reply(response, time.perf_counter() - started))
 
 
-async def relay(ex: Exchange, stream: Any, encoder: Encoder, framing: Framing) -> None:
+async def relay(ex: Exchange, stream: Relayed, encoder: Encoder, framing: Framing) -> None:
     """Relay a chat stream (see the module): the first chunk before any header, then
     each chunk as it arrives; a failure after the headers is the last error event.
     """
@@ -139,24 +156,30 @@ async def relay(ex: Exchange, stream: Any, encoder: Encoder, framing: Framing) -
         if not ex.streaming:
             # The client's warnings are known once the stream has begun (a heartbeat that
             # had to open the stream earlier sent its headers without them).
-            ex.warn(*getattr(stream, "warnings", ()))
+            ex.warn(*stream.warnings)
             await _open(ex, framing)
         if first is not None:
             await ex.write(encoder.chunk(first))
         clock = time.perf_counter
+        following = stream.__anext__
+        encode = encoder.chunk
+        write = ex.write
+        waited = 0.0  # each wait for the service timed (the rest is the gateway's own)
         try:
-            while True:  # each wait for the service timed (the rest is the gateway's own)
+            while True:
                 began = clock()
                 try:
-                    chunk = await stream.__anext__()
+                    chunk = await following()
                 except StopAsyncIteration:
-                    ex.upstream += clock() - began
+                    waited += clock() - began
                     break
-                ex.upstream += clock() - began
-                await ex.write(encoder.chunk(chunk))
+                waited += clock() - began
+                await write(encode(chunk))
         except ModelportError as exc:
             await _failed(ex, exc, framing)
             return
+        finally:
+            ex.upstream += waited
         if stream.done:
             ex.note(stream.response.service, stream.response.usage)
         await ex.write(encoder.end())
@@ -175,9 +198,7 @@ async def _failed(ex: Exchange, exc: ModelportError, framing: Framing) -> None:
     await ex.write(framing.error(ex.surface.failure_for(exc)))
 
 
-async def _first(
-    ex: Exchange, stream: AsyncIterator[ChatChunk], framing: Framing
-) -> ChatChunk | None:
+async def _first(ex: Exchange, stream: Relayed, framing: Framing) -> ChatChunk | None:
     """The first chunk (``None``: the stream ended without one), with the heartbeat
     running beside it when the surface has one.
     """

@@ -13,9 +13,17 @@ plain ASGI for anyone who mounts it elsewhere.
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._exchange import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from uvicorn import Config
+    from uvicorn.server import ServerState
 
 __all__ = ["FD_RESERVE", "ServerLimits", "connection_cap", "raise_fd_limit", "serve"]
 
@@ -89,8 +97,21 @@ def connection_cap(requested: int | None, open_files: int) -> int:
     return most if requested is None else max(1, min(requested, most))
 
 
+class _Closes(Protocol):
+    async def aclose(self) -> None: ...
+
+
+class Servable(Protocol):
+    """An ASGI app with a client to close when the server stops (the gateway's)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+    @property
+    def client(self) -> _Closes: ...
+
+
 def serve(
-    app: Any,
+    app: Servable,
     *,
     host: str = "127.0.0.1",
     port: int = 11435,
@@ -116,17 +137,22 @@ def serve(
     stamp = getattr(app, "stamp", None)
     connections = Connections(limits, [stamp] if stamp else [])
 
-    def protocol(**kwargs: Any) -> Guard:
-        return Guard(HttpToolsProtocol(**kwargs), connections)
+    def protocol(
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> Guard:  # how uvicorn makes its protocol for each connection
+        return Guard(HttpToolsProtocol(config, server_state, app_state, _loop), connections)
 
     class Server(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if self.started and announce is not None:
                 bound = self.servers[0].sockets[0].getsockname()[1] if self.servers else port
                 await announce(int(bound))
 
-        async def serve(self, sockets: Any = None) -> None:
+        async def serve(self, sockets: list[socket.socket] | None = None) -> None:
             try:
                 await super().serve(sockets)
             finally:

@@ -34,6 +34,10 @@ _SAMPLING: tuple[str, ...] = (
 most OpenAI-compatible servers as top-level fields of the same name."""
 
 
+_OPTION_FIELDS = frozenset(("format", "options", "keep_alive", "think", "tools"))
+"""The fields :func:`_options` reads."""
+
+
 def _model(body: Mapping[str, Any]) -> str:
     return model_of(body, names=("model", "name"))  # "name" is Ollama's old spelling
 
@@ -43,6 +47,8 @@ def _options(body: Mapping[str, Any]) -> dict[str, Any]:
     client options.
     """
     out: dict[str, Any] = {}
+    if _OPTION_FIELDS.isdisjoint(body):  # most bodies: none of them
+        return out
     fmt = body.get("format")
     if fmt == "json" or isinstance(fmt, Mapping):
         out["response_format"] = fmt
@@ -91,7 +97,7 @@ def _unload(body: Mapping[str, Any]) -> bool:
     return value is not None and _keep_alive(value) in (0, "0", "0s")
 
 
-def _message(message: Any) -> Any:
+def _message(message: object) -> object:
     """A message as sent, except tool-call arguments this surface kept raw (see
     :data:`~modelport.gateway._toolcalls.RAW_ARGUMENTS_KEY`) go back as their text.
     """

@@ -16,7 +16,7 @@ from .._errors import Failure
 from .._exchange import NDJSON, TEXT, Exchange
 from .._json import dumps
 from .._pipeline import Encoder, Framing, call, chat
-from .._surface import ErrorShape, Route, Surface
+from .._surface import App, ErrorShape, Route, Surface
 from ._models import embed_body, legacy_embedding_body, ps_body, show_body, tags_body
 from ._replies import StreamEncoder, chat_body, error_line, generate_body, load_body
 from ._requests import (
@@ -38,7 +38,7 @@ class OllamaSurface(Surface):
 
     name = "ollama"
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: App) -> None:
         super().__init__(app)
         refused = {"HEAD": self.not_supported, "POST": self.not_supported}
         self._blobs = Route("/api/blobs/{digest}", refused)

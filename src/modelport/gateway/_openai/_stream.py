@@ -4,7 +4,7 @@ to OpenAI's SSE events, and the error event of a stream that failed after it sta
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ...types import ChatChunk, Usage
 from .._errors import Failure, openai_body
@@ -85,7 +85,7 @@ class ChunkEncoder(_Encoder):
         self._role_sent = False
         self._tools = ToolCallIndexer()
 
-    def _event(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
+    def _event(self, delta: dict[str, object], finish: str | None = None) -> bytes:
         if not self._role_sent:
             delta = {"role": "assistant", **delta}
             self._role_sent = True
@@ -94,13 +94,23 @@ class ChunkEncoder(_Encoder):
 
     def chunk(self, chunk: ChatChunk) -> bytes:
         """The events for one chunk (possibly none)."""
+        text = chunk.text
+        if (
+            text
+            and self._role_sent
+            and not chunk.thinking
+            and not chunk.tool_calls
+            and chunk.usage is None
+            and not chunk.done
+        ):  # most chunks: a text delta, nothing else
+            return self._head + b'{"content":' + dumps(text) + _TEXT_TAIL
         out = b""
-        if chunk.text or chunk.thinking:
-            delta: dict[str, Any] = {}
+        if text or chunk.thinking:
+            delta: dict[str, object] = {}
             if chunk.thinking:
                 delta["reasoning_content"] = chunk.thinking
-            if chunk.text:
-                delta["content"] = chunk.text
+            if text:
+                delta["content"] = text
             out += self._event(delta)
         if chunk.tool_calls:
             for fragment in self._tools.deltas(chunk.tool_calls):
@@ -132,6 +142,10 @@ class TextChunkEncoder(_Encoder):
 
     def _last(self, reason: str | None) -> bytes:
         return self._event("", finish_reason(reason))
+
+
+_TEXT_TAIL = b'},"finish_reason":null}]}\n\n'
+"""What follows a text delta's content in its event."""
 
 
 def error_event(failure: Failure) -> bytes:

@@ -17,6 +17,8 @@ from . import _translate as oa
 __all__ = ["OpenAISurface"]
 
 _MODEL = "/v1/models/"
+_SSE = Framing(SSE, _stream.error_event)
+"""How OpenAI's streams are framed: SSE, a failure after the start its error event."""
 
 
 class OpenAISurface(Surface):
@@ -95,7 +97,7 @@ class OpenAISurface(Surface):
                 created=created,
                 include_usage=request.include_usage,
             )
-            return encoder, Framing(SSE, _stream.error_event)
+            return encoder, _SSE
 
         await chat(ex, self.client, request, request.messages, reply=reply, stream=stream)
 
@@ -124,7 +126,7 @@ class OpenAISurface(Surface):
             chunks = self.client.complete_stream(
                 request.model, request.prompts[0], **request.options
             )
-            await relay(ex, chunks, encoder, Framing(SSE, _stream.error_event))
+            await relay(ex, chunks, encoder, _SSE)
             return
         response = await call(
             ex,

@@ -47,6 +47,20 @@ _PASSED = ("temperature", "top_p", "seed", "stop", "tool_choice")
 """Request fields that are client options of the same name."""
 _RAW = ("presence_penalty", "frequency_penalty", "top_k", "min_p", "repeat_penalty", "logit_bias")
 """Sampling fields passed to the service as raw options (both dialects know them)."""
+_OPTIONAL = frozenset(
+    (
+        *_PASSED,
+        *_RAW,
+        "n",
+        "max_completion_tokens",
+        "max_tokens",
+        "tools",
+        "response_format",
+        "reasoning_effort",
+        "stream_options",
+    )
+)
+"""Every field :func:`parse_chat_request` reads besides the model, messages and stream."""
 _FINISH = frozenset(("stop", "length", "tool_calls", "content_filter", "function_call"))
 
 
@@ -61,8 +75,11 @@ def parse_chat_request(body: object) -> ChatCall:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequestError("The request has no messages ('messages' must be a list).")
-    _one_choice(body)
     options: dict[str, Any] = {}
+    stream = body.get("stream") is True
+    if _OPTIONAL.isdisjoint(body):  # most bodies: model, messages, stream and no more
+        return ChatCall(model, messages, options, stream)
+    _one_choice(body)
     for name in _PASSED:
         if body.get(name) is not None:
             options[name] = body[name]
@@ -81,7 +98,6 @@ def parse_chat_request(body: object) -> ChatCall:
     if isinstance(body.get("reasoning_effort"), str):
         options["think"] = body["reasoning_effort"]
     _raw_options(body, options)
-    stream = body.get("stream") is True
     return ChatCall(model, messages, options, stream, include_usage=_include_usage(body, stream))
 
 

@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...types import ChatResponse, ToolCall, Usage
-from .. import _json
 from .._toolcalls import arguments_text
 from ._items import IdFactory, new_id
 from ._request import ResponsesCall
@@ -213,10 +212,3 @@ def response_body(
 def deleted_body(response_id: str) -> dict[str, Any]:
     """What ``DELETE /v1/responses/{id}`` answers."""
     return {"id": response_id, "object": "response", "deleted": True}
-
-
-def dumps(data: object) -> str:
-    """Compact JSON, as every event and body the surface writes (the gateway's one
-    writer, :func:`modelport.gateway._json.dumps`, as text).
-    """
-    return _json.dumps(data).decode()

@@ -37,9 +37,10 @@ from typing import Any, Literal, NamedTuple
 from urllib.parse import parse_qsl
 
 from ...errors import ConfigurationError, InvalidRequestError
+from .._json import dumps
 from ._failures import PreviousResponseNotFoundError, ResponseNotFoundError
 from ._items import Item
-from ._objects import deleted_body, dumps
+from ._objects import deleted_body
 from ._request import ResponsesCall
 
 __all__ = [
@@ -148,9 +149,7 @@ class ResponseStore:
         if not call.store or response.get("status") not in _KEPT:
             return False
         try:
-            entry = _Entry(
-                self._clock(), dumps(response).encode(), dumps(call.context(history)).encode()
-            )
+            entry = _Entry(self._clock(), dumps(response), dumps(call.context(history)))
         except (TypeError, ValueError, RecursionError):  # not JSON: nothing to keep
             return False
         if entry.size > self.max_bytes:

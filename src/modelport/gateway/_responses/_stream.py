@@ -42,12 +42,12 @@ from typing import Any
 
 from ...types import ChatChunk, ToolCall, Usage
 from .._errors import Failure
+from .._json import dumps
 from ._failures import error_body
 from ._items import IdFactory, new_id
 from ._objects import (
     CallItems,
     call_text,
-    dumps,
     ending,
     message_item,
     reasoning_item,
@@ -281,7 +281,7 @@ class EventEncoder:
             completed_at=int(self._clock()) if final and status != "failed" else None,
         )
 
-    def _event(self, kind: str, **fields: Any) -> bytes:
+    def _event(self, kind: str, **fields: object) -> bytes:
         data = {"type": kind, "sequence_number": self._seq, **fields}
         self._seq += 1
-        return f"event: {kind}\ndata: {dumps(data)}\n\n".encode()
+        return b"event: " + kind.encode() + b"\ndata: " + dumps(data) + b"\n\n"
