@@ -266,3 +266,43 @@ def test_an_accept_encoding_the_pool_cannot_decode_keeps_httpx() -> None:
         assert server.requests[0].headers["accept-encoding"] == "br, gzip"
     finally:
         server.stop()
+
+
+def test_a_header_a_request_sets_replaces_the_common_one_on_every_request_on_the_pool() -> None:
+    """A gateway's requests carry their chain in place of its own id and the caller's
+    traceparent: the common head without those is kept once and reused, and a header
+    changed on the client afterwards is sent from then on."""
+    from modelport._http.forwarding import GATEWAY_HEADER, forwarding
+
+    server = _serve({KIND.chat_path: answer(200, KIND.reply("hello"))})
+    provider = KIND.provider(server.url, timeout=5.0)
+    provider._set_header(GATEWAY_HEADER, "gw-own")
+    provider._set_header("x-team", "blue")
+
+    async def main() -> None:
+        await provider.achat(KIND.model, "hi")
+        for chain, trace in (("gw-a, gw-own", "00-a-b-01"), ("gw-b, gw-own", "00-c-d-01")):
+            with forwarding(chain.split(", "), [("traceparent", trace)]):
+                await provider.achat(KIND.model, "hi")
+        provider._set_header(GATEWAY_HEADER, "gw-new")
+        provider._set_header("x-team", "green")
+        with forwarding(["gw-c", "gw-new"], [("traceparent", "00-e-f-01")]):
+            await provider.achat(KIND.model, "hi")
+        transport = provider._async
+        assert transport is not None and transport.fast is not None, "sent on the pool"
+        await provider.aclose()
+
+    try:
+        bounded(lambda: asyncio.run(main()))
+        sent = [
+            (r.headers.get(GATEWAY_HEADER), r.headers.get("traceparent"), r.headers.get("x-team"))
+            for r in server.requests
+        ]
+        assert sent == [
+            ("gw-own", None, "blue"),
+            ("gw-a, gw-own", "00-a-b-01", "blue"),
+            ("gw-b, gw-own", "00-c-d-01", "blue"),
+            ("gw-c, gw-new", "00-e-f-01", "green"),
+        ]
+    finally:
+        server.stop()

@@ -463,6 +463,9 @@ class AsyncTransport(_TransportBase):
         self.fast: aiopool.AsyncioPool | None = None
         self._head: bytes | None = None
         self._names: frozenset[str] = frozenset()
+        self._heads: dict[frozenset[str], bytes | None] = {}
+        """The common head without the headers a request sets itself, by those names
+        (a gateway's requests all set the same few: its chain, ``traceparent``)."""
         fast = getattr(self.pooled, "fast", None)
         where = _origin(base_url)
         if isinstance(fast, aiopool.AsyncioPool) and where is not None:
@@ -473,6 +476,7 @@ class AsyncTransport(_TransportBase):
 
     def headers_changed(self) -> None:
         self._head = None
+        self._heads.clear()
 
     def _common(self, skip: frozenset[str] = frozenset()) -> bytes | None:
         """The header lines every request carries (``Host``, the client's headers, its
@@ -534,9 +538,16 @@ class AsyncTransport(_TransportBase):
                 lines.append(f"{name}: {value}\r\n")
             names = self._names.intersection(name.lower() for name in extra)
             if names:
-                head = self._common(frozenset(names))
-                if head is None:
+                heads = self._heads
+                if names in heads:
+                    found = heads[names]
+                else:
+                    found = self._common(names)
+                    if len(heads) < 64:
+                        heads[names] = found
+                if found is None:
                     return None
+                head = found
             head += "".join(lines).encode("ascii")
         method = request.method.encode("ascii")
         target = self._prefix + path.encode("ascii")
