@@ -27,6 +27,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, 
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._flow import Call, Each, Exclusive, Open, Opened, Pipe, WaitFor
+from ._http.forwarding import Added, add_headers
 from ._http.ops import Emit, Gather, Send, Sleep, Stream
 from .errors import ModelportError
 
@@ -86,8 +87,15 @@ def _items_refused(step: object) -> TypeError:
 # --------------------------------------------------------------------------- sync
 
 
-def run(flow: Driven[T], io: SyncTransport | None = None, sleep: SyncSleep = _pause) -> T:
-    """Run ``flow`` (a flow, or with ``io`` an operation) to its value."""
+def run(
+    flow: Driven[T],
+    io: SyncTransport | None = None,
+    sleep: SyncSleep = _pause,
+    added: Added | None = None,
+) -> T:
+    """Run ``flow`` (a flow, or with ``io`` an operation) to its value; ``added``: headers
+    for each of its requests (:func:`~modelport._http.forwarding.forwarded`).
+    """
     error: ModelportError | None = None
     try:
         while True:
@@ -96,13 +104,18 @@ def run(flow: Driven[T], io: SyncTransport | None = None, sleep: SyncSleep = _pa
             except StopIteration as stop:
                 value: T = stop.value
                 return value
+            if added is not None:
+                add_headers(step, added)
             error = _do(step, io, sleep, None)
     finally:
         flow.close()
 
 
 def iterate(
-    flow: Driven[None], io: SyncTransport | None = None, sleep: SyncSleep = _pause
+    flow: Driven[None],
+    io: SyncTransport | None = None,
+    sleep: SyncSleep = _pause,
+    added: Added | None = None,
 ) -> Generator[Any, None, None]:
     """Run ``flow``, yielding its items as they come. A stream's bytes are read here,
     in this loop, so that no other frame of ours sits between the caller and the read.
@@ -116,6 +129,8 @@ def iterate(
             except StopIteration:
                 return
             error = None
+            if added is not None:
+                add_headers(step, added)
             match step:
                 case Stream():
                     try:
@@ -236,8 +251,13 @@ def _each(flows: Sequence[Flow[T]], sleep: SyncSleep) -> list[T | ModelportError
 # --------------------------------------------------------------------------- async
 
 
-async def arun(flow: Driven[T], io: AsyncTransport | None = None, sleep: AsyncSleep = _apause) -> T:
-    """Run ``flow`` (a flow, or with ``io`` an operation) to its value."""
+async def arun(
+    flow: Driven[T],
+    io: AsyncTransport | None = None,
+    sleep: AsyncSleep = _apause,
+    added: Added | None = None,
+) -> T:
+    """Run ``flow`` (a flow, or with ``io`` an operation) to its value (:func:`run`)."""
     error: ModelportError | None = None
     try:
         while True:
@@ -246,13 +266,18 @@ async def arun(flow: Driven[T], io: AsyncTransport | None = None, sleep: AsyncSl
             except StopIteration as stop:
                 value: T = stop.value
                 return value
+            if added is not None:
+                add_headers(step, added)
             error = await _ado(step, io, sleep, None)
     finally:
         flow.close()
 
 
 async def aiterate(
-    flow: Driven[None], io: AsyncTransport | None = None, sleep: AsyncSleep = _apause
+    flow: Driven[None],
+    io: AsyncTransport | None = None,
+    sleep: AsyncSleep = _apause,
+    added: Added | None = None,
 ) -> AsyncGenerator[Any, None]:
     """Run ``flow``, yielding its items as they come (:func:`iterate`'s twin; the
     consumer closes it, as :class:`~modelport.AsyncChatStream` does).
@@ -266,6 +291,8 @@ async def aiterate(
             except StopIteration:
                 return
             error = None
+            if added is not None:
+                add_headers(step, added)
             match step:
                 case Stream():
                     try:

@@ -171,3 +171,22 @@ def test_an_error_thrown_into_an_operation_may_be_caught_and_the_operation_goes_
 
     assert run(op(), _sync()) == [500, "/one"]
     assert asyncio.run(arun(op(), _async())) == [500, "/one"]
+
+
+def test_a_request_with_other_headers_keeps_every_other_field() -> None:
+    import dataclasses
+
+    request = Request(
+        "POST",
+        "/x",
+        {"a": 1},
+        timeout=3.0,
+        model="m",
+        headers={"a": "1"},
+        deadline=9.0,
+        check=False,
+    )
+    for field in dataclasses.fields(Request):  # every field set to a non-default value
+        assert getattr(request, field.name) != field.default, field.name
+    headers = {"b": "2"}
+    assert request.with_headers(headers) == dataclasses.replace(request, headers=headers)

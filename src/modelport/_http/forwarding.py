@@ -5,8 +5,8 @@ finds its own id in an incoming chain knows the request went round in a loop. A
 request that arrived with a chain (it came through other gateways first) is sent on
 with that chain and the gateway's own id last: :func:`forwarding` sets it for the
 work done on that request's behalf (in its task and the tasks it starts), and every
-request the client sends meanwhile carries it (:func:`with_chain`), with the other
-headers given there (the caller's ``traceparent`` and ``x-request-id``).
+request the client sends meanwhile carries it (:func:`forwarded`, added by the drivers),
+with the other headers given there (the caller's ``traceparent`` and ``x-request-id``).
 
 >>> gateway_chain("a1, b2,c3")
 ('a1', 'b2', 'c3')
@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import replace
 from typing import TypeVar
 
 from .ops import Gather, Request, Send, Stream
@@ -34,8 +33,10 @@ __all__ = [
     "current_headers",
     "forwarding",
     "gateway_chain",
+    "Added",
+    "add_headers",
+    "forwarded",
     "map_steps",
-    "with_chain",
     "with_headers",
 ]
 
@@ -104,14 +105,32 @@ class forwarding:  # a context manager used as a function: cheaper than a genera
         _CHAIN.reset(chain)
 
 
-def _adding(step: S, before: Mapping[str, str], after: Mapping[str, str]) -> S:
-    """``step`` with headers added to its request(s): ``before`` unless the request has
-    its own, ``after`` always. The step itself is changed (the driver fills its result
-    in, where the operation reads it).
+Added = tuple[Mapping[str, str], Mapping[str, str]]
+"""Headers to add to each request: the first unless the request has its own of that
+name, the second always."""
+
+
+def forwarded() -> Added | None:
+    """The headers every request made for the request being served carries: its chain as
+    the ``x-modelport-gateway`` header, always, and the forwarded headers
+    (:func:`forwarding`) where the request has none of that name (a client span's own
+    ``traceparent`` stays). ``None``: the request came through no gateway.
     """
+    chain = _CHAIN.get()
+    if chain is None:
+        return None
+    return dict(_HEADERS.get()), {GATEWAY_HEADER: chain}
+
+
+def add_headers(step: S, added: Added) -> S:
+    """``step`` with ``added`` on its request(s) (the drivers call it on each step of an
+    operation run with headers). The step itself is changed: the driver fills its
+    result in, where the operation reads it.
+    """
+    before, after = added
 
     def add(request: Request) -> Request:
-        return replace(request, headers={**before, **request.headers, **after})
+        return request.with_headers({**before, **request.headers, **after})
 
     if isinstance(step, (Send, Stream)):
         step.request = add(step.request)
@@ -120,18 +139,10 @@ def _adding(step: S, before: Mapping[str, str], after: Mapping[str, str]) -> S:
     return step
 
 
-def with_chain(op: Generator[S, None, R], chain: str) -> Generator[S, None, R]:
-    """``op`` with ``chain`` as the ``x-modelport-gateway`` header of every request
-    it sends, and the forwarded headers (:func:`forwarding`) where the request has no
-    header of that name (a client span's own ``traceparent`` stays).
-    """
-    before, after = dict(_HEADERS.get()), {GATEWAY_HEADER: chain}
-    return map_steps(op, lambda step: _adding(step, before, after))
-
-
 def with_headers(op: Generator[S, None, R], headers: Mapping[str, str]) -> Generator[S, None, R]:
     """``op`` with ``headers`` on every request it sends."""
-    return map_steps(op, lambda step: _adding(step, {}, headers))
+    added: Added = ({}, headers)
+    return map_steps(op, lambda step: add_headers(step, added))
 
 
 def map_steps(

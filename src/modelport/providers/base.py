@@ -44,7 +44,7 @@ from .._classify import Rules, classify, facts_from_data, facts_from_response
 from .._drive import aiterate, arun, iterate, run
 from .._http.caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_ERROR_BYTES, Caps
 from .._http.decoders import DEFAULT_MAX_LINE_BYTES
-from .._http.forwarding import current_chain, with_chain
+from .._http.forwarding import forwarded
 from .._http.mapping import ErrorContext
 from .._http.ops import ItemOp, Op, Request, Response, emit, send, stream
 from .._http.pool import AsyncPoolTransport, PoolTransport
@@ -425,25 +425,21 @@ class Provider:
 
     def _run_op(self, op: Op[T]) -> T:
         """Run one of this provider's operations (sync)."""
-        chain = current_chain()
-        return run(op if chain is None else with_chain(op, chain), self._io)
+        return run(op, self._io, added=forwarded())
 
     async def _arun_op(self, op: Op[T]) -> T:
         """Run one of this provider's operations (async)."""
-        chain = current_chain()
-        return await arun(op if chain is None else with_chain(op, chain), self._aio)
+        return await arun(op, self._aio, added=forwarded())
 
     def _iterate_op(self, op: ItemOp[I]) -> Generator[I, None, None]:
         """Run one of this provider's item operations, yielding its items (sync)."""
-        chain = current_chain()
-        return iterate(op if chain is None else with_chain(op, chain), self._io)
+        return iterate(op, self._io, added=forwarded())
 
     def _aiterate_op(self, op: ItemOp[I]) -> AsyncGenerator[I, None]:
         """Run one of this provider's item operations, yielding its items (async; the
         consumer closes it, as :class:`~modelport.AsyncChatStream` does).
         """
-        chain = current_chain()
-        return aiterate(op if chain is None else with_chain(op, chain), self._aio)
+        return aiterate(op, self._aio, added=forwarded())
 
     # ------------------------------------------------------------------ operations (override)
 
