@@ -492,6 +492,8 @@ def normalize_messages(messages: MessagesInput) -> tuple[Message, ...]:
     """Accept a prompt string, one message, or a sequence of messages or dicts."""
     if isinstance(messages, str):
         return (Message(role="user", content=messages),)
+    if type(messages) is list:  # the common case, without the abstract checks below
+        return tuple([normalize_message(m, i) for i, m in enumerate(messages)])
     if isinstance(messages, (Message, Mapping)):
         return (normalize_message(messages, 0),)
     if not isinstance(messages, Sequence):
@@ -510,7 +512,7 @@ def normalize_message(message: Message | Mapping[str, Any], index: int = 0) -> M
         if not isinstance(message.content, str):
             raise InvalidRequestError(f"Message {index}: content must be a string.")
         return message
-    if not isinstance(message, Mapping):
+    if type(message) is not dict and not isinstance(message, Mapping):
         raise InvalidRequestError(
             f"Message {index} must be a Message or a dict, not {type(message).__name__}."
         )
@@ -521,15 +523,16 @@ def normalize_message(message: Message | Mapping[str, Any], index: int = 0) -> M
     if role not in _ROLES:
         raise InvalidRequestError(_role_error(message["role"], index))
     content = message.get("content")
-    raw_images: object = message.get("images") or ()
-    if isinstance(raw_images, (str, bytes, bytearray, os.PathLike)) or not isinstance(
-        raw_images, Iterable
-    ):
-        raw_images = (raw_images,)  # one image, not a sequence of characters
-    images = list(raw_images)
-    if not _images(images):
-        bad = next(i for i in images if not isinstance(i, _IMAGE_TYPES))
-        raise InvalidRequestError(_image_error(index, bad))
+    raw_images: object = message.get("images")
+    images: list[ImageInput] = []
+    if raw_images:
+        if isinstance(raw_images, _IMAGE_TYPES) or not isinstance(raw_images, Iterable):
+            raw_images = (raw_images,)  # one image, not a sequence of characters
+        given = list(raw_images)
+        if not _images(given):
+            bad = next(i for i in given if not isinstance(i, _IMAGE_TYPES))
+            raise InvalidRequestError(_image_error(index, bad))
+        images = given
     if content is None:
         text = ""
     elif isinstance(content, str):
