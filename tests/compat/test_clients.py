@@ -124,14 +124,15 @@ def _installed(venv: str) -> Path | None:
         return None
 
 
-@pytest.mark.parametrize(("client", "op"), CASES, ids=[f"{c}-{o}" for c, o in CASES])
-def test_client_operation_works_through_the_gateway(
+def _operation(
     client: str,
     op: str,
     compat_gateway: CompatGateway,
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
-) -> None:
+) -> dict[str, Any]:
+    """What ``client``'s script reported of ``op`` (each client runs once per session,
+    for every operation the session selected)."""
     selected = {
         item.callspec.params["client"]
         for item in request.session.items
@@ -141,6 +142,18 @@ def test_client_operation_works_through_the_gateway(
     report = _report(client, compat_gateway, homes, selected)
     result = report["operations"].get(op)
     assert result is not None, f"{client} did not run {op}: {report}"
+    return result
+
+
+@pytest.mark.parametrize(("client", "op"), CASES, ids=[f"{c}-{o}" for c, o in CASES])
+def test_client_operation_works_through_the_gateway(
+    client: str,
+    op: str,
+    compat_gateway: CompatGateway,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> None:
+    result = _operation(client, op, compat_gateway, tmp_path_factory, request)
     assert result["ok"], f"{client} {op} failed: {result['error']}\n{result.get('traceback')}"
     assert result["type"], "the result's own type is reported"
     CHECKS[op](result, compat_gateway)
@@ -156,15 +169,7 @@ def test_client_operation_fails_on_the_tiny_model_as_documented(
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> None:
-    selected = {
-        item.callspec.params["client"]
-        for item in request.session.items
-        if hasattr(item, "callspec") and "client" in item.callspec.params
-    }
-    homes = tmp_path_factory.getbasetemp() / "compat-homes"
-    report = _report(client, compat_gateway, homes, selected)
-    result = report["operations"].get(op)
-    assert result is not None, f"{client} did not run {op}: {report}"
+    result = _operation(client, op, compat_gateway, tmp_path_factory, request)
     error, why = KNOWN_FAILURES[(client, op)]
     assert not result["ok"], (
         f"{client} {op} now works: move it from KNOWN_FAILURES to the asserted cases and "

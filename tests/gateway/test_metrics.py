@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import modelport
 from modelport import ServiceUnavailableError
 from modelport.errors import ModelportError
-from modelport.gateway import create_app
+from modelport.gateway import Gateway, create_app
 from modelport.testing import FakeProvider
 
 from .conftest import gateway
@@ -138,14 +138,20 @@ async def test_a_failure_before_any_output_is_counted_with_its_error_type() -> N
     assert value(text, "modelport_upstream_errors_total", service="fake") == 1
 
 
-async def test_a_stream_that_fails_midway_is_a_200_with_the_error_type() -> None:
-    upstream = Upstream(fail=True)
+async def _streaming(upstream: Upstream) -> tuple[Gateway, Call, asyncio.Future[None]]:
+    """A gateway over ``upstream`` with a streamed chat running, its first chunk sent."""
     app = create_app(upstream.client(), api_keys=[KEY])
     body = json.dumps({"model": "m", "messages": HELLO["messages"], "stream": True}).encode()
     call = Call(app, CHAT, body, {"x-api-key": KEY})
     await app.client.models()  # the gateway knows "m"
     running = asyncio.ensure_future(call.run())
     await asyncio.wait_for(call.got.wait(), WAIT)
+    return app, call, running
+
+
+async def test_a_stream_that_fails_midway_is_a_200_with_the_error_type() -> None:
+    upstream = Upstream(fail=True)
+    app, call, running = await _streaming(upstream)
     upstream.release.set()
     await asyncio.wait_for(running, WAIT)
     assert call.status == 200
@@ -163,12 +169,7 @@ async def test_a_stream_that_fails_midway_is_a_200_with_the_error_type() -> None
 
 async def test_a_caller_that_leaves_midstream_is_counted_as_cancelled() -> None:
     upstream = Upstream(hold=True)
-    app = create_app(upstream.client(), api_keys=[KEY])
-    body = json.dumps({"model": "m", "messages": HELLO["messages"], "stream": True}).encode()
-    call = Call(app, CHAT, body, {"x-api-key": KEY})
-    await app.client.models()  # the gateway knows "m"
-    running = asyncio.ensure_future(call.run())
-    await asyncio.wait_for(call.got.wait(), WAIT)
+    app, call, running = await _streaming(upstream)
     assert value(app.metrics.render(), "modelport_in_flight", service="up") == 1
     call.leave.set()
     await asyncio.wait_for(running, WAIT)

@@ -190,3 +190,25 @@ def test_a_request_with_other_headers_keeps_every_other_field() -> None:
         assert getattr(request, field.name) != field.default, field.name
     headers = {"b": "2"}
     assert request.with_headers(headers) == dataclasses.replace(request, headers=headers)
+
+
+def test_a_pipe_of_the_other_kind_of_iterator_is_refused_by_each_driver() -> None:
+    from modelport._flow import Pipe
+
+    async def agen() -> Any:
+        yield 1
+
+    def sync_flow() -> Any:
+        yield Pipe(agen())
+
+    def async_flow() -> Any:
+        yield Pipe(iter([1]))
+
+    with pytest.raises(TypeError, match="which no driver runs"):
+        list(iterate(sync_flow()))
+
+    async def collect() -> list[object]:
+        return [item async for item in aiterate(async_flow())]
+
+    with pytest.raises(TypeError, match="which no driver runs"):
+        asyncio.run(collect())
